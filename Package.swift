@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// medr1: an interactive environment for GRPO training of a tiny vision-language
+// model on medical VQA. Layers (see docs/ and ../shared/docs/DESIGN.md):
+//   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CEditLine, CPNG)
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "medr1",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "medr1-repl", targets: ["medr1-repl"]),
+        .library(name: "MedR1Lib", targets: ["MedR1Lib"]),
+        .library(name: "Lang", targets: ["Lang"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
+                       providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(name: "Lang", swiftSettings: optimise),
+        .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG"], swiftSettings: optimise),
+        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"], swiftSettings: optimise),
+        .executableTarget(name: "medr1-repl",
+                          dependencies: ["Runtime", "CEditLine",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimise),
+        .target(name: "TestSupport", dependencies: ["MedR1Lib"], path: "Tests/TestSupport"),
+        .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
+                    resources: [.copy("Scripts")]),
+        .testTarget(name: "MedR1LibTests", dependencies: ["MedR1Lib", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"],
+                    resources: [.copy("Scripts")]),
+        .testTarget(name: "ReplTests", dependencies: ["TestSupport"]),
+    ]
+)

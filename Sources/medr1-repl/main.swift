@@ -1,0 +1,2 @@
+import Runtime
+print("medr1 \(Medr1Version.version)")
