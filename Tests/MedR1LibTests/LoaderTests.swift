@@ -231,3 +231,22 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(skipped, 3)
     }
 }
+
+extension LoaderTests {
+    func testDatasetLoadChoosesFormat() throws {
+        try write("QA_information/Open-access/Fix.json", LoaderTests.omniRecords)
+        let (omni, _) = try Dataset.load(root)
+        XCTAssertEqual(omni.count, 3)
+        XCTAssertEqual(omni.name, "Fix")
+        let file = try write("CT_Anatomy_Identification.json", """
+        [{"image": "Images/Fix/a.png", "problem": "Which organ? A) Liver, B) Lung", "solution": "<answer> B </answer>"}]
+        """)
+        let (medr1, _) = try Dataset.load(file)
+        XCTAssertEqual(medr1.samples.map(\.answerText), ["Lung"])
+        let missing = root.appendingPathComponent("nothing")
+        XCTAssertThrowsError(try Dataset.load(missing)) { error in
+            XCTAssertEqual("\(error)", "\(missing.path): does not exist; give an OmniMedVQA/SynthMed folder "
+                + "(holding QA_information/) or a Med-R1 .json file")
+        }
+    }
+}

@@ -19,6 +19,24 @@ public struct Dataset: Sendable, Equatable {
         self.samples = samples
     }
 
+    /// Loads a data set from `url`, choosing the format from what is there: a
+    /// directory holding `QA_information/` is OmniMedVQA's layout (and SynthMed's);
+    /// a `.json` file is Med-R1's format, with image paths relative to the file's
+    /// directory unless `imageRoot` is given. See the loaders for `skipBad`.
+    public static func load(_ url: URL, imageRoot: URL? = nil, skipBad: Bool = false) throws
+        -> (dataset: Dataset, skipped: Int) {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw DataLoadError(file: url.path, message: "does not exist; give an OmniMedVQA/SynthMed folder "
+                + "(holding QA_information/) or a Med-R1 .json file")
+        }
+        if isDir.boolValue {
+            return try OmniMedVQALoader.load(root: url, skipBad: skipBad)
+        }
+        return try MedR1JSONLoader.load(file: url, imageRoot: imageRoot ?? url.deletingLastPathComponent(),
+                                        skipBad: skipBad)
+    }
+
     public var count: Int { samples.count }
     public var isEmpty: Bool { samples.isEmpty }
     public subscript(i: Int) -> Sample { samples[i] }
