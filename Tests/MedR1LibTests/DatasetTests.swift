@@ -116,3 +116,30 @@ final class DatasetTests: XCTestCase {
         print("tokenizer: train 10k texts -> 512 in \(seconds) s; encode 10k in \(encSeconds) s, \(total) tokens")
     }
 }
+
+extension DatasetTests {
+    func testStratifiedSplitKeepsTheMix() {
+        // 80 samples: every modality x type cell twice; a 50% stratified split puts
+        // exactly one of each pair in train.
+        let ds = Dataset(name: "T", root: URL(fileURLWithPath: "/"),
+                         samples: DatasetTests.make(40).samples + DatasetTests.make(40).samples.map {
+                             var s = $0; s.id += "b"; return s })
+        let (tr, te) = ds.split(train: 0.5, seed: 9, stratified: true)
+        XCTAssertEqual(tr.count, 40)
+        XCTAssertEqual(te.count, 40)
+        for m in Modality.allCases {
+            for q in QuestionType.allCases {
+                XCTAssertEqual(tr.counts()[m, q], 1, "\(m) \(q)")
+            }
+        }
+        XCTAssertEqual(ds.split(train: 0.5, seed: 9, stratified: true).train, tr)
+    }
+
+    func testShuffledIsSeededPermutation() {
+        let ds = DatasetTests.make(10)
+        let a = ds.shuffled(seed: 5)
+        XCTAssertEqual(a, ds.shuffled(seed: 5))
+        XCTAssertNotEqual(a.samples.map(\.id), ds.samples.map(\.id))
+        XCTAssertEqual(Set(a.samples.map(\.id)), Set(ds.samples.map(\.id)))
+    }
+}

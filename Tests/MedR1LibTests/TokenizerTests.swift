@@ -78,6 +78,8 @@ final class TokenizerTests: XCTestCase {
         let a = Tokenizer.train(corpus: TokenizerTests.corpus, vocabSize: 300)
         let b = Tokenizer.train(corpus: TokenizerTests.corpus, vocabSize: 300)
         XCTAssertEqual(a.toJSON(), b.toJSON())
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, Tokenizer.train(corpus: TokenizerTests.corpus, vocabSize: 299))
         // Tie-break: with every pair counted once, the smallest (left, right) wins:
         // "ab" and "cd" both have count 1; bytes a=97 < c=99, so (a,b) is merge 0.
         let t = Tokenizer.train(corpus: ["cd", "ab"], vocabSize: 264)

@@ -52,26 +52,56 @@ public struct Dataset: Sendable, Equatable {
     /// `test`; each part keeps the original sample order. Same seed, same split, on
     /// every machine (own SplitMix64 and Fisher-Yates, not the standard library's
     /// unspecified shuffle). `train` is clamped to [0, 1].
-    public func split(train fraction: Double, seed: UInt64) -> (train: Dataset, test: Dataset) {
+    /// With `stratified`, each modality x question-type cell is split on its own
+    /// (`round(train * cell count)` each), so both parts keep the data set's mix;
+    /// the train total can then differ from `round(train * count)` by rounding.
+    public func split(train fraction: Double, seed: UInt64,
+                      stratified: Bool = false) -> (train: Dataset, test: Dataset) {
         let f = min(1, max(0, fraction.isNaN ? 0 : fraction))
-        let nTrain = Int((f * Double(count)).rounded())
-        var order = Array(0..<count)
         var rng = SplitMix64(seed: seed)
-        if count > 1 {
-            for i in stride(from: count - 1, to: 0, by: -1) {
-                let j = Int(rng.next() % UInt64(i + 1))
-                order.swapAt(i, j)
-            }
-        }
         var isTrain = [Bool](repeating: false, count: count)
-        for k in 0..<nTrain { isTrain[order[k]] = true }
+        if stratified {
+            var cells: [[Int]] = Array(repeating: [], count: Modality.allCases.count * QuestionType.allCases.count)
+            let nq = QuestionType.allCases.count
+            for (i, s) in samples.enumerated() {
+                let m = Modality.allCases.firstIndex(of: s.modality)!
+                let q = QuestionType.allCases.firstIndex(of: s.questionType)!
+                cells[m * nq + q].append(i)
+            }
+            for cell in cells where !cell.isEmpty {
+                let order = Dataset.permutation(cell, &rng)
+                let nTrain = Int((f * Double(cell.count)).rounded())
+                for k in 0..<nTrain { isTrain[order[k]] = true }
+            }
+        } else {
+            let order = Dataset.permutation(Array(0..<count), &rng)
+            let nTrain = Int((f * Double(count)).rounded())
+            for k in 0..<nTrain { isTrain[order[k]] = true }
+        }
         var tr: [Sample] = [], te: [Sample] = []
-        tr.reserveCapacity(nTrain)
-        te.reserveCapacity(count - nTrain)
         for (i, s) in samples.enumerated() {
             if isTrain[i] { tr.append(s) } else { te.append(s) }
         }
         return (derived("train", tr), derived("test", te))
+    }
+
+    /// The samples in a seeded random order (same seed, same order everywhere).
+    public func shuffled(seed: UInt64) -> Dataset {
+        var rng = SplitMix64(seed: seed)
+        return Dataset(name: name, root: root, samples: Dataset.permutation(samples, &rng))
+    }
+
+    /// Fisher-Yates shuffle driven by SplitMix64: for i from n-1 down to 1, swap
+    /// element i with element (next() mod (i+1)).
+    static func permutation<T>(_ items: [T], _ rng: inout SplitMix64) -> [T] {
+        var a = items
+        if a.count > 1 {
+            for i in stride(from: a.count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                a.swapAt(i, j)
+            }
+        }
+        return a
     }
 
     /// Samples whose modality is in `modalities` (`selected`) and the others (`rest`):

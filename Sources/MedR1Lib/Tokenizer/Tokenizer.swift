@@ -186,3 +186,11 @@ extension Tokenizer: CustomStringConvertible {
         "Tokenizer(byte-level BPE, vocab \(vocabSize): \(Tokenizer.specialTokens.count) special + 256 bytes + \(merges.count) merges)"
     }
 }
+
+extension Tokenizer: Equatable {
+    /// Same merges (the rest of the vocabulary is fixed), so same encodings.
+    public static func == (a: Tokenizer, b: Tokenizer) -> Bool {
+        a.merges.count == b.merges.count
+            && zip(a.merges, b.merges).allSatisfy { $0.left == $1.left && $0.right == $1.right }
+    }
+}
