@@ -39,6 +39,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"],
                     resources: [.copy("Scripts")]),
-        .testTarget(name: "ReplTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ReplTests", dependencies: ["medr1-repl", "TestSupport"]),
     ]
 )

@@ -1,0 +1,180 @@
+// Per-step training metrics, named as TRL names them (loss, reward, reward_std,
+// rewards/<name>/mean, frac_reward_zero_std, kl, completions/mean_length,
+// clip_ratio/region_mean, entropy, grad_norm, learning_rate, ...), an in-memory
+// history, and a JSON-lines file that a run appends to.
+import Foundation
+
+/// One step's metrics: an ordered list of (TRL name, value), plus the step number and mode.
+/// Ordered so that printed tables and JSON lines keep a stable, readable column order.
+public struct StepMetrics: Codable, Sendable, Equatable {
+    /// Optimiser step number after this step (1 for the first step).
+    public var step: Int
+    /// "grpo" or "sft".
+    public var mode: String
+    public private(set) var names: [String] = []
+    public private(set) var values: [Double] = []
+
+    public init(step: Int, mode: String) {
+        self.step = step
+        self.mode = mode
+    }
+
+    /// Sets (or replaces) a metric, keeping first-set order.
+    public mutating func set(_ name: String, _ value: Double) {
+        if let i = names.firstIndex(of: name) { values[i] = value } else { names.append(name); values.append(value) }
+    }
+
+    public subscript(_ name: String) -> Double? {
+        names.firstIndex(of: name).map { values[$0] }
+    }
+
+    // Common metrics by name (nil-free convenience; NaN when not recorded).
+    public var loss: Double { self["loss"] ?? .nan }
+    public var reward: Double { self["reward"] ?? .nan }
+    public var rewardStd: Double { self["reward_std"] ?? .nan }
+    public var kl: Double { self["kl"] ?? .nan }
+    public var gradNorm: Double { self["grad_norm"] ?? .nan }
+    public var learningRate: Double { self["learning_rate"] ?? .nan }
+    public var seconds: Double { self["seconds"] ?? .nan }
+    public var fracRewardZeroStd: Double { self["frac_reward_zero_std"] ?? .nan }
+    public var meanLength: Double { self["completions/mean_length"] ?? .nan }
+
+    /// The same metrics without the wall-clock ones (for determinism comparisons).
+    public var withoutTiming: StepMetrics {
+        var m = StepMetrics(step: step, mode: mode)
+        for (n, v) in zip(names, values) where n != "seconds" { m.set(n, v) }
+        return m
+    }
+
+    /// One JSON object on one line: {"step": 1, "mode": "grpo", "loss": ..., ...}; NaN and
+    /// infinities as null (JSON has no such numbers).
+    public var jsonLine: String {
+        var parts = ["\"step\": \(step)", "\"mode\": \(jsonString(mode))"]
+        for (n, v) in zip(names, values) {
+            parts.append("\(jsonString(n)): \(v.isFinite ? jsonNumber(v) : "null")")
+        }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+
+    /// Parses a line written by `jsonLine` (null becomes NaN).
+    public init(jsonLine: String) throws {
+        guard let data = jsonLine.data(using: .utf8),
+              let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let step = obj["step"] as? Int, let mode = obj["mode"] as? String else {
+            throw RLError.badState("metrics line is not a metrics object: \(jsonLine.prefix(80))")
+        }
+        self.init(step: step, mode: mode)
+        // JSONSerialization loses key order: recover it from the text.
+        for key in StepMetrics.keysInOrder(jsonLine) where key != "step" && key != "mode" {
+            if let v = obj[key] as? NSNumber { set(key, v.doubleValue) } else { set(key, .nan) }
+        }
+    }
+
+    /// A short human line: step, then a few headline metrics.
+    public var summary: String {
+        let keys = mode == "sft" ? ["loss", "grad_norm", "learning_rate", "seconds"]
+            : ["reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length", "loss", "seconds"]
+        let shown = keys.compactMap { k in self[k].map { "\(k) \(String(format: "%.4g", $0))" } }
+        return "\(mode) step \(step): " + shown.joined(separator: ", ")
+    }
+
+    private static func keysInOrder(_ line: String) -> [String] {
+        // Keys are the strings followed by ':' at object level; our writer never nests.
+        var keys: [String] = []
+        let s = Array(line.unicodeScalars)
+        var i = 0
+        while i < s.count {
+            if s[i] == "\"" {
+                var j = i + 1, text = ""
+                while j < s.count && s[j] != "\"" {
+                    if s[j] == "\\" && j + 1 < s.count { text.unicodeScalars.append(s[j + 1]); j += 2; continue }
+                    text.unicodeScalars.append(s[j]); j += 1
+                }
+                var k = j + 1
+                while k < s.count && s[k] == " " { k += 1 }
+                if k < s.count && s[k] == ":" { keys.append(text) }
+                i = j + 1
+            } else { i += 1 }
+        }
+        return keys
+    }
+}
+
+private func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
+
+/// Shortest text that reads back as the same Double.
+private func jsonNumber(_ v: Double) -> String {
+    if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
+    return "\(v)"
+}
+
+/// Metrics of a run, in order, optionally mirrored to a JSON-lines file.
+public struct MetricsHistory: Sendable, Equatable {
+    public private(set) var steps: [StepMetrics] = []
+    /// When set, every appended step is also appended to this file (one JSON object per line).
+    public var fileURL: URL?
+
+    public init(fileURL: URL? = nil) { self.fileURL = fileURL }
+
+    public mutating func append(_ m: StepMetrics) throws {
+        steps.append(m)
+        if let url = fileURL { try MetricsHistory.appendLine(m.jsonLine, to: url) }
+    }
+
+    /// Values of one metric over the run (NaN where a step lacks it).
+    public func series(_ name: String) -> [Double] { steps.map { $0[name] ?? .nan } }
+
+    public var count: Int { steps.count }
+    public var last: StepMetrics? { steps.last }
+
+    /// Appends one line to a file, creating it (and its directory) when missing.
+    public static func appendLine(_ line: String, to url: URL) throws {
+        let fm = FileManager.default
+        do {
+            if !fm.fileExists(atPath: url.path) {
+                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                _ = fm.createFile(atPath: url.path, contents: nil)
+            }
+            let h = try FileHandle(forWritingTo: url)
+            defer { try? h.close() }
+            try h.seekToEnd()
+            try h.write(contentsOf: Data((line + "\n").utf8))
+        } catch {
+            throw RLError.badState("cannot append metrics to \(url.path): \(error.localizedDescription); "
+                                   + "check that the directory exists and is writable")
+        }
+    }
+
+    /// All steps of a JSON-lines file (blank lines skipped); errors name the line number.
+    public static func read(_ url: URL) throws -> [StepMetrics] {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var out: [StepMetrics] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { continue }
+            do { out.append(try StepMetrics(jsonLine: t)) } catch {
+                throw RLError.badState("\(url.lastPathComponent):\(n + 1): \(error)")
+            }
+        }
+        return out
+    }
+
+    /// Whole history as JSON lines (for trainer state files).
+    public var jsonLines: String { steps.map(\.jsonLine).joined(separator: "\n") }
+
+    /// Replaces the in-memory steps (resume); does not touch the file.
+    public mutating func restore(_ steps: [StepMetrics]) { self.steps = steps }
+}

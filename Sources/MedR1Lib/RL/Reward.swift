@@ -1,0 +1,268 @@
+// Rewards for GRPO: the completion record a reward sees, the reward type, the
+// built-in rewards of Med-R1 (format, accuracy) and variants, and the weighted
+// sum over a rollout that keeps every reward's value separately.
+//
+// Med-R1's rewards (open-r1 / R1-V lineage):
+//   format:   re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", text, re.DOTALL)
+//   accuracy: the text inside <answer>...</answer> equals the ground truth.
+// For tiny models the answer is the option *text* (training-recipe.md §1), so
+// `accuracy` accepts the right option's letter or its text.
+import Foundation
+
+// MARK: - Completion
+
+/// Why a sampled completion stopped.
+public enum FinishReason: String, Codable, Sendable, Equatable {
+    /// The model emitted `<|eos|>` (included in `tokens`).
+    case eos
+    /// The completion reached `maxCompletionTokens` without `<|eos|>`.
+    case length
+}
+
+/// One sampled completion, as rewards, advantages and the loss see it.
+public struct Completion: Codable, Sendable, Equatable {
+    /// Decoded completion text without the final `<|eos|>`.
+    public var text: String
+    /// Content of the first `<think>…</think>` (nil when absent).
+    public var think: String?
+    /// Content of the first `<answer>…</answer>`, trimmed (nil when absent).
+    public var answer: String?
+    /// The question this completion answers (question, options, answer, modality, type).
+    public var sample: Sample
+    /// Completion token ids, `<|eos|>` included when finishReason == .eos.
+    public var tokens: [Int]
+    /// Per-token log-probabilities under the sampling policy (logits / temperature); may be empty.
+    public var logProbs: [Float]
+    public var finishReason: FinishReason
+    /// Index of the prompt in its rollout batch and of the completion within its group.
+    public var promptIndex: Int
+    public var groupIndex: Int
+
+    /// Number of completion tokens (the loss covers exactly these).
+    public var length: Int { tokens.count }
+
+    public init(text: String, sample: Sample, tokens: [Int] = [], logProbs: [Float] = [],
+                finishReason: FinishReason = .eos, promptIndex: Int = 0, groupIndex: Int = 0) {
+        self.text = text
+        self.think = Completion.firstTagContent(text, open: "<think>", close: "</think>")
+        self.answer = Completion.firstTagContent(text, open: "<answer>", close: "</answer>")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        self.sample = sample
+        self.tokens = tokens
+        self.logProbs = logProbs
+        self.finishReason = finishReason
+        self.promptIndex = promptIndex
+        self.groupIndex = groupIndex
+    }
+
+    /// The content of the first `open … close` pair, close being the nearest one after open
+    /// (Python's `re.search(r"<answer>(.*?)</answer>", s, re.DOTALL).group(1)`).
+    static func firstTagContent(_ text: String, open: String, close: String) -> String? {
+        guard let o = text.range(of: open),
+              let c = text.range(of: close, range: o.upperBound..<text.endIndex) else { return nil }
+        return String(text[o.upperBound..<c.lowerBound])
+    }
+}
+
+// MARK: - Reward
+
+/// A named reward function with its weight in the total. Custom rewards are plain
+/// closures (the Runtime wraps functions written in the language).
+public struct Reward {
+    public var name: String
+    public var weight: Double
+    public var function: (Completion) throws -> Double
+
+    public init(name: String, weight: Double = 1.0, _ function: @escaping (Completion) throws -> Double) {
+        self.name = name
+        self.weight = weight
+        self.function = function
+    }
+
+    /// The same reward with another weight.
+    public func weighted(_ w: Double) -> Reward { Reward(name: name, weight: w, function) }
+
+    /// Med-R1's format reward: 1 if the whole completion matches
+    /// `<think>.*?</think>\s*<answer>.*?</answer>` (dot matches newline), else 0.
+    /// Like Med-R1 it accepts nested tags (`<think>x</think> <answer>A </think><answer>A</answer>`).
+    public static var format: Reward {
+        Reward(name: "format") { RewardMatch.thinkAnswer($0.text) ? 1 : 0 }
+    }
+
+    /// The no-think template's format reward: `\s*<answer>.*?</answer>`, whole completion.
+    public static var formatNoThink: Reward {
+        Reward(name: "format_nothink") { RewardMatch.answerOnly($0.text) ? 1 : 0 }
+    }
+
+    /// A strict format reward: exactly `<think>X</think>\s*<answer>Y</answer>` with no tag
+    /// inside X or Y and a non-blank Y. Use it when GRPO learns to game the lazy regex.
+    public static var formatStrict: Reward {
+        Reward(name: "format_strict") { RewardMatch.strict($0.text) ? 1 : 0 }
+    }
+
+    /// 1 if the text inside the first `<answer>…</answer>` is the right option's letter
+    /// ("B", "b", "(B)", "B."), the right option's text, or "B. text" / "B) text" / "B: text"
+    /// with both right; compared case-insensitively, whitespace collapsed, a trailing "." dropped.
+    /// No `<answer>` tag: 0.
+    public static var accuracy: Reward {
+        Reward(name: "accuracy") { c in
+            guard let a = c.answer else { return 0 }
+            return RewardMatch.isCorrect(answer: a, sample: c.sample) ? 1 : 0
+        }
+    }
+
+    /// Looks up a built-in by name (`format`, `format_nothink`, `format_strict`, `accuracy`).
+    public static func builtin(_ name: String) -> Reward? {
+        switch name {
+        case "format": return .format
+        case "format_nothink", "nothink_format", "format_no_think": return .formatNoThink
+        case "format_strict", "strict_format": return .formatStrict
+        case "accuracy": return .accuracy
+        default: return nil
+        }
+    }
+    public static let builtinNames = ["format", "format_nothink", "format_strict", "accuracy"]
+}
+
+// MARK: - Matching
+
+/// The string tests behind the built-in rewards, written out by hand (scalar-wise, as
+/// Python's `re` works on code points) and checked against Swift `Regex` in the tests.
+public enum RewardMatch {
+    /// `re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", s, re.DOTALL)`.
+    /// s = "<think>" X "</think>" W "<answer>" Y "</answer>", W whitespace. Because "<" is
+    /// not whitespace, "<answer>" must start right where the whitespace after some
+    /// "</think>" ends.
+    public static func thinkAnswer(_ s: String) -> Bool {
+        let u = Array(s.unicodeScalars)
+        let open = scalars("<think>"), close = scalars("</answer>")
+        guard u.count >= open.count + close.count + 16,
+              has(u, open, at: 0), has(u, close, at: u.count - close.count) else { return false }
+        let midEnd = u.count - close.count  // Y ends here
+        let tEnd = scalars("</think>"), aOpen = scalars("<answer>")
+        var p = open.count
+        while p + tEnd.count <= midEnd {
+            if has(u, tEnd, at: p) {
+                var q = p + tEnd.count
+                while q < midEnd, u[q].properties.isWhitespace { q += 1 }
+                if q + aOpen.count <= midEnd, has(u, aOpen, at: q) { return true }
+            }
+            p += 1
+        }
+        return false
+    }
+
+    /// `re.fullmatch(r"\s*<answer>.*?</answer>", s, re.DOTALL)`.
+    public static func answerOnly(_ s: String) -> Bool {
+        let u = Array(s.unicodeScalars)
+        var q = 0
+        while q < u.count, u[q].properties.isWhitespace { q += 1 }
+        let aOpen = scalars("<answer>"), close = scalars("</answer>")
+        return u.count - q >= aOpen.count + close.count
+            && has(u, aOpen, at: q) && has(u, close, at: u.count - close.count)
+    }
+
+    /// Exactly one think block, whitespace, one answer block; no tag inside either; answer not blank.
+    public static func strict(_ s: String) -> Bool {
+        guard thinkAnswer(s) else { return false }
+        let tags = ["<think>", "</think>", "<answer>", "</answer>"]
+        for t in tags where s.components(separatedBy: t).count != 2 { return false }
+        guard let a = Completion.firstTagContent(s, open: "<answer>", close: "</answer>") else { return false }
+        return !a.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+    }
+
+    /// Lower-cased, whitespace runs collapsed to one space, trimmed, trailing "." dropped.
+    public static func normalise(_ s: String) -> String {
+        var t = s.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        while t.hasSuffix(".") { t.removeLast() }
+        return t.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Whether `answer` names the sample's right option by letter, text, or both.
+    public static func isCorrect(answer: String, sample: Sample) -> Bool {
+        let a = normalise(answer)
+        guard !a.isEmpty, sample.options.indices.contains(sample.answerIndex) else { return false }
+        let letter = sample.answerLetter.lowercased()
+        let text = normalise(sample.answerText)
+        if a == text || a == letter || a == "(\(letter))" || a == "\(letter))" { return true }
+        // "b. ultrasound", "b) ultrasound", "b: ultrasound", "(b) ultrasound"
+        for prefix in ["\(letter). ", "\(letter)) ", "\(letter): ", "(\(letter)) ", "\(letter).", "\(letter):"] {
+            if a.hasPrefix(prefix), normalise(String(a.dropFirst(prefix.count))) == text { return true }
+        }
+        return false
+    }
+
+    private static func scalars(_ s: String) -> [Unicode.Scalar] { Array(s.unicodeScalars) }
+    private static func has(_ u: [Unicode.Scalar], _ p: [Unicode.Scalar], at i: Int) -> Bool {
+        guard i >= 0, i + p.count <= u.count else { return false }
+        for k in 0..<p.count where u[i + k] != p[k] { return false }
+        return true
+    }
+}
+
+// MARK: - Weighted sum over a rollout
+
+/// A reward failed on one completion; the step that asked is not applied.
+public struct RewardError: Error, CustomStringConvertible {
+    public var reward: String
+    public var completionIndex: Int
+    public var completion: Completion
+    /// The thrown error's text, or "returned nan" / "returned inf".
+    public var reason: String
+
+    public var description: String {
+        let shown = completion.text.count > 200 ? String(completion.text.prefix(200)) + "…" : completion.text
+        return "reward '\(reward)' failed on completion \(completionIndex) "
+            + "(prompt \(completion.promptIndex), sample \(completion.sample.id)): \(reason); "
+            + "completion text: \(shown.debugDescription). The step was not applied; "
+            + "fix the reward so it returns a finite number for every completion."
+    }
+}
+
+/// Every reward's value for every completion, and the weighted totals.
+public struct RewardTable: Codable, Sendable, Equatable {
+    /// Reward names in order.
+    public var names: [String]
+    public var weights: [Double]
+    /// values[r][i] = reward r on completion i (unweighted).
+    public var values: [[Double]]
+    /// totals[i] = sum_r weights[r] * values[r][i].
+    public var totals: [Double]
+
+    public init(names: [String], weights: [Double], values: [[Double]]) {
+        self.names = names
+        self.weights = weights
+        self.values = values
+        let n = values.first?.count ?? 0
+        totals = (0..<n).map { i in zip(weights, values).reduce(0) { $0 + $1.0 * $1.1[i] } }
+    }
+
+    /// Runs each reward on each completion. Throws `RewardError` for the first throw or
+    /// non-finite value, naming the reward and the completion.
+    public static func evaluate(_ rewards: [Reward], on completions: [Completion]) throws -> RewardTable {
+        var values: [[Double]] = []
+        for r in rewards {
+            var row = [Double](repeating: 0, count: completions.count)
+            for (i, c) in completions.enumerated() {
+                let v: Double
+                do { v = try r.function(c) } catch {
+                    throw RewardError(reward: r.name, completionIndex: i, completion: c,
+                                      reason: "threw \(String(describing: error))")
+                }
+                guard v.isFinite else {
+                    throw RewardError(reward: r.name, completionIndex: i, completion: c,
+                                      reason: "returned \(v)")
+                }
+                row[i] = v
+            }
+            values.append(row)
+        }
+        return RewardTable(names: rewards.map(\.name), weights: rewards.map(\.weight), values: values)
+    }
+
+    /// Mean and sample std (N-1) of reward `name` over all completions (TRL's rewards/<name>/mean, /std).
+    public func stats(_ name: String) -> (mean: Double, std: Double)? {
+        guard let r = names.firstIndex(of: name) else { return nil }
+        return RLStats.meanStd(values[r])
+    }
+}

@@ -1,0 +1,148 @@
+// Hyper-parameters of the GRPO and SFT trainers and their learning-rate
+// schedules, each default with where it comes from (model-spec.md,
+// training-recipe.md, TRL's GRPOConfig / TrainingArguments).
+import Foundation
+
+/// Learning rate as a function of the optimiser step (0-based), as a multiple of the base lr.
+public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// lr for every step.
+    case constant
+    /// Linear ramp from lr/warmup to lr over `steps` steps, then constant.
+    case warmup(steps: Int)
+    /// Linear warm-up over `warmup` steps, then cosine decay from lr to `minFactor` * lr at
+    /// `total` steps (and `minFactor` * lr after), as transformers' cosine schedule with a floor.
+    case cosine(warmup: Int, total: Int, minFactor: Double)
+
+    /// The multiplier of the base learning rate at `step` (0-based).
+    public func factor(step: Int) -> Double {
+        switch self {
+        case .constant:
+            return 1
+        case .warmup(let w):
+            return w > 0 && step < w ? Double(step + 1) / Double(w) : 1
+        case .cosine(let w, let total, let minF):
+            if w > 0 && step < w { return Double(step + 1) / Double(w) }
+            let span = max(total - w, 1)
+            let p = min(max(Double(step - w) / Double(span), 0), 1)
+            return minF + (1 - minF) * 0.5 * (1 + cos(Double.pi * p))
+        }
+    }
+
+    /// lr at `step` for base learning rate `base`.
+    public func lr(step: Int, base: Double) -> Double { base * factor(step: step) }
+
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .warmup(let w): return "warmup(\(w))"
+        case .cosine(let w, let t, let m): return "cosine(warmup: \(w), total: \(t), min: \(m))"
+        }
+    }
+}
+
+/// GRPO trainer settings. Defaults: model-spec.md's GRPO section, training-recipe.md §3.
+public struct GRPOConfig: Codable, Sendable, Equatable {
+    /// Completions per prompt, G (model-spec: 8; must be >= 2 for a group std).
+    public var group = 8
+    /// Prompts per optimiser step (training-recipe §3: 16 prompts x G 8).
+    public var promptsPerStep = 16
+    /// KL weight to the frozen reference (model-spec / Med-R1: 0.04).
+    public var beta = 0.04
+    /// Lower clip of the ratio, 1 - epsLow (model-spec: 0.2).
+    public var epsLow = 0.2
+    /// Upper clip of the ratio, 1 + epsHigh (model-spec: 0.2; DAPO raises it to 0.28).
+    public var epsHigh = 0.2
+    /// Sampling temperature; the loss uses the same (model-spec: 1.0, as TRL).
+    public var temperature = 1.0
+    /// Keep only the k most likely tokens when sampling; 0 = off (TRL default off).
+    public var topK = 0
+    /// Nucleus sampling mass; 1.0 = off (TRL default).
+    public var topP = 1.0
+    /// Completion cap in tokens (model-spec: 64; completions on SynthMed are ~10).
+    public var maxCompletionTokens = 64
+    /// Base learning rate (training-recipe §3: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).
+    public var learningRate = 1e-4
+    /// Learning-rate schedule over optimiser steps (constant, as Med-R1's short runs).
+    public var schedule: LRSchedule = .constant
+    /// grpo / bnpo / dr_grpo (model-spec default grpo, Med-R1's).
+    public var lossType: GRPOLossType = .grpo
+    /// Divide advantages by the group std (TRL scale_rewards default true; Dr. GRPO turns it off).
+    public var scaleRewards = true
+    /// Optimisation passes per rollout, mu (model-spec: 1, so logp_old = logp detached).
+    public var numIterations = 1
+    /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
+    public var maskTruncatedCompletions = false
+    /// Global gradient-norm clip (TRL max_grad_norm default 1.0); 0 = no clipping.
+    public var maxGradNorm = 1.0
+    /// AdamW decoupled weight decay (TRL TrainingArguments default 0).
+    public var weightDecay = 0.0
+    /// AdamW betas and eps (PyTorch defaults).
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var adamEps = 1e-8
+    /// Seed of prompt order and sampling.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// The loss's view of these settings.
+    public var loss: GRPOLossConfig {
+        GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, beta: beta,
+                       maxCompletionTokens: maxCompletionTokens)
+    }
+
+    /// Throws when a setting cannot work, saying which and how to fix it.
+    public func validate() throws {
+        func bad(_ s: String) -> RLError { RLError.invalidConfig("GRPOConfig." + s) }
+        if group < 2 { throw bad("group is \(group): GRPO needs at least 2 completions per prompt to compare them") }
+        if promptsPerStep < 1 { throw bad("promptsPerStep is \(promptsPerStep): use 1 or more") }
+        if !(temperature > 0) { throw bad("temperature is \(temperature): use a value > 0 (greedy is for evaluation)") }
+        if maxCompletionTokens < 1 { throw bad("maxCompletionTokens is \(maxCompletionTokens): use 1 or more") }
+        if numIterations < 1 { throw bad("numIterations is \(numIterations): use 1 or more") }
+        if epsLow < 0 || epsHigh < 0 { throw bad("epsLow/epsHigh must be >= 0") }
+        if !(learningRate >= 0) { throw bad("learningRate is \(learningRate): use a value >= 0") }
+        if !(topP > 0 && topP <= 1) { throw bad("topP is \(topP): use a value in (0, 1]") }
+        if topK < 0 { throw bad("topK is \(topK): use 0 (off) or a positive count") }
+    }
+}
+
+/// Supervised warm-up settings. Defaults: training-recipe.md §2.
+public struct SFTConfig: Codable, Sendable, Equatable {
+    /// Sequences per step, all question types mixed (training-recipe §2: 64).
+    public var batchSize = 64
+    /// Base learning rate (training-recipe §2: 1e-3 with AdamW on medr1-tiny).
+    public var learningRate = 1e-3
+    /// Learning-rate schedule (constant; warm-up is optional at this scale).
+    public var schedule: LRSchedule = .constant
+    /// Global gradient-norm clip (TRL default 1.0); 0 = none.
+    public var maxGradNorm = 1.0
+    /// AdamW decoupled weight decay (TRL default 0).
+    public var weightDecay = 0.0
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var adamEps = 1e-8
+    /// Seed of the batch order.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        if batchSize < 1 { throw RLError.invalidConfig("SFTConfig.batchSize is \(batchSize): use 1 or more") }
+        if !(learningRate >= 0) { throw RLError.invalidConfig("SFTConfig.learningRate is \(learningRate): use a value >= 0") }
+    }
+}
+
+/// Errors of the RL part (rewards have their own `RewardError`).
+public enum RLError: Error, CustomStringConvertible, Equatable {
+    case invalidConfig(String)
+    case emptyDataset(String)
+    case badState(String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let s): return "invalid config: \(s)"
+        case .emptyDataset(let s): return "empty data set: \(s)"
+        case .badState(let s): return "trainer state: \(s)"
+        }
+    }
+}

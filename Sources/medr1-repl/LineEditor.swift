@@ -1,0 +1,157 @@
+// Reading lines: libedit on a terminal, plain readLine() on a pipe, behind one
+// small protocol so the REPL loop is tested without a terminal. Also the SIGINT
+// handling (PLATFORM-NOTES.md, "Ctrl-C"): a sigaction handler that only sets a
+// flag and asks the Runtime to interrupt long work.
+@preconcurrency import CEditLine
+import Foundation
+
+/// What reading one line produced.
+enum LineEvent: Equatable {
+    /// A line, without its newline.
+    case line(String)
+    /// Ctrl-C at the prompt: drop the line being typed and prompt again.
+    case interrupt
+    /// Ctrl-D on an empty line, or the end of piped input.
+    case endOfInput
+}
+
+/// A source of lines for the REPL loop.
+protocol LineEditor: AnyObject {
+    /// Reads one line after showing `prompt` (editors on a pipe show nothing).
+    func readLine(prompt: String) -> LineEvent
+    /// Records one complete statement (possibly several lines) in the history.
+    func addHistory(_ entry: String)
+    /// Every history entry, oldest first (including those loaded from the file).
+    var history: [String] { get }
+    /// Where completion candidates come from: (line, cursor) -> replacements of the word at the cursor.
+    var completer: ((String, Int) -> [String])? { get set }
+}
+
+// MARK: - Pipe
+
+/// Reads stdin with `Swift.readLine()`: no prompt, no editing, history in memory only.
+final class PipeLineReader: LineEditor {
+    private(set) var history: [String] = []
+    var completer: ((String, Int) -> [String])?
+
+    func readLine(prompt: String) -> LineEvent {
+        guard let line = Swift.readLine(strippingNewline: true) else { return .endOfInput }
+        return .line(line)
+    }
+
+    func addHistory(_ entry: String) { history.append(entry) }
+}
+
+// MARK: - SIGINT
+
+/// Set by the SIGINT handler; read and cleared by the REPL loop.
+nonisolated(unsafe) private var sigintFlag: sig_atomic_t = 0
+
+/// Installs the SIGINT handler (sigaction, flags 0 so `read` is interrupted and
+/// libedit returns to us). The handler only stores flags: it must be async-signal-safe.
+enum InterruptSignal {
+    static func install() {
+        // Touch the Runtime's interrupt state now, so the handler never runs a lazy initialiser.
+        RuntimeInterrupt.prepare()
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            sigintFlag = 1
+            RuntimeInterrupt.request()
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+    }
+
+    /// Whether ^C arrived since the last call; clears the flag and the Runtime's request.
+    static func consume() -> Bool {
+        let was = sigintFlag != 0
+        sigintFlag = 0
+        RuntimeInterrupt.clear()
+        return was
+    }
+}
+
+// MARK: - libedit
+
+/// Candidates of the completion in progress, read by the C generator below.
+nonisolated(unsafe) private var completionCandidates: [String] = []
+/// The completer of the one active libedit editor (C callbacks cannot capture).
+nonisolated(unsafe) private var activeCompleter: ((String, Int) -> [String])?
+
+/// libedit's readline emulation with persistent history and tab completion.
+final class LibEditLineEditor: LineEditor {
+    /// The history file (`~/.medr1_history`, or `$MEDR1_HISTORY`); nil: keep history in memory.
+    let historyPath: String?
+    var completer: ((String, Int) -> [String])? {
+        didSet { activeCompleter = completer }
+    }
+    /// Longest history kept in the file.
+    static let historyLimit: Int32 = 2000
+
+    init(historyPath: String?) {
+        self.historyPath = historyPath
+        rl_readline_name = UnsafePointer(strdup("medr1"))
+        rl_initialize()
+        using_history()
+        stifle_history(Self.historyLimit)
+        // Words end at blanks, brackets, operators, quotes, '.' and ':', never at '/':
+        // so `t.la<TAB>` completes `la` and `"data/sy<TAB>` completes the path.
+        rl_completer_word_break_characters = strdup(" \t\n\"'`@$><=;|&{}()[],.:+-*%!~")
+        rl_attempted_completion_function = { text, start, end in
+            rl_attempted_completion_over = 1
+            guard let text, let completer = activeCompleter else { return nil }
+            let line = rl_line_buffer.map { String(cString: $0) } ?? ""
+            // rl_point is a byte offset; the session wants characters.
+            let bytes = Array(line.utf8.prefix(Int(rl_point)))
+            let cursor = String(decoding: bytes, as: UTF8.self).count
+            let word = String(cString: text)
+            completionCandidates = completer(line, cursor).filter { $0.hasPrefix(word) }
+            if completionCandidates.isEmpty { return nil }
+            return rl_completion_matches(text) { _, state in
+                let index = Int(state)
+                guard index < completionCandidates.count else { return nil }
+                return strdup(completionCandidates[index])
+            }
+        }
+        if let historyPath, FileManager.default.fileExists(atPath: historyPath) {
+            read_history(historyPath)
+        }
+    }
+
+    func readLine(prompt: String) -> LineEvent {
+        _ = InterruptSignal.consume()
+        guard let raw = CEditLine.readline(prompt) else {
+            // nil with ^C pending means the line was interrupted, not ended.
+            if InterruptSignal.consume() { return .interrupt }
+            return .endOfInput
+        }
+        defer { free(raw) }
+        if InterruptSignal.consume() { return .interrupt }
+        return .line(String(cString: raw))
+    }
+
+    func addHistory(_ entry: String) {
+        if history.last == entry { return }
+        add_history(entry)
+        if let historyPath { write_history(historyPath) }
+    }
+
+    var history: [String] {
+        var entries: [String] = []
+        let count = Int(history_length)
+        for offset in 0..<count {
+            if let entry = history_get(history_base + Int32(offset)), let line = entry.pointee.line {
+                entries.append(String(cString: line))
+            }
+        }
+        return entries
+    }
+
+    /// The history file the environment asks for: `$MEDR1_HISTORY`, else `~/.medr1_history`.
+    static func defaultHistoryPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let path = environment["MEDR1_HISTORY"], !path.isEmpty { return path }
+        guard let home = environment["HOME"], !home.isEmpty else { return nil }
+        return (home as NSString).appendingPathComponent(".medr1_history")
+    }
+}

@@ -1,0 +1,262 @@
+// The command line (swift-argument-parser): with no subcommand an interactive
+// session; `run`, `notebook` and `replay` for scripts. Only this file exits the
+// process, with the exit codes of sysexits.h as other language tools use them
+// (clox, CPython's -m py_compile): 64 usage, 65 syntax error in the script
+// (EX_DATAERR), 66 input file missing (EX_NOINPUT), 70 runtime error (EX_SOFTWARE).
+import ArgumentParser
+import Foundation
+
+/// Exit statuses of the program.
+enum ExitStatus {
+    static let usage: Int32 = 64
+    static let syntax: Int32 = 65
+    static let noInput: Int32 = 66
+    static let runtime: Int32 = 70
+    /// `replay` found a value that differs from the recording.
+    static let diverged: Int32 = 1
+}
+
+/// Options every way of running a session shares.
+struct SessionFlags: ParsableArguments {
+    @Option(help: "Seed of every random choice the script does not seed itself.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Threads for BLAS and parallel loops (default: the library's choice).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Record one JSON line per trainer step (after a header line) here.", valueName: "FILE.jsonl"))
+    var metrics: String?
+
+    @Flag(name: .customLong("no-color"), help: "No ANSI colour (also off when output is not a terminal, or NO_COLOR is set).")
+    var noColor = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    /// Session options; `interactive` when reading from a terminal.
+    func options(interactive: Bool) -> ReplSessionOptions {
+        let colourAllowed = !noColor && isatty(STDOUT_FILENO) == 1
+            && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
+        return ReplSessionOptions(seed: seed, threads: threads, metricsPath: metrics,
+                                  color: colourAllowed, interactive: interactive)
+    }
+}
+
+/// Writes session output to stdout right away (progress goes to stderr, so keep order).
+func writeOut(_ text: String) { writeAll(STDOUT_FILENO, text) }
+
+/// Writes a message to stderr.
+func writeErr(_ text: String) { writeAll(STDERR_FILENO, text) }
+
+/// write(2) until every byte is out (unbuffered, so stdout and stderr keep their order).
+private func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 { if errno == EINTR { continue } else { return } }
+        offset += n
+    }
+}
+
+/// Reads the script a subcommand was given, or exits 66 saying which file is missing.
+func loadScriptOrExit(_ path: String) throws -> String {
+    do {
+        return try readScript(path)
+    } catch {
+        writeErr("medr1-repl: \(error)\n")
+        throw ExitCode(ExitStatus.noInput)
+    }
+}
+
+@main
+struct Medr1REPL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medr1-repl",
+        abstract: "GRPO training of a tiny vision-language model on medical VQA, interactively.",
+        discussion: """
+        With no subcommand: an interactive session (line editing, history in \
+        ~/.medr1_history or $MEDR1_HISTORY, tab completion, :help). When stdin \
+        is not a terminal, statements are read from it without prompts.
+        Exit codes: 64 usage, 65 syntax error, 66 missing input file, 70 runtime error.
+        """,
+        version: medr1Version,
+        subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self])
+
+    @OptionGroup var flags: SessionFlags
+
+    mutating func run() throws {
+        let onTerminal = isatty(STDIN_FILENO) == 1
+        let options = flags.options(interactive: onTerminal)
+        let session = makeSession(options: options, output: writeOut)
+        InterruptSignal.install()
+        let editor: LineEditor = onTerminal
+            ? LibEditLineEditor(historyPath: LibEditLineEditor.defaultHistoryPath())
+            : PipeLineReader()
+        let loop = ReplLoop(session: session, editor: editor, color: options.color, out: writeOut, err: writeErr)
+        if onTerminal { writeOut(ReplLoop.welcome(version: medr1Version)) }
+        loop.run()
+        if onTerminal { writeOut("\n") }
+        // On a pipe, a failed statement fails the run (as `python3 < script` does).
+        if !onTerminal && loop.anyFailure { throw ExitCode(ExitStatus.runtime) }
+    }
+}
+
+/// `medr1-repl run FILE`
+struct RunScript: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a script. Exit 65 on a syntax error, 70 on a runtime error.")
+
+    @Argument(help: ArgumentHelp("The script to run.", valueName: "FILE"))
+    var file: String
+
+    @OptionGroup var flags: SessionFlags
+
+    mutating func run() throws {
+        let source = try loadScriptOrExit(file)
+        let session = makeSession(options: flags.options(interactive: false), output: writeOut)
+        InterruptSignal.install()
+        switch session.run(source: source, file: file) {
+        case .ok: return
+        case .syntaxError: throw ExitCode(ExitStatus.syntax)
+        case .runtimeError: throw ExitCode(ExitStatus.runtime)
+        }
+    }
+}
+
+/// `medr1-repl notebook FILE -o OUT.html|OUT.md`
+struct RenderNotebook: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notebook",
+        abstract: "Run a `# %%`-cell script and render it as one HTML page or Markdown with images beside it.")
+
+    @Argument(help: ArgumentHelp("The script; cells start at lines `# %% [title]`.", valueName: "FILE"))
+    var file: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The page to write: .html (self-contained) or .md (images in NAME_files/).", valueName: "OUT"))
+    var output: String
+
+    @Flag(help: "Exit 0 even when a cell failed (the error is shown in its cell either way).")
+    var allowErrors = false
+
+    @OptionGroup var flags: SessionFlags
+
+    func validate() throws {
+        let ext = (output as NSString).pathExtension.lowercased()
+        if !["html", "htm", "md", "markdown"].contains(ext) {
+            throw ValidationError("-o must end in .html or .md, got '\(output)'")
+        }
+    }
+
+    mutating func run() throws {
+        let source = try loadScriptOrExit(file)
+        var options = flags.options(interactive: false)
+        options.color = false
+        let session = makeSession(options: options, output: writeOut)
+        InterruptSignal.install()
+        let cells = session.runNotebook(source: source, file: file)
+        let threads = flags.threads.map(String.init) ?? "default"
+        let renderer = NotebookRenderer(
+            title: (file as NSString).lastPathComponent,
+            subtitle: "medr1 \(medr1Version) - seed \(flags.seed), threads \(threads)")
+        let outURL = URL(fileURLWithPath: output)
+        let ext = outURL.pathExtension.lowercased()
+        var images = 0
+        do {
+            if ext == "md" || ext == "markdown" {
+                let stem = outURL.deletingPathExtension().lastPathComponent
+                let assetDir = stem + "_files"
+                let page = renderer.markdown(cells, assetDirectory: assetDir)
+                if !page.assets.isEmpty {
+                    let dir = outURL.deletingLastPathComponent().appendingPathComponent(assetDir)
+                    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                    for asset in page.assets {
+                        try asset.data.write(to: dir.appendingPathComponent(asset.name), options: .atomic)
+                    }
+                }
+                images = page.assets.count
+                try Data(page.text.utf8).write(to: outURL, options: .atomic)
+            } else {
+                images = cells.flatMap(\.outputs).filter {
+                    switch $0 { case .png, .svg: return true; default: return false }
+                }.count
+                try Data(renderer.html(cells).utf8).write(to: outURL, options: .atomic)
+            }
+        } catch {
+            writeErr("medr1-repl: cannot write \(output): \(error.localizedDescription)\n")
+            throw ExitCode(ExitStatus.runtime)
+        }
+        let failed = cells.filter { $0.outputs.contains { if case .error = $0 { return true } else { return false } } }.count
+        writeErr("wrote \(output): \(cells.count) cells, \(images) images\(failed > 0 ? ", \(failed) failed" : "")\n")
+        if failed > 0 && !allowErrors { throw ExitCode(ExitStatus.runtime) }
+    }
+}
+
+/// `medr1-repl replay FILE --check RUN.jsonl`
+struct ReplayRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run a script again and compare every recorded metric of every step, bit for bit.",
+        discussion: "Seed and threads come from the recording's header unless given. Exit 1 on the first divergence.")
+
+    @Argument(help: ArgumentHelp("The script that made the recording.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: ArgumentHelp("The recording made with --metrics.", valueName: "RUN.jsonl"))
+    var check: String
+
+    @Option(help: "Seed (default: the recording's).")
+    var seed: UInt64?
+
+    @Option(help: "Threads (default: the recording's).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Also ignore this metric (repeatable); wall-clock times are always ignored.", valueName: "NAME"))
+    var ignore: [String] = []
+
+    @Option(help: ArgumentHelp("Keep the new recording here (default: a temporary file).", valueName: "FILE.jsonl"))
+    var metrics: String?
+
+    mutating func run() throws {
+        let source = try loadScriptOrExit(file)
+        let recorded: Recording
+        do {
+            recorded = try Recording(contentsOf: check)
+        } catch {
+            writeErr("medr1-repl: \(error)\n")
+            throw ExitCode(ExitStatus.noInput)
+        }
+        let headerSeed = recorded.header?["seed"].flatMap { UInt64($0.literal) }
+        let headerThreads = recorded.header?["threads"].flatMap { Int($0.literal) }
+        let newPath = metrics ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("medr1-replay-\(getpid())-\(UUID().uuidString).jsonl").path
+        defer { if metrics == nil { try? FileManager.default.removeItem(atPath: newPath) } }
+        let options = ReplSessionOptions(seed: seed ?? headerSeed ?? 0, threads: threads ?? headerThreads,
+                                         metricsPath: newPath, color: false, interactive: false)
+        let session = makeSession(options: options, output: writeOut)
+        InterruptSignal.install()
+        let outcome = session.run(source: source, file: file)
+        let replayed: Recording
+        do {
+            replayed = try Recording(contentsOf: newPath)
+        } catch {
+            replayed = Recording(header: nil, steps: [])
+        }
+        if let old = recorded.header, let new = replayed.header {
+            for key in ["script_hash", "version"] where old[key] != nil && old[key] != new[key] {
+                writeErr("note: \(key) differs: recorded \(old[key]!.literal), now \(new[key]?.literal ?? "(none)")\n")
+            }
+        }
+        let verdict = ReplayComparison.compare(recorded: recorded, replayed: replayed, ignoring: Set(ignore))
+        writeOut(verdict.message + "\n")
+        switch outcome {
+        case .syntaxError: throw ExitCode(ExitStatus.syntax)
+        case .runtimeError: throw ExitCode(ExitStatus.runtime)
+        case .ok: break
+        }
+        if case .reproduced = verdict { return }
+        throw ExitCode(ExitStatus.diverged)
+    }
+}

@@ -1,0 +1,195 @@
+// Renders the cells of a `# %%` script after they ran: one self-contained HTML
+// page (images as base64 data URIs, no external files or scripts), or Markdown
+// with its images written beside it in `<name>_files/` (as nbconvert does).
+// The HTML is also well-formed XML (void elements closed, everything escaped),
+// so tests parse it with XMLParser.
+import Foundation
+
+/// Turns executed notebook cells into a page.
+struct NotebookRenderer {
+    /// The page title (the script's file name).
+    var title: String
+    /// One line under the title: seed, threads, version.
+    var subtitle: String
+
+    // MARK: - HTML
+
+    /// The whole page; `cells` in order, each with its source and outputs.
+    func html(_ cells: [NotebookCell]) -> String {
+        var page = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>\(escapeHTML(title))</title>
+        <style>\(Self.css)</style>
+        </head>
+        <body>
+        <header><h1>\(escapeHTML(title))</h1><p class="meta">\(escapeHTML(subtitle))</p></header>
+
+        """
+        for (index, cell) in cells.enumerated() {
+            page += htmlCell(cell, number: index + 1)
+        }
+        page += "</body>\n</html>\n"
+        return page
+    }
+
+    private func htmlCell(_ cell: NotebookCell, number: Int) -> String {
+        let failed = cell.outputs.contains { if case .error = $0 { return true } else { return false } }
+        var html = "<section class=\"cell\(failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
+        let heading = cell.title.map { " " + escapeHTML($0) } ?? ""
+        html += "<h2><span class=\"number\">[\(number)]</span>\(heading)</h2>\n"
+        if !cell.source.isEmpty {
+            html += "<pre class=\"source\"><code>\(escapeHTML(cell.source))</code></pre>\n"
+        }
+        if !cell.outputs.isEmpty {
+            html += "<div class=\"outputs\">\n"
+            for output in cell.outputs { html += htmlOutput(output) }
+            html += "</div>\n"
+        }
+        return html + "</section>\n"
+    }
+
+    private func htmlOutput(_ output: NotebookOutput) -> String {
+        switch output {
+        case .text(let text):
+            return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
+        case .error(let text):
+            return "<pre class=\"error\">\(escapeHTML(stripANSI(text)))</pre>\n"
+        case .table(let columns, let rows):
+            var html = "<table>\n<thead><tr>"
+            html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
+            html += "</tr></thead>\n<tbody>\n"
+            for row in rows {
+                html += "<tr>" + row.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>\n"
+            }
+            return html + "</tbody>\n</table>\n"
+        case .png(let data, let caption):
+            return figure(src: "data:image/png;base64," + data.base64EncodedString(), caption: caption)
+        case .svg(let svg, let caption):
+            return figure(src: "data:image/svg+xml;base64," + Data(svg.utf8).base64EncodedString(), caption: caption)
+        }
+    }
+
+    private func figure(src: String, caption: String?) -> String {
+        let alt = escapeHTML(caption ?? "figure")
+        var html = "<figure><img src=\"\(src)\" alt=\"\(alt)\" />"
+        if let caption { html += "<figcaption>\(escapeHTML(caption))</figcaption>" }
+        return html + "</figure>\n"
+    }
+
+    /// Plain, readable, printable; pixelated scaling keeps 32x32 samples crisp.
+    static let css = """
+
+    body { font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; color: #222; }
+    header .meta { color: #666; font-size: 0.9em; }
+    .cell { border-left: 4px solid #4a7ab5; margin: 1.5em 0; padding: 0.2em 1em 0.6em; background: #fafbfc; }
+    .cell.failed { border-left-color: #c0392b; }
+    h2 { font-size: 1.05em; margin: 0.6em 0; }
+    h2 .number { color: #888; font-family: monospace; margin-right: 0.4em; }
+    pre { white-space: pre-wrap; overflow-x: auto; padding: 0.6em; margin: 0.4em 0; font-size: 0.88em; }
+    pre.source { background: #eef2f7; }
+    pre.output { background: #fff; border: 1px solid #e3e3e3; }
+    pre.error { background: #fdecea; color: #8e1c12; border: 1px solid #f3b8b0; }
+    table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+    th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+    th { background: #eef2f7; }
+    figure { margin: 0.6em 0; }
+    figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
+    figcaption { color: #555; font-size: 0.85em; }
+
+    """
+
+    // MARK: - Markdown
+
+    /// The Markdown text and the images to write into `assetDirectory` (a path
+    /// relative to the Markdown file, used verbatim in the image links).
+    func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
+        var text = "# \(title)\n\n_\(subtitle)_\n"
+        var assets: [(name: String, data: Data)] = []
+        for (index, cell) in cells.enumerated() {
+            let number = index + 1
+            text += "\n## [\(number)]" + (cell.title.map { " " + $0 } ?? "") + "\n\n"
+            if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
+            var figure = 0
+            for output in cell.outputs {
+                switch output {
+                case .text(let output):
+                    text += fenced(stripANSI(output), info: "text")
+                case .error(let message):
+                    text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
+                case .table(let columns, let rows):
+                    let cellText: (String) -> String = {
+                        $0.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+                    }
+                    text += "| " + columns.map(cellText).joined(separator: " | ") + " |\n"
+                    text += "|" + String(repeating: " ---: |", count: columns.count) + "\n"
+                    for row in rows { text += "| " + row.map(cellText).joined(separator: " | ") + " |\n" }
+                    text += "\n"
+                case .png(let data, let caption):
+                    figure += 1
+                    let name = "cell\(number)-\(figure).png"
+                    assets.append((name, data))
+                    text += "![\(caption ?? "figure")](\(assetDirectory)/\(name))\n\n"
+                case .svg(let svg, let caption):
+                    figure += 1
+                    let name = "cell\(number)-\(figure).svg"
+                    assets.append((name, Data(svg.utf8)))
+                    text += "![\(caption ?? "figure")](\(assetDirectory)/\(name))\n\n"
+                }
+            }
+        }
+        return (text, assets)
+    }
+
+    /// A fenced block whose fence is longer than any run of backticks inside.
+    private func fenced(_ body: String, info: String) -> String {
+        var longest = 0, run = 0
+        for ch in body {
+            run = ch == "`" ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        let fence = String(repeating: "`", count: max(3, longest + 1))
+        return fence + info + "\n" + body.ensuringNewline + fence + "\n\n"
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+func escapeHTML(_ text: String) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "&": result += "&amp;"
+        case "<": result += "&lt;"
+        case ">": result += "&gt;"
+        case "\"": result += "&quot;"
+        case "'": result += "&#39;"
+        default:
+            // Control characters other than tab and newline are not allowed in XML 1.0.
+            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { continue }
+            result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
+}
+
+/// Removes ANSI escape sequences (colour, cursor movement) from terminal text.
+func stripANSI(_ text: String) -> String {
+    var result = String.UnicodeScalarView()
+    var scalars = text.unicodeScalars.makeIterator()
+    while let scalar = scalars.next() {
+        guard scalar == "\u{1B}" else { result.append(scalar); continue }
+        guard let next = scalars.next() else { break }
+        if next == "[" {
+            // CSI: parameters and intermediates up to a final byte in @...~
+            while let c = scalars.next(), !(0x40...0x7E).contains(c.value) {}
+        } else if next == "]" {
+            // OSC: up to BEL or ESC \
+            while let c = scalars.next(), c != "\u{07}", c != "\u{1B}" {}
+        }
+    }
+    return String(result)
+}

@@ -1,0 +1,207 @@
+// The interactive loop: prompt, read, hand the line to the session (or run a
+// meta-command), keep the history one entry per complete statement. No terminal
+// I/O of its own: lines come from a LineEditor and text leaves through two
+// closures, so tests drive it with scripted lines (STYLE.md item 9).
+import Foundation
+
+/// Drives one session from a line editor until `:quit`, Ctrl-D or end of input.
+final class ReplLoop {
+    /// The prompt of a fresh statement.
+    static let prompt = "medr1> "
+    /// The prompt while the session says the statement needs more lines.
+    static let continuationPrompt = "  ...> "
+
+    let session: ReplSession
+    let editor: LineEditor
+    /// Normal output (stdout).
+    let out: (String) -> Void
+    /// Messages about the REPL itself: meta-command errors (stderr).
+    let err: (String) -> Void
+    /// Colour for the REPL's own messages.
+    let color: Bool
+    /// Lines of the statement being typed (non-empty while the session needs more).
+    private var pending: [String] = []
+    /// Whether any statement or meta-command failed (decides the exit status on a pipe).
+    private(set) var anyFailure = false
+    /// Set by `:quit`.
+    private var quitRequested = false
+
+    init(session: ReplSession, editor: LineEditor, color: Bool,
+         out: @escaping (String) -> Void, err: @escaping (String) -> Void) {
+        self.session = session
+        self.editor = editor
+        self.color = color
+        self.out = out
+        self.err = err
+        editor.completer = { [unowned session] line, cursor in
+            if MetaCommand.isMetaCommand(line) { return MetaCommand.completions(for: String(line.prefix(cursor))) }
+            return session.completions(line: line, cursor: cursor)
+        }
+    }
+
+    /// The welcome line of an interactive session.
+    static func welcome(version: String) -> String {
+        "medr1 \(version) - GRPO on a tiny vision-language model. Type :help for help, :quit or Ctrl-D to leave.\n"
+    }
+
+    /// Reads and runs until the input ends or `:quit`.
+    func run() {
+        while !quitRequested {
+            let event = editor.readLine(prompt: pending.isEmpty ? Self.prompt : Self.continuationPrompt)
+            switch event {
+            case .endOfInput:
+                if !pending.isEmpty {
+                    session.discardPending()
+                    pending = []
+                }
+                return
+            case .interrupt:
+                // ^C at the prompt: forget the half-typed statement, prompt again.
+                if !pending.isEmpty {
+                    session.discardPending()
+                    pending = []
+                }
+                out("\n")
+            case .line(let line):
+                handle(line)
+            }
+        }
+    }
+
+    /// Handles one line: a meta-command at a fresh prompt, else a piece of a statement.
+    func handle(_ line: String) {
+        if pending.isEmpty && MetaCommand.isMetaCommand(line) {
+            editor.addHistory(line.trimmingBlanks())
+            do {
+                try execute(MetaCommand.parse(line))
+            } catch {
+                fail("\(error)")
+            }
+            return
+        }
+        // A recalled history entry may hold a whole multi-line statement.
+        let pieces = line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for piece in pieces {
+            pending.append(piece)
+            let result = session.push(piece)
+            _ = InterruptSignal.consume()
+            guard case .ran(let ok) = result else { continue }
+            let entry = pending.joined(separator: "\n")
+            pending = []
+            if !entry.trimmingBlanks().isEmpty { editor.addHistory(entry) }
+            if !ok { anyFailure = true }
+        }
+    }
+
+    // MARK: - Meta-commands
+
+    func execute(_ command: MetaCommand) throws {
+        switch command {
+        case .quit:
+            quitRequested = true
+        case .help(let topic):
+            if let topic, topic.hasPrefix(":") {
+                let name = String(topic.dropFirst())
+                guard let entry = MetaCommand.catalogue.first(where: { $0.name == name }) else {
+                    throw MetaCommandError(description: "no meta-command ':\(name)': type :help for the list")
+                }
+                out("\(entry.usage)\n  \(entry.summary)\n")
+            } else if let topic {
+                out(session.help(topic).ensuringNewline)
+            } else {
+                out(session.help(nil).ensuringNewline + "\n" + MetaCommand.overview + "\n")
+            }
+        case .history:
+            let entries = editor.history
+            let width = String(entries.count).count
+            for (index, entry) in entries.enumerated() {
+                let number = String(index + 1)
+                let lead = String(repeating: " ", count: width - number.count) + number + "  "
+                let indent = String(repeating: " ", count: lead.count)
+                out(lead + entry.replacingOccurrences(of: "\n", with: "\n" + indent) + "\n")
+            }
+        case .vars:
+            let bound = session.variables()
+            if bound.isEmpty {
+                out("(nothing bound yet)\n")
+            } else {
+                let width = bound.map(\.name.count).max() ?? 0
+                for (name, summary) in bound {
+                    out(name + String(repeating: " ", count: width - name.count) + "  " + summary + "\n")
+                }
+            }
+        case .save(let path):
+            let statements = session.successfulStatements
+            let text = statements.map { $0.ensuringNewline }.joined()
+            let url = URL(fileURLWithPath: expandTilde(path))
+            do {
+                try Data(text.utf8).write(to: url, options: .atomic)
+            } catch {
+                throw MetaCommandError(description: "cannot write \(path): \(error.localizedDescription)")
+            }
+            let noun = statements.count == 1 ? "statement" : "statements"
+            out("saved \(statements.count) \(noun) to \(path)\n")
+        case .load(let path):
+            let source = try readScript(path)
+            if session.run(source: source, file: path) != .ok { anyFailure = true }
+        case .time(let statement):
+            let start = DispatchTime.now().uptimeNanoseconds
+            var finished = false
+            for piece in statement.split(separator: "\n", omittingEmptySubsequences: false) {
+                let result = session.push(String(piece))
+                if case .ran(let ok) = result {
+                    finished = true
+                    if !ok { anyFailure = true }
+                }
+            }
+            _ = InterruptSignal.consume()
+            guard finished else {
+                session.discardPending()
+                throw MetaCommandError(description: ":time needs a complete statement on one line")
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            out("time: \(Self.formatSeconds(seconds))\n")
+        case .reset:
+            session.reset()
+            out("session reset: every binding forgotten (history kept)\n")
+        }
+    }
+
+    /// Seconds with three significant digits, in s or ms.
+    static func formatSeconds(_ seconds: Double) -> String {
+        if seconds < 1 { return String(format: "%.3g ms", seconds * 1000) }
+        return String(format: "%.3g s", seconds)
+    }
+
+    private func fail(_ message: String) {
+        anyFailure = true
+        err((color ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + message + "\n")
+    }
+}
+
+/// Reads a script file, with an error that names the file and says what to do.
+func readScript(_ path: String) throws -> String {
+    let expanded = expandTilde(path)
+    guard FileManager.default.fileExists(atPath: expanded) else {
+        throw MetaCommandError(description: "cannot read \(path): no such file")
+    }
+    guard let data = FileManager.default.contents(atPath: expanded) else {
+        throw MetaCommandError(description: "cannot read \(path): permission denied or not a file")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw MetaCommandError(description: "cannot read \(path): not UTF-8 text")
+    }
+    return text
+}
+
+/// `~/x` -> `$HOME/x`; other paths unchanged.
+func expandTilde(_ path: String) -> String {
+    (path as NSString).expandingTildeInPath
+}
+
+extension String {
+    /// The string with a final newline, added when missing (empty stays empty).
+    var ensuringNewline: String {
+        isEmpty || hasSuffix("\n") ? self : self + "\n"
+    }
+}

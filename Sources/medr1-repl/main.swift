@@ -1,2 +1,0 @@
-import Runtime
-print("medr1 \(Medr1Version.version)")
