@@ -75,10 +75,11 @@ final class DatasetTests: XCTestCase {
     func testCorpusAndTokenizer() {
         let ds = DatasetTests.make(4)
         let lines = ds.corpus()
-        XCTAssertEqual(lines.count, 12)
-        XCTAssertEqual(lines[0], "Q0?\nA) x0\nB) y0\n")
+        XCTAssertEqual(lines.count, 16)
+        XCTAssertEqual(lines[0], "Q0?\nx0, y0\n")
         XCTAssertEqual(lines[1], "<think></think><answer>x0</answer>")
-        XCTAssertEqual(lines[2], "<think></think><answer>A</answer>")
+        XCTAssertEqual(lines[2], "Q0?\nA) x0\nB) y0\n")
+        XCTAssertEqual(lines[3], "<think></think><answer>A</answer>")
         // Only 2 merges are possible before every word is a single token: training
         // stops there rather than inventing tokens.
         let tok = ds.trainTokenizer(vocabSize: 280)

@@ -147,15 +147,17 @@ public struct Dataset: Sendable, Equatable {
 
     // MARK: - Text
 
-    /// Lines for tokenizer training: the prompt and the target of every sample (both
-    /// answer styles, so letters and option texts are both in the vocabulary).
+    /// Lines for tokenizer training: the prompt and the target of every sample in
+    /// both answer styles (so letters and option texts are both in the vocabulary),
+    /// for each sample: text prompt, text target, letter prompt, letter target.
     public func corpus(template: PromptTemplate = .default) -> [String] {
         var lines: [String] = []
-        lines.reserveCapacity(samples.count * 3)
+        lines.reserveCapacity(samples.count * 4)
         for s in samples {
-            lines.append(template.prompt(for: s))
-            lines.append(template.target(for: s, answerStyle: .text))
-            lines.append(template.target(for: s, answerStyle: .letter))
+            for style in [AnswerStyle.text, .letter] {
+                lines.append(template.prompt(for: s, answerStyle: style))
+                lines.append(template.target(for: s, answerStyle: style))
+            }
         }
         return lines
     }
