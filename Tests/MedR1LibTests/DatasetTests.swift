@@ -37,7 +37,7 @@ final class DatasetTests: XCTestCase {
     func testSplitMix64ReferenceValues() {
         // First outputs of SplitMix64 seeded with 0 (reference values of the
         // published algorithm, as in Java's SplittableRandom and Vigna's C code).
-        var r = Dataset.SplitMix64(seed: 0)
+        var r = SplitMix64(seed: 0)
         XCTAssertEqual(r.next(), 0xE220_A839_7B1D_CDAF)
         XCTAssertEqual(r.next(), 0x6E78_9E6A_A1B9_65F4)
     }
