@@ -2,6 +2,11 @@
 
 import Foundation
 
+enum Bindings {
+    /// Apply session-wide settings to MedR1Lib (thread count).
+    static func configure(threads: Int?) {}
+}
+
 extension Builtins {
     static func registerBindings(_ add: Register) {
     }
