@@ -12,6 +12,8 @@ extension Builtins {
     static func registerBindings(_ add: Register) {
         Bindings.registerData(add)
         Bindings.registerSynth(add)
+        Bindings.registerModel(add)
+        Bindings.registerPlot(add)
     }
 }
 
