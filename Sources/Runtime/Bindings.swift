@@ -5,7 +5,9 @@ import MedR1Lib
 
 enum Bindings {
     /// Apply session-wide settings to MedR1Lib (thread count).
-    static func configure(threads: Int?) {}
+    static func configure(threads: Int?) {
+        if let n = threads { Parallelism.setThreads(n) }
+    }
 }
 
 extension Builtins {

@@ -6,6 +6,7 @@
 
 import Foundation
 import Lang
+import MedR1Lib
 
 public struct SessionOptions {
     /// Seed of every random choice the script does not seed itself.
@@ -274,6 +275,17 @@ public final class Session {
             return s
         }
         return "no help for '\(topic ?? "")'; topics: " + HelpTable.topics.joined(separator: ", ")
+    }
+
+    /// Append one trainer step's JSON line to the `--metrics` file (no-op
+    /// without one). The first call writes the header: script hash, seed,
+    /// threads and version, which `replay` compares.
+    public func recordMetrics(jsonLine: String) throws {
+        guard let metrics else { return }
+        try metrics.append(jsonLine) {
+            MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,
+                                   threads: options.threads ?? Parallelism.threads, version: Medr1Version.version)
+        }
     }
 
     /// A seed for a binding called without `seed:`: the session seed, then +1 per use.

@@ -116,4 +116,18 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(sink.text, "3")
         XCTAssertFalse(Interrupt.isRequested)
     }
+
+    func testMetricsRecordingHeader() throws {
+        let path = try TestSupportDir.make().appendingPathComponent("m/run.jsonl").path
+        let (s, _) = try makeSession(interactive: false, metrics: path)
+        XCTAssertEqual(s.run(source: "print(1)", file: "a.medr1"), .ok)
+        try s.recordMetrics(jsonLine: "{\"step\": 1, \"reward\": 0.5}")
+        try s.recordMetrics(jsonLine: "{\"step\": 2, \"reward\": 0.75}")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertTrue(lines[0].hasPrefix("{\"header\": \"medr1-metrics\", \"script_hash\": \"\(MetricsRecorder.hash("print(1)"))\", \"seed\": 3, \"threads\": "), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix("\"version\": \"\(Medr1Version.version)\"}"), lines[0])
+        XCTAssertEqual(lines[2], "{\"step\": 2, \"reward\": 0.75}")
+        XCTAssertEqual(MetricsRecorder.hash(""), "cbf29ce484222325")
+    }
 }
