@@ -1,0 +1,240 @@
+// PNG files in and out, through libpng's *simplified* API (`png_image_*`).
+//
+// Why the simplified API: libpng's low-level API reports errors by `longjmp`,
+// which Swift cannot catch (the process would die on a corrupt file). The
+// simplified API returns 0 and leaves the reason in `image.message`, which we
+// turn into a thrown `PNGError` naming the file.
+//
+// Sample values (model-spec.md, "Image preprocessing"): 8-bit samples / 255,
+// 16-bit samples / 65535, into Float in [0, 1]. Caveats of the simplified API:
+// - An 8-bit file with a gAMA chunk far from sRGB is converted to sRGB codes
+//   (files without gamma information, or with sRGB/gamma 1/2.2, read exactly).
+// - A 16-bit file is read as linear (exact when it has no gAMA chunk or gAMA 1.0,
+//   which is what libpng and most tools write for 16-bit).
+// - libpng returns 16-bit colour *premultiplied* by alpha; we divide it back out,
+//   which is exact for opaque pixels and loses the colour of fully transparent ones.
+
+import CPNG
+import Foundation
+
+/// A decoded image: `pixels` is (height, width, channels) row-major, values in [0, 1].
+/// channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (alpha last).
+public struct PNGImage: Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+    /// (height, width, channels) row-major, each in [0, 1].
+    public var pixels: [Float]
+    /// Bit depth of the file it was read from (8 or 16; palette and <8-bit files report 8).
+    public var sourceBitDepth: Int
+
+    /// An image from raw values; `pixels.count` must be width*height*channels.
+    public init(width: Int, height: Int, channels: Int, pixels: [Float], sourceBitDepth: Int = 8) throws {
+        guard width > 0, height > 0 else {
+            throw PNGError(path: "<memory>", message: "image size \(width)x\(height) is empty: width and height must be at least 1")
+        }
+        guard (1...4).contains(channels) else {
+            throw PNGError(path: "<memory>", message: "\(channels) channels: use 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA)")
+        }
+        guard pixels.count == width * height * channels else {
+            throw PNGError(path: "<memory>", message: "pixels has \(pixels.count) values, expected width*height*channels = \(width)*\(height)*\(channels) = \(width * height * channels)")
+        }
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+        self.sourceBitDepth = sourceBitDepth
+    }
+
+    /// Whether the last channel is alpha.
+    public var hasAlpha: Bool { channels == 2 || channels == 4 }
+
+    /// The value at row `y`, column `x`, channel `c`.
+    public subscript(y: Int, x: Int, c: Int) -> Float {
+        pixels[(y * width + x) * channels + c]
+    }
+}
+
+/// A PNG could not be read or written. `description` names the file and gives libpng's message.
+public struct PNGError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+// MARK: - Reading
+
+extension PNGImage {
+    /// Reads any PNG libpng understands: gray, gray+alpha, RGB, RGBA, palette (with or
+    /// without transparency), at 1-16 bits. Palette images become RGB (RGBA if they
+    /// have transparency); gray palettes may come back as gray.
+    public static func read(_ url: URL) throws -> PNGImage {
+        let path = url.path
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.opaque = nil
+        guard png_image_begin_read_from_file(&image, path) != 0 else {
+            let msg = libpngMessage(&image)
+            png_image_free(&image)
+            throw PNGError(path: path, message: "not a readable PNG (libpng: \(msg))")
+        }
+        let fileFormat = image.format
+        let hasColor = fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
+        let hasAlpha = fileFormat & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
+        let isLinear16 = fileFormat & png_uint_32(PNG_FORMAT_FLAG_LINEAR) != 0
+            && fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLORMAP) == 0
+        var format: png_uint_32 = 0
+        if hasColor { format |= png_uint_32(PNG_FORMAT_FLAG_COLOR) }
+        if hasAlpha { format |= png_uint_32(PNG_FORMAT_FLAG_ALPHA) }
+        if isLinear16 { format |= png_uint_32(PNG_FORMAT_FLAG_LINEAR) }
+        image.format = format
+        let channels = (hasColor ? 3 : 1) + (hasAlpha ? 1 : 0)
+        let width = Int(image.width), height = Int(image.height)
+        let count = width * height * channels
+        var pixels = [Float](repeating: 0, count: count)
+
+        if isLinear16 {
+            var buffer = [UInt16](repeating: 0, count: count)
+            let ok = buffer.withUnsafeMutableBytes {
+                png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil)
+            }
+            guard ok != 0 else {
+                let msg = libpngMessage(&image)
+                png_image_free(&image)
+                throw PNGError(path: path, message: "cannot decode image data (libpng: \(msg)); the file may be truncated or corrupt")
+            }
+            let scale: Float = 1 / 65535
+            for i in 0..<count { pixels[i] = Float(buffer[i]) * scale }
+            if hasAlpha { unpremultiply(&pixels, channels: channels) }
+        } else {
+            var buffer = [UInt8](repeating: 0, count: count)
+            let ok = buffer.withUnsafeMutableBytes {
+                png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil)
+            }
+            guard ok != 0 else {
+                let msg = libpngMessage(&image)
+                png_image_free(&image)
+                throw PNGError(path: path, message: "cannot decode image data (libpng: \(msg)); the file may be truncated or corrupt")
+            }
+            let scale: Float = 1 / 255
+            for i in 0..<count { pixels[i] = Float(buffer[i]) * scale }
+        }
+        png_image_free(&image)
+        return try PNGImage(width: width, height: height, channels: channels, pixels: pixels,
+                            sourceBitDepth: isLinear16 ? 16 : 8)
+    }
+
+    /// libpng's linear output is colour * alpha; divide alpha back out (alpha 0 -> colour 0).
+    private static func unpremultiply(_ pixels: inout [Float], channels: Int) {
+        let colour = channels - 1
+        var i = 0
+        while i < pixels.count {
+            let a = pixels[i + colour]
+            for c in 0..<colour {
+                pixels[i + c] = a > 0 ? min(1, pixels[i + c] / a) : 0
+            }
+            i += channels
+        }
+    }
+}
+
+// MARK: - Writing
+
+extension PNGImage {
+    /// Writes the image as a PNG with 8 or 16 bits per sample, keeping its channels
+    /// (gray, gray+alpha, RGB, RGBA). Values are clamped to [0, 1] and rounded.
+    /// 16-bit files are written linear (gAMA 1.0), so `read` gives back v/65535 exactly.
+    public func write(to url: URL, bitDepth: Int = 8) throws {
+        let path = url.path
+        guard bitDepth == 8 || bitDepth == 16 else {
+            throw PNGError(path: path, message: "bit depth \(bitDepth) is not supported: use 8 or 16")
+        }
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.opaque = nil
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        var format: png_uint_32 = 0
+        if channels >= 3 { format |= png_uint_32(PNG_FORMAT_FLAG_COLOR) }
+        if hasAlpha { format |= png_uint_32(PNG_FORMAT_FLAG_ALPHA) }
+        if bitDepth == 16 { format |= png_uint_32(PNG_FORMAT_FLAG_LINEAR) }
+        image.format = format
+        let count = width * height * channels
+        let ok: Int32
+        if bitDepth == 16 {
+            var buffer = [UInt16](repeating: 0, count: count)
+            // libpng expects linear colour premultiplied by alpha (see the header comment).
+            var i = 0
+            while i < count {
+                let a: Float = hasAlpha ? Self.clamp01(pixels[i + channels - 1]) : 1
+                for c in 0..<channels {
+                    var v = Self.clamp01(pixels[i + c])
+                    if hasAlpha && c < channels - 1 { v *= a }
+                    buffer[i + c] = UInt16((v * 65535).rounded())
+                }
+                i += channels
+            }
+            ok = buffer.withUnsafeBytes {
+                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+            }
+        } else {
+            var buffer = [UInt8](repeating: 0, count: count)
+            for i in 0..<count { buffer[i] = UInt8((Self.clamp01(pixels[i]) * 255).rounded()) }
+            ok = buffer.withUnsafeBytes {
+                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+            }
+        }
+        guard ok != 0 else {
+            let msg = libpngMessage(&image)
+            png_image_free(&image)
+            throw PNGError(path: path, message: "cannot write PNG (libpng: \(msg)); check that the folder exists and is writable")
+        }
+        png_image_free(&image)
+    }
+
+    /// Writes an 8-bit palette (colour-mapped) PNG: `palette` holds up to 256 RGB or RGBA
+    /// entries (`paletteChannels` 3 or 4, values in [0, 1]) and `indices` one entry index
+    /// per pixel. Used to make palette test files; `read` returns such files as RGB(A).
+    public static func writePalette(to url: URL, width: Int, height: Int, palette: [Float],
+                                    paletteChannels: Int, indices: [UInt8]) throws {
+        let path = url.path
+        guard paletteChannels == 3 || paletteChannels == 4,
+              palette.count % paletteChannels == 0,
+              (1...256).contains(palette.count / paletteChannels),
+              indices.count == width * height,
+              indices.allSatisfy({ Int($0) < palette.count / paletteChannels }) else {
+            throw PNGError(path: path, message: "palette must hold 1-256 entries of 3 or 4 values and indices one valid entry per pixel")
+        }
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        // PNG_FORMAT_RGB(A)_COLORMAP are macro expressions that do not import; build them from the flags.
+        image.format = png_uint_32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_COLORMAP)
+            | (paletteChannels == 4 ? png_uint_32(PNG_FORMAT_FLAG_ALPHA) : 0)
+        image.colormap_entries = png_uint_32(palette.count / paletteChannels)
+        let map = palette.map { UInt8((clamp01($0) * 255).rounded()) }
+        let ok = indices.withUnsafeBytes { ib in
+            map.withUnsafeBytes { mb in
+                png_image_write_to_file(&image, path, 0, ib.baseAddress, png_int_32(width), mb.baseAddress)
+            }
+        }
+        guard ok != 0 else {
+            let msg = libpngMessage(&image)
+            png_image_free(&image)
+            throw PNGError(path: path, message: "cannot write palette PNG (libpng: \(msg))")
+        }
+        png_image_free(&image)
+    }
+
+    @inline(__always) static func clamp01(_ v: Float) -> Float { v.isNaN ? 0 : min(1, max(0, v)) }
+}
+
+/// The NUL-terminated `message` field of a png_image.
+private func libpngMessage(_ image: inout png_image) -> String {
+    withUnsafeBytes(of: &image.message) { raw in
+        let bytes = raw.prefix { $0 != 0 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.isEmpty ? "unknown error" : text
+    }
+}

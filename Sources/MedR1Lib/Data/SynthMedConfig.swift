@@ -1,0 +1,118 @@
+// SynthMed: knobs of the synthetic medical VQA generator, its errors, and the
+// seeded random numbers everything in it draws from.
+
+import Foundation
+
+/// Knobs of `SynthMed.generate`. Defaults give a balanced set that a tiny model
+/// (32x32 input, d_model 128) learns mostly in ~1000 SFT steps: modality and
+/// anatomy are easy, diagnosis medium, grading and attributes hard.
+public struct SynthMedConfig: Codable, Equatable, Sendable {
+    /// Number of samples (one image + one question each).
+    public var count = 1000
+    /// Side of the square images in pixels (the model resizes to its own imageSize;
+    /// 64 keeps thin structures such as vessels and ribs visible after the resize to 32).
+    public var imageSize = 64
+    /// Seed of everything drawn: same seed and knobs = byte-identical files.
+    public var seed: UInt64 = 0
+    /// Options per question, 2...4 (fewer when a question has fewer valid answers,
+    /// e.g. left/right eye). Options are always shuffled.
+    public var options = 4
+    /// Multiplier of image noise (0 = clean images, 1 = default, 2 = twice as noisy).
+    public var noise = 1.0
+    /// Multiplier of how far a lesion's intensity departs from the tissue around it
+    /// (1 = default; 0.3 makes findings and grades hard to see).
+    public var lesionContrast = 1.0
+    /// Relative frequency of each modality (missing = 0; all 1 by default).
+    public var modalityWeights: [Modality: Double] = Dictionary(uniqueKeysWithValues: Modality.allCases.map { ($0, 1.0) })
+    /// Relative frequency of each question type (missing = 0; all 1 by default).
+    public var questionTypeWeights: [QuestionType: Double] = Dictionary(uniqueKeysWithValues: QuestionType.allCases.map { ($0, 1.0) })
+    /// Name written as `dataset` and used for the folders and ids.
+    public var dataset = "SynthMed"
+    /// Worker threads for drawing and encoding (0 = all cores). Output does not depend on it.
+    public var threads = 0
+
+    public init(count: Int = 1000, imageSize: Int = 64, seed: UInt64 = 0) {
+        self.count = count
+        self.imageSize = imageSize
+        self.seed = seed
+    }
+
+    /// Throws a `SynthMedError` naming the bad knob and its valid range.
+    public func validate() throws {
+        func bad(_ field: String, _ why: String) -> SynthMedError {
+            SynthMedError(message: "SynthMedConfig.\(field): \(why)")
+        }
+        guard count >= 1 else { throw bad("count", "\(count) must be at least 1") }
+        guard (8...1024).contains(imageSize) else { throw bad("imageSize", "\(imageSize) must be in 8...1024") }
+        guard (2...4).contains(options) else { throw bad("options", "\(options) must be 2, 3 or 4") }
+        guard noise >= 0, noise.isFinite else { throw bad("noise", "\(noise) must be >= 0") }
+        guard lesionContrast >= 0, lesionContrast.isFinite else { throw bad("lesionContrast", "\(lesionContrast) must be >= 0") }
+        guard modalityWeights.values.allSatisfy({ $0 >= 0 && $0.isFinite }),
+              modalityWeights.values.contains(where: { $0 > 0 }) else {
+            throw bad("modalityWeights", "weights must be >= 0 with at least one > 0")
+        }
+        guard questionTypeWeights.values.allSatisfy({ $0 >= 0 && $0.isFinite }),
+              questionTypeWeights.values.contains(where: { $0 > 0 }) else {
+            throw bad("questionTypeWeights", "weights must be >= 0 with at least one > 0")
+        }
+        guard !dataset.isEmpty, !dataset.contains("/") else {
+            throw bad("dataset", "\"\(dataset)\" must be a non-empty name without '/'")
+        }
+        guard threads >= 0 else { throw bad("threads", "\(threads) must be >= 0 (0 = all cores)") }
+    }
+}
+
+public struct SynthMedError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and fully determined by its seed,
+/// so every sample can own a stream derived from (seed, index) and be drawn on any thread.
+public struct SynthMedRandom: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// An independent stream for item `index` of stream `salt` under `seed`.
+    public init(seed: UInt64, index: Int, salt: UInt64) {
+        var mix = SynthMedRandom(seed: seed ^ (salt &* 0x9E37_79B9_7F4A_7C15))
+        state = mix.next() ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03)
+        _ = next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    /// Uniform in [a, b).
+    public mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * unit() }
+    /// Uniform integer in 0..<n.
+    public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
+    /// Standard normal (Box-Muller; one value per call, for simplicity).
+    public mutating func normal() -> Double {
+        let u1 = max(unit(), 1e-300), u2 = unit()
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    }
+    /// Index drawn with probability proportional to `weights`.
+    public mutating func weighted(_ weights: [Double]) -> Int {
+        let total = weights.reduce(0, +)
+        var r = unit() * total
+        for (i, w) in weights.enumerated() where w > 0 {
+            if r < w { return i }
+            r -= w
+        }
+        return weights.lastIndex(where: { $0 > 0 }) ?? 0
+    }
+    /// Fisher-Yates shuffle.
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        guard a.count > 1 else { return }
+        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, below(i + 1)) }
+    }
+}

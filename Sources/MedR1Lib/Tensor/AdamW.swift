@@ -1,0 +1,93 @@
+import Foundation
+
+// AdamW (Loshchilov & Hutter, decoupled weight decay) and global gradient-norm
+// clipping, both over the model's single flat parameter buffer.
+
+/// AdamW hyperparameters.
+public struct AdamWConfig: Codable, Equatable, Sendable {
+    /// Learning rate (the step may override it, e.g. for a schedule).
+    public var lr: Float
+    /// Decay of the first moment.
+    public var beta1: Float = 0.9
+    /// Decay of the second moment.
+    public var beta2: Float = 0.999
+    /// Added to sqrt(v) for stability.
+    public var eps: Float = 1e-8
+    /// Decoupled weight decay (0: plain Adam).
+    public var weightDecay: Float = 0.0
+
+    public init(lr: Float = 1e-5, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
+        self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+    }
+}
+
+/// AdamW over all parameters of one model. Moments are plain arrays in the
+/// model's flat parameter order, so a trainer can save and restore them.
+public final class AdamW {
+    public var config: AdamWConfig
+    /// First moments, one per model parameter value (flat order).
+    public var m: [Float]
+    /// Second moments, same layout.
+    public var v: [Float]
+    /// Number of steps taken (bias correction uses it).
+    public var stepCount: Int = 0
+
+    public init(model: MedR1Model, config: AdamWConfig) {
+        self.config = config
+        m = [Float](repeating: 0, count: model.parameterCount)
+        v = [Float](repeating: 0, count: model.parameterCount)
+    }
+
+    /// One update from the model's accumulated gradients:
+    ///   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+    ///   w -= lr * (mhat / (sqrt(vhat) + eps) + wd * w),  mhat = m/(1-b1^t), vhat = v/(1-b2^t)
+    /// (weight decay applied to every parameter, as torch.optim.AdamW does).
+    public func step(_ model: MedR1Model, lr: Float? = nil) {
+        precondition(m.count == model.parameterCount, "AdamW: made for another model size")
+        stepCount += 1
+        let c = config
+        let lr = lr ?? c.lr
+        let bc1 = 1 - Float(Foundation.pow(Double(c.beta1), Double(stepCount)))
+        let bc2 = 1 - Float(Foundation.pow(Double(c.beta2), Double(stepCount)))
+        let w = model.values.pointer, g = model.grads.pointer
+        let n = model.parameterCount
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                let mp = mb.baseAddress!, vp = vb.baseAddress!
+                Parallelism.parallelRanges(n, minChunk: 1 << 15) { range in
+                    for i in range {
+                        let gi = g[i]
+                        let mi = c.beta1 * mp[i] + (1 - c.beta1) * gi
+                        let vi = c.beta2 * vp[i] + (1 - c.beta2) * gi * gi
+                        mp[i] = mi; vp[i] = vi
+                        let upd = (mi / bc1) / ((vi / bc2).squareRoot() + c.eps)
+                        w[i] -= lr * (upd + c.weightDecay * w[i])
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scales all gradients so their global L2 norm is at most `maxNorm`;
+/// returns the norm before clipping. Summed in Double in a fixed order.
+@discardableResult
+public func clipGradNorm(_ model: MedR1Model, maxNorm: Float) -> Float {
+    let g = model.grads.pointer
+    let n = model.parameterCount
+    var total: Double = 0
+    var i = 0
+    while i < n {
+        let e = min(n, i + 4096)
+        var acc: Float = 0
+        for j in i..<e { acc += g[j] * g[j] }
+        total += Double(acc)
+        i = e
+    }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm, norm > 0 {
+        let s = maxNorm / (norm + 1e-6)
+        for j in 0..<n { g[j] *= s }
+    }
+    return norm
+}

@@ -1,0 +1,81 @@
+import CBLAS
+
+// Matrix products through OpenBLAS, and the ops built on them: linear layers
+// (with and without bias), embedding lookup and position add. Weights are
+// stored [out, in] row-major, as in the checkpoint.
+
+enum BLAS {
+    /// C (M, N) = alpha * op(A) op(B) + beta * C, row-major, with leading
+    /// dimensions given (so strided views such as one head's columns work).
+    @inline(__always)
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+enum Linear {
+    /// y (rows, out) = x (rows, in) W^T + b, W (out, in), b (out) or nil.
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                        _ y: UnsafeMutablePointer<Float>, rows: Int, inDim: Int, outDim: Int) {
+        if let bias {
+            for r in 0..<rows { (y + r * outDim).update(from: bias, count: outDim) }
+        }
+        BLAS.gemm(transB: true, m: rows, n: outDim, k: inDim, a: x, lda: inDim, b: w, ldb: inDim,
+                  beta: bias == nil ? 0 : 1, c: y, ldc: outDim)
+    }
+
+    /// Backward of `y = x W^T + b`:
+    ///   dW (out, in) += dy^T x;   db (out) += sum_rows dy;   dx (rows, in) (+)= dy W.
+    /// dx may be nil when the input needs no gradient (e.g. image patches).
+    static func backward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+                         db: UnsafeMutablePointer<Float>?, rows: Int, inDim: Int, outDim: Int,
+                         accumulateDx: Bool = false) {
+        BLAS.gemm(transA: true, m: outDim, n: inDim, k: rows, a: dy, lda: outDim, b: x, ldb: inDim,
+                  beta: 1, c: dw, ldc: inDim)
+        if let db {
+            for r in 0..<rows { VectorMath.axpy(1, dy + r * outDim, db, outDim) }
+        }
+        if let dx {
+            BLAS.gemm(m: rows, n: inDim, k: outDim, a: dy, lda: outDim, b: w, ldb: inDim,
+                      beta: accumulateDx ? 1 : 0, c: dx, ldc: inDim)
+        }
+    }
+}
+
+enum Embedding {
+    /// y[r] = table[ids[r]], y (rows, d), table (vocab, d). Ids are checked by the caller.
+    static func forward(_ ids: UnsafePointer<Int>, _ table: UnsafePointer<Float>,
+                        _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+        for r in 0..<rows { (y + r * d).update(from: table + ids[r] * d, count: d) }
+    }
+
+    /// Backward of `y[r] = table[ids[r]]`: dtable[ids[r]] += dy[r], in row
+    /// order (a fixed order, so repeated ids sum deterministically).
+    static func backward(_ ids: UnsafePointer<Int>, _ dy: UnsafePointer<Float>,
+                         _ dtable: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+        for r in 0..<rows { VectorMath.axpy(1, dy + r * d, dtable + ids[r] * d, d) }
+    }
+}
+
+enum PositionAdd {
+    /// x[r] += pos[r] for r in 0..<rows: one sequence's tokens get positions
+    /// 0..<rows (x (rows, d), pos (maxPositions, d)).
+    static func forward(_ x: UnsafeMutablePointer<Float>, _ pos: UnsafePointer<Float>, rows: Int, d: Int) {
+        VectorMath.add(pos, into: x, rows * d)
+    }
+
+    /// Backward of `x[r] += pos[r]`: dpos[r] += dx[r] (dx passes through unchanged).
+    static func backward(_ dx: UnsafePointer<Float>, _ dpos: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+        VectorMath.add(dx, into: dpos, rows * d)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+// Softmax, log-softmax, the gather of token log-probabilities (with entropy)
+// and cross-entropy, each with its backward. Rows are independent; all exps go
+// through VectorMath.exp.
+
+enum Softmax {
+    /// max over n values.
+    @inline(__always)
+    static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var m = -Float.infinity
+        if n >= 8 {
+            var mv = VectorMath.load(x)
+            i = 8
+            while i + 8 <= n { mv = pointwiseMax(mv, VectorMath.load(x + i)); i += 8 }
+            m = mv.max()
+        }
+        while i < n { m = Swift.max(m, x[i]); i += 1 }
+        return m
+    }
+
+    /// y[i] = exp(scale * x[i] - shift), returns sum y. x and y may alias.
+    @inline(__always)
+    static func expShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                           scale: Float, shift: Float) -> Float {
+        var i = 0
+        var acc = F8()
+        let sv = F8(repeating: scale), hv = F8(repeating: shift)
+        while i + 8 <= n {
+            let e = VectorMath.exp(VectorMath.load(x + i) * sv - hv)
+            VectorMath.store(e, y + i); acc += e; i += 8
+        }
+        var s = acc.sum()
+        while i < n { let e = VectorMath.exp(x[i] * scale - shift); y[i] = e; s += e; i += 1 }
+        return s
+    }
+
+    /// Softmax of one row in place: x = exp(x - max) / sum.
+    @inline(__always)
+    static func rowInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        let m = rowMax(x, n)
+        let s = expShifted(x, x, n, scale: 1, shift: m)
+        let inv = 1 / s
+        var i = 0
+        while i + 8 <= n { VectorMath.store(VectorMath.load(x + i) * inv, x + i); i += 8 }
+        while i < n { x[i] *= inv; i += 1 }
+    }
+
+    /// log(sum_i exp(scale * x[i])), stably. `tmp` receives exp(scale*x - max).
+    @inline(__always)
+    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int, scale: Float, tmp: UnsafeMutablePointer<Float>) -> Float {
+        let m = rowMax(x, n) * scale // scale > 0
+        let s = expShifted(x, tmp, n, scale: scale, shift: m)
+        return m + Foundation.log(s)
+    }
+
+    /// y = softmax(x) per row; x, y (rows, n).
+    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            (y + r * n).update(from: x + r * n, count: n)
+            rowInPlace(y + r * n, n)
+        }
+    }
+
+    /// Backward of `y = softmax(x)`: dx = y * (dy - sum(dy * y)).
+    static func backward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         rows: Int, n: Int) {
+        for r in 0..<rows {
+            let yr = y + r * n, dyr = dy + r * n, dxr = dx + r * n
+            let s = VectorMath.dot(yr, dyr, n)
+            for i in 0..<n { dxr[i] = yr[i] * (dyr[i] - s) }
+        }
+    }
+
+    /// y = log_softmax(x) = x - logsumexp(x) per row; x, y (rows, n).
+    static func logForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            let lse = logSumExp(x + r * n, n, scale: 1, tmp: y + r * n)
+            for i in 0..<n { y[r * n + i] = x[r * n + i] - lse }
+        }
+    }
+
+    /// Backward of `y = x - logsumexp(x)`: dx = dy - softmax(x) * sum(dy),
+    /// with softmax(x) = exp(y).
+    static func logBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                            rows: Int, n: Int) {
+        for r in 0..<rows {
+            var s: Float = 0
+            for i in 0..<n { s += dy[r * n + i] }
+            for i in 0..<n { dx[r * n + i] = dy[r * n + i] - VectorMath.exp(y[r * n + i]) * s }
+        }
+    }
+}
+
+/// Log-probabilities of chosen tokens under softmax(logits / T), the quantity
+/// the GRPO and SFT losses are built from.
+enum TokenLogProbs {
+    /// logp[r] = z[r, t_r] / T - logsumexp(z[r] / T);
+    /// entropy[r] = logsumexp(z[r]/T) - sum_i p_i z[r, i] / T  (= -sum p log p).
+    /// - logits: (rows, vocab); targets: (rows); logp, entropy: (rows).
+    /// - scratch: at least workers * vocab floats.
+    static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
+                        logp: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
+                        rows: Int, vocab: Int, scratch: FloatBuffer) {
+        let inv = 1 / temperature
+        let chunks = Parallelism.workers(rows / 64 + 1)
+        let tmpAll = scratch.reserve(chunks * vocab)
+        Parallelism.parallelFor(chunks) { c in
+            let tmp = tmpAll + c * vocab
+            for r in (rows * c / chunks)..<(rows * (c + 1) / chunks) {
+                let z = logits + r * vocab
+                let lse = Softmax.logSumExp(z, vocab, scale: inv, tmp: tmp)
+                logp[r] = z[targets[r]] * inv - lse
+                if let entropy {
+                    // tmp holds exp(z/T - max); sum tmp * z / sum tmp = E_p[z].
+                    entropy[r] = lse - VectorMath.dot(tmp, z, vocab) / tmp.reduceSum(vocab) * inv
+                }
+            }
+        }
+    }
+
+    /// Backward of `logp = z_t / T - logsumexp(z / T)`:
+    ///   dz_i = dlogp * (1[i == t] - p_i) / T,  p = softmax(z / T).
+    /// Writes dlogits (rows, vocab).
+    static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
+                         dlogp: UnsafePointer<Float>, dlogits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int) {
+        let inv = 1 / temperature
+        Parallelism.parallelRanges(rows, minChunk: 64) { range in
+            for r in range {
+                let z = logits + r * vocab, dz = dlogits + r * vocab
+                let m = Softmax.rowMax(z, vocab) * inv
+                let s = Softmax.expShifted(z, dz, vocab, scale: inv, shift: m)
+                let g = dlogp[r] * inv
+                let f = -g / s
+                var i = 0
+                let fv = F8(repeating: f)
+                while i + 8 <= vocab { VectorMath.store(VectorMath.load(dz + i) * fv, dz + i); i += 8 }
+                while i < vocab { dz[i] *= f; i += 1 }
+                dz[targets[r]] += g
+            }
+        }
+    }
+}
+
+/// Mean cross-entropy of targets under softmax(logits): the SFT loss.
+enum CrossEntropy {
+    /// loss = -(1/rows) sum_r log softmax(z[r])[t_r]; logits (rows, vocab).
+    static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
+                        scratch: FloatBuffer) -> Float {
+        let tmp = scratch.reserve(vocab)
+        var total: Double = 0
+        for r in 0..<rows {
+            let z = logits + r * vocab
+            total += Double(Softmax.logSumExp(z, vocab, scale: 1, tmp: tmp) - z[targets[r]])
+        }
+        return Float(total / Double(max(rows, 1)))
+    }
+
+    /// Backward of the mean: dz = (softmax(z) - onehot(t)) / rows, times dloss.
+    static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
+                         dloss: Float, dlogits: UnsafeMutablePointer<Float>) {
+        var dlogp = [Float](repeating: -dloss / Float(max(rows, 1)), count: rows)
+        TokenLogProbs.backward(logits: logits, targets: targets, temperature: 1, dlogp: &dlogp,
+                               dlogits: dlogits, rows: rows, vocab: vocab)
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == Float {
+    @inline(__always) func reduceSum(_ n: Int) -> Float {
+        var acc = F8()
+        var i = 0
+        while i + 8 <= n { acc += VectorMath.load(self + i); i += 8 }
+        var s = acc.sum()
+        while i < n { s += self[i]; i += 1 }
+        return s
+    }
+}

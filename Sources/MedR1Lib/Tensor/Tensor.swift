@@ -1,0 +1,98 @@
+// Storage for float32 tensors: a shaped value type for data exchange, and an
+// owned, grow-only buffer for the model's parameters and activations.
+//
+// Hot paths work on raw pointers with explicit dimensions (as llm.c does): the
+// shapes are written in `///` comments where buffers appear, and no op
+// allocates per element or per call once its workspace has grown to size.
+
+/// A float32 tensor with a shape, stored row-major.
+public struct Tensor: Equatable, Sendable {
+    /// Dimensions, outermost first.
+    public var shape: [Int]
+    /// Row-major values; `data.count == shape.reduce(1, *)`.
+    public var data: [Float]
+
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.reduce(1, *) == data.count,
+                     "Tensor: shape \(shape) holds \(shape.reduce(1, *)) values, data has \(data.count)")
+        self.shape = shape
+        self.data = data
+    }
+
+    /// A tensor of zeros.
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public var count: Int { data.count }
+}
+
+/// An owned, 64-byte aligned float buffer that only grows. Activation
+/// workspaces are made of these so repeated calls reuse memory.
+public final class FloatBuffer: @unchecked Sendable {
+    public private(set) var capacity: Int
+    public private(set) var pointer: UnsafeMutablePointer<Float>
+
+    public init(count: Int = 0, zeroed: Bool = true) {
+        capacity = Swift.max(count, 1)
+        pointer = FloatBuffer.allocate(capacity)
+        if zeroed { pointer.update(repeating: 0, count: capacity) }
+    }
+
+    deinit { pointer.deallocate() }
+
+    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: n)
+    }
+
+    /// Makes room for `count` floats, discarding the old contents if it has to
+    /// reallocate; returns the (possibly new) pointer.
+    @discardableResult
+    public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            pointer.deallocate()
+            capacity = count
+            pointer = FloatBuffer.allocate(count)
+        }
+        return pointer
+    }
+
+    /// Sets the first `count` floats to zero.
+    public func zero(_ count: Int) {
+        precondition(count <= capacity)
+        pointer.update(repeating: 0, count: count)
+    }
+
+    /// A copy of the first `count` floats.
+    public func array(_ count: Int, from offset: Int = 0) -> [Float] {
+        Array(UnsafeBufferPointer(start: pointer + offset, count: count))
+    }
+}
+
+/// One named parameter of a model: a view into the model's flat value and
+/// gradient buffers (all parameters live in one allocation, so the optimiser,
+/// gradient clipping and `copy()` run over a single contiguous array).
+public struct Parameter: @unchecked Sendable {
+    /// The safetensors name, e.g. `text.blocks.0.attn.q.weight`.
+    public let name: String
+    /// `[out, in]` for matrices, `[n]` for vectors.
+    public let shape: [Int]
+    /// Offset of the first value in the flat buffers.
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+    let values: FloatBuffer
+    let grads: FloatBuffer
+
+    /// The parameter's values (row-major), writable in place.
+    public var value: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: values.pointer + offset, count: count)
+    }
+    /// The accumulated gradient, same layout as `value`.
+    public var grad: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: grads.pointer + offset, count: count)
+    }
+    /// Copies of value and gradient as tensors.
+    public var valueTensor: Tensor { Tensor(shape: shape, data: Array(value)) }
+    public var gradTensor: Tensor { Tensor(shape: shape, data: Array(grad)) }
+}

@@ -1,0 +1,98 @@
+// The tokenizer's JSON form: what checkpoints store under `__metadata__.tokenizer`.
+//
+//   {"format":"medr1-byte-bpe","version":1,
+//    "specials":["<|pad|>",...],            // must be Tokenizer.specialTokens, in order
+//    "merges":[[left,right],...]}           // rank order; ids as in Tokenizer.swift
+//
+// Bytes and specials are implied by the layout, so the file is only the merges:
+// a few kilobytes for a 512-token vocabulary.
+import Foundation
+
+/// A tokenizer JSON that cannot be loaded; the message says which field and why.
+public struct TokenizerError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
+extension Tokenizer {
+    public static let jsonFormat = "medr1-byte-bpe"
+    public static let jsonVersion = 1
+
+    /// Compact JSON with a fixed key order, so equal tokenizers give equal text.
+    public func toJSON() -> String {
+        let specials = Tokenizer.specialTokens.map { jsonQuote($0) }.joined(separator: ",")
+        let ms = merges.map { "[\($0.left),\($0.right)]" }.joined(separator: ",")
+        return "{\"format\":\"\(Tokenizer.jsonFormat)\",\"version\":\(Tokenizer.jsonVersion),"
+            + "\"specials\":[\(specials)],\"merges\":[\(ms)]}"
+    }
+
+    /// Loads the JSON written by `toJSON()`. Throws a `TokenizerError` naming the
+    /// field at fault: not JSON, wrong format/version, special tokens that differ,
+    /// or a merge that refers to an id not yet defined.
+    public convenience init(json: String) throws {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [])
+        } catch {
+            let head = json.prefix(40)
+            throw TokenizerError("tokenizer JSON is not valid JSON (starts with \"\(head)\"): "
+                + "\((error as NSError).localizedDescription); expected the text written by Tokenizer.toJSON()")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw TokenizerError("tokenizer JSON must be an object with fields format, version, specials, merges")
+        }
+        guard let format = dict["format"] as? String else {
+            throw TokenizerError("tokenizer JSON: field 'format' is missing or not a string (expected \"\(Tokenizer.jsonFormat)\")")
+        }
+        guard format == Tokenizer.jsonFormat else {
+            throw TokenizerError("tokenizer JSON: field 'format' is \"\(format)\", expected \"\(Tokenizer.jsonFormat)\"")
+        }
+        guard let version = dict["version"] as? Int, version == Tokenizer.jsonVersion else {
+            throw TokenizerError("tokenizer JSON: field 'version' is \(dict["version"].map { "\($0)" } ?? "missing"), "
+                + "this build reads version \(Tokenizer.jsonVersion)")
+        }
+        guard let specials = dict["specials"] as? [String] else {
+            throw TokenizerError("tokenizer JSON: field 'specials' is missing or not a list of strings")
+        }
+        guard specials == Tokenizer.specialTokens else {
+            throw TokenizerError("tokenizer JSON: field 'specials' is \(specials), expected \(Tokenizer.specialTokens) in this order")
+        }
+        guard let rawMerges = dict["merges"] as? [Any] else {
+            throw TokenizerError("tokenizer JSON: field 'merges' is missing or not a list")
+        }
+        var merges: [(left: Int, right: Int)] = []
+        merges.reserveCapacity(rawMerges.count)
+        for (r, raw) in rawMerges.enumerated() {
+            guard let pair = raw as? [Any], pair.count == 2,
+                  let a = pair[0] as? Int, let b = pair[1] as? Int else {
+                throw TokenizerError("tokenizer JSON: merges[\(r)] must be a pair of integer ids [left, right]")
+            }
+            let defined = Tokenizer.firstMergeId + r
+            guard a >= Tokenizer.byteOffset, b >= Tokenizer.byteOffset, a < defined, b < defined else {
+                throw TokenizerError("tokenizer JSON: merges[\(r)] = [\(a), \(b)] refers to an id outside "
+                    + "\(Tokenizer.byteOffset)..<\(defined) (bytes and earlier merges); the file is corrupt")
+            }
+            merges.append((a, b))
+        }
+        self.init(merges: merges)
+    }
+}
+
+/// JSON string literal of `s` (quotes, backslashes and control characters escaped).
+private func jsonQuote(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}

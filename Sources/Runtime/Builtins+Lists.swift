@@ -1,0 +1,191 @@
+// List, record, statistics and file builtins.
+
+import Foundation
+
+extension Builtins {
+    static func registerLists(_ add: Register) {
+        add("map") { a, ctx in
+            try a.expect(2...2, "map(xs, f)")
+            let xs = try a.list(0, "xs")
+            return .list(try xs.map { try ctx.call(a.positional[1], [$0]) })
+        }
+        add("filter") { a, ctx in
+            try a.expect(2...2, "filter(xs, f)")
+            let xs = try a.list(0, "xs")
+            return .list(try xs.filter { try ctx.call(a.positional[1], [$0]).isTruthy })
+        }
+        add("reduce") { a, ctx in
+            try a.expect(3...3, "reduce(xs, initial, f)")
+            let xs = try a.list(0, "xs")
+            var acc = a.positional[1]
+            for x in xs { acc = try ctx.call(a.positional[2], [acc, x]) }
+            return acc
+        }
+        add("any") { a, ctx in
+            try a.expect(1...2, "any(xs, f)")
+            let xs = try a.list(0, "xs")
+            for x in xs where (a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(true) }
+            return .bool(false)
+        }
+        add("all") { a, ctx in
+            try a.expect(1...2, "all(xs, f)")
+            let xs = try a.list(0, "xs")
+            for x in xs where !(a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(false) }
+            return .bool(true)
+        }
+        add("sum") { a, _ in try a.expect(1...1, "sum(xs)"); return .number(try a.numbers(0, "xs").reduce(0, +)) }
+        add("mean") { a, _ in
+            try a.expect(1...1, "mean(xs)")
+            let xs = try a.numbers(0, "xs")
+            guard !xs.isEmpty else { throw a.error("the mean of an empty list is undefined") }
+            return .number(Statistics.mean(xs))
+        }
+        add("std") { a, _ in
+            try a.expect(1...1, "std(xs)")
+            let xs = try a.numbers(0, "xs")
+            guard !xs.isEmpty else { throw a.error("the standard deviation of an empty list is undefined") }
+            return .number(Statistics.std(xs))
+        }
+        add("sort") { a, ctx in
+            try a.expect(1...1, "sort(xs, by: f, descending: false)")
+            try a.allowOnly(["by", "descending"])
+            let xs = try a.list(0, "xs")
+            let keys: [Value] = try a.namedValue("by").map { f in try xs.map { try ctx.call(f, [$0]) } } ?? xs
+            var order = Array(xs.indices)
+            var failure: RuntimeError?
+            order.sort { i, j in
+                switch (keys[i], keys[j]) {
+                case (.number(let x), .number(let y)): return x < y || (x == y && i < j)
+                case (.string(let x), .string(let y)): return x < y || (x == y && i < j)
+                default:
+                    failure = a.error("can only sort numbers or strings (all of one kind), got \(keys[i].typeName) and \(keys[j].typeName); pass by: fn(x) => ... to pick a key")
+                    return i < j
+                }
+            }
+            if let f = failure { throw f }
+            if try a.namedBool("descending") == true {
+                // Stable descending: reverse runs of equal keys back to input order.
+                order = order.reversed()
+                var out: [Int] = []
+                var k = 0
+                while k < order.count {
+                    var e = k
+                    while e + 1 < order.count, keys[order[e + 1]] == keys[order[k]] { e += 1 }
+                    out += order[k...e].reversed()
+                    k = e + 1
+                }
+                order = out
+            }
+            return .list(order.map { xs[$0] })
+        }
+        add("zip") { a, _ in
+            try a.expect(2...8, "zip(xs, ys)")
+            let lists = try (0..<a.count).map { try a.list($0, "list \($0 + 1)") }
+            let n = lists.map(\.count).min() ?? 0
+            return .list((0..<n).map { i in .list(lists.map { $0[i] }) })
+        }
+        add("range") { a, _ in
+            try a.expect(1...3, "range(n) or range(start, end, step)")
+            let start = a.count > 1 ? try a.number(0, "start") : 0
+            let end = a.count > 1 ? try a.number(1, "end") : try a.number(0, "n")
+            let step = a.count > 2 ? try a.number(2, "step") : 1
+            guard step != 0 else { throw a.error("step must not be 0") }
+            guard abs((end - start) / step) <= 10_000_000 else { throw a.error("range too long (over 10 million elements)") }
+            var out: [Value] = []
+            var x = start
+            while step > 0 ? x < end : x > end { out.append(.number(x)); x += step }
+            return .list(out)
+        }
+        add("take") { a, _ in
+            try a.expect(2...2, "take(xs, n)")
+            let n = try a.int(1, "n")
+            guard n >= 0 else { throw a.error("n must be 0 or more, got \(n)") }
+            if case .string(let s) = a.positional[0] { return .string(String(s.prefix(n))) }
+            return .list(Array(try a.list(0, "xs").prefix(n)))
+        }
+        add("append") { a, _ in
+            try a.expect(2...2, "append(xs, x)")
+            return .list(try a.list(0, "xs") + [a.positional[1]])
+        }
+        add("reverse") { a, _ in
+            try a.expect(1...1, "reverse(xs)")
+            if case .string(let s) = a.positional[0] { return .string(String(s.reversed())) }
+            return .list(try a.list(0, "xs").reversed())
+        }
+        add("keys") { a, _ in try a.expect(1...1, "keys(r)"); return .list(try a.record(0, "r").keys.map(Value.string)) }
+        add("values") { a, _ in try a.expect(1...1, "values(r)"); return .list(try a.record(0, "r").values) }
+        add("has") { a, _ in
+            try a.expect(2...2, "has(r, key)")
+            let key = try a.string(1, "key")
+            if case .host(let h) = a.positional[0] { return .bool(h.fieldNames.contains(key)) }
+            return .bool(try a.record(0, "r")[key] != nil)
+        }
+    }
+
+    static func registerFiles(_ add: Register) {
+        add("print") { a, ctx in
+            ctx.emit(.text(a.positional.map(\.description).joined(separator: " ")))
+            return .null
+        }
+        add("read_text") { a, ctx in
+            try a.expect(1...1, "read_text(path)")
+            let url = ctx.resolve(try a.string(0, "path"))
+            do { return .string(try String(contentsOf: url, encoding: .utf8)) } catch {
+                throw a.error("cannot read \(url.path): \(Files.reason(error))")
+            }
+        }
+        add("write_text") { a, ctx in
+            try a.expect(2...2, "write_text(path, text)")
+            let url = ctx.resolve(try a.string(0, "path"))
+            try Files.write(a.positional[1].description, to: url, callee: a.callee)
+            return .null
+        }
+        add("read_json") { a, ctx in
+            try a.expect(1...1, "read_json(path)")
+            let url = ctx.resolve(try a.string(0, "path"))
+            let text: String
+            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+                throw a.error("cannot read \(url.path): \(Files.reason(error))")
+            }
+            return try JSONValue.parse(text, source: url.path)
+        }
+        add("write_json") { a, ctx in
+            try a.expect(2...2, "write_json(path, value)")
+            let url = ctx.resolve(try a.string(0, "path"))
+            let text: String
+            do { text = try JSONValue.serialize(a.positional[1], pretty: true) } catch let e as RuntimeError {
+                throw a.error(e.message)
+            }
+            try Files.write(text + "\n", to: url, callee: a.callee)
+            return .null
+        }
+    }
+}
+
+enum Statistics {
+    static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
+    /// Population standard deviation (divide by n), as GRPO's group normalisation.
+    static func std(_ xs: [Double]) -> Double {
+        let m = mean(xs)
+        return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
+    }
+}
+
+enum Files {
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 260 { return "no such file" }
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError { return u.localizedDescription }
+        return ns.localizedDescription
+    }
+
+    /// Write atomically, creating parent directories.
+    static func write(_ text: String, to url: URL, callee: String) throws {
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        } catch {
+            throw RuntimeError("\(callee): cannot write \(url.path): \(reason(error))")
+        }
+    }
+}

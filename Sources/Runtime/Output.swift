@@ -1,0 +1,67 @@
+// Where a session's output goes. Everything a script shows (printed text,
+// tables, plots, images, errors) is an event sent to a sink, so the REPL
+// writes it to the terminal and a notebook run captures it per cell.
+
+import Foundation
+
+public enum OutputEvent {
+    /// Printed text, without a trailing newline (the sink adds line breaks).
+    case text(String)
+    /// A table; `text` is its aligned plain-text rendering.
+    case table(title: String?, columns: [String], rows: [[String]], text: String)
+    /// A plot: PNG bytes when rendered for a notebook or a file, and/or dumb text.
+    case plot(title: String, png: Data?, text: String?, file: String?)
+    /// A shown image: PNG bytes (for notebooks) and its terminal rendering.
+    case image(png: Data?, text: String)
+    /// An error message (already formatted with location and stack).
+    case error(String)
+}
+
+public protocol OutputSink: AnyObject {
+    func emit(_ event: OutputEvent)
+}
+
+/// Writes text, tables, dumb plots and terminal images to stdout, errors to stderr.
+public final class StandardOutputSink: OutputSink {
+    public init() {}
+    public func emit(_ event: OutputEvent) {
+        switch event {
+        case .text(let s): writeStdout(s + "\n")
+        case .table(_, _, _, let text): writeStdout(text + "\n")
+        case .plot(_, _, let text, let file):
+            if let t = text { writeStdout(t.hasSuffix("\n") ? t : t + "\n") }
+            if let f = file, text == nil { writeStdout("plot written to \(f)\n") }
+        case .image(_, let text): writeStdout(text.hasSuffix("\n") ? text : text + "\n")
+        case .error(let s): writeStderr(s + "\n")
+        }
+    }
+}
+
+/// Keeps every event (notebook cells, tests).
+public final class CollectingSink: OutputSink {
+    public private(set) var events: [OutputEvent] = []
+    public init() {}
+    public func emit(_ event: OutputEvent) { events.append(event) }
+    public func clear() { events.removeAll() }
+
+    /// All text-like output joined by newlines (tables and dumb plots included).
+    public var text: String {
+        events.compactMap { e -> String? in
+            switch e {
+            case .text(let s): return s
+            case .table(_, _, _, let t): return t
+            case .plot(_, _, let t, let f): return t ?? f.map { "plot written to \($0)" }
+            case .image(_, let t): return t
+            case .error(let s): return s
+            }
+        }.joined(separator: "\n")
+    }
+}
+
+func writeStdout(_ s: String) {
+    FileHandle.standardOutput.write(s.data(using: .utf8)!)
+}
+
+func writeStderr(_ s: String) {
+    FileHandle.standardError.write(s.data(using: .utf8)!)
+}

@@ -1,0 +1,235 @@
+// Plots through gnuplot over a pipe: metric series against step (raw and
+// smoothed), a list of numbers, and an accuracy table as a heatmap. To the
+// terminal as text (`set terminal dumb`, sized to the window), to PNG
+// (pngcairo) or SVG files, or to PNG bytes for notebooks.
+
+import Foundation
+
+/// One line on a chart.
+public struct PlotSeries: Equatable, Sendable {
+    public var name: String
+    public var x: [Double]
+    public var y: [Double]
+    public init(name: String, x: [Double], y: [Double]) {
+        self.name = name
+        self.x = x
+        self.y = y
+    }
+}
+
+/// What to draw.
+public enum PlotKind: Equatable, Sendable {
+    /// Each series raw (thin) and, when `smooth` > 1 points, its trailing
+    /// moving average over `smooth` points (thick).
+    case lines([PlotSeries], smooth: Int)
+    /// Rows x columns of values in [0, 1] (nil = no data), e.g. accuracy by modality x question type.
+    case heatmap(rows: [String], columns: [String], values: [[Double?]])
+}
+
+public struct PlotSpec: Equatable, Sendable {
+    public var title: String
+    public var xlabel: String
+    public var ylabel: String
+    public var kind: PlotKind
+    public init(title: String, xlabel: String = "", ylabel: String = "", kind: PlotKind) {
+        self.title = title
+        self.xlabel = xlabel
+        self.ylabel = ylabel
+        self.kind = kind
+    }
+}
+
+/// Where the plot goes.
+public enum PlotTarget: Equatable, Sendable {
+    case dumb(width: Int, height: Int)
+    case pngFile(URL, width: Int, height: Int)
+    case svgFile(URL, width: Int, height: Int)
+    /// PNG bytes returned in `PlotResult.png` (notebooks).
+    case pngData(width: Int, height: Int)
+}
+
+public struct PlotResult: Sendable {
+    /// The dumb-terminal chart.
+    public var text: String?
+    /// PNG bytes (pngData target, or read back from a pngFile).
+    public var png: Data?
+}
+
+public struct PlotError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+public enum Plotter {
+    /// Trailing moving average: out[i] = mean of y[max(0, i-w+1)...i].
+    public static func smooth(_ y: [Double], window w: Int) -> [Double] {
+        guard w > 1 else { return y }
+        var out: [Double] = []
+        out.reserveCapacity(y.count)
+        var acc = 0.0
+        for i in y.indices {
+            acc += y[i]
+            if i >= w { acc -= y[i - w] }
+            out.append(acc / Double(min(i + 1, w)))
+        }
+        return out
+    }
+
+    /// A default smoothing window: a tenth of the points, none below 10 points.
+    public static func defaultWindow(points n: Int) -> Int { n < 10 ? 1 : max(2, n / 10) }
+
+    /// The gnuplot script for a spec and target (inline data, no temp files).
+    public static func script(_ spec: PlotSpec, target: PlotTarget) -> String {
+        var s = ""
+        switch target {
+        case .dumb(let w, let h): s += "set terminal dumb size \(w),\(h) ansi\n"
+        case .pngFile(let url, let w, let h): s += "set terminal pngcairo size \(w),\(h) enhanced font 'sans,10'\nset output \(gq(url.path))\n"
+        case .svgFile(let url, let w, let h): s += "set terminal svg size \(w),\(h) enhanced font 'sans,10' background rgb 'white'\nset output \(gq(url.path))\n"
+        case .pngData(let w, let h): s += "set terminal pngcairo size \(w),\(h) enhanced font 'sans,10'\nset output\n"
+        }
+        if case .dumb = target { s = s.replacingOccurrences(of: " ansi", with: "") }
+        s += "set title \(gq(spec.title)) noenhanced\n"
+        if !spec.xlabel.isEmpty { s += "set xlabel \(gq(spec.xlabel)) noenhanced\n" }
+        if !spec.ylabel.isEmpty { s += "set ylabel \(gq(spec.ylabel)) noenhanced\n" }
+        switch spec.kind {
+        case .lines(let series, let window):
+            s += "set key noenhanced top left\nset grid\n"
+            var clauses: [String] = []
+            var blocks: [String] = []
+            for (k, se) in series.enumerated() {
+                let color = palette[k % palette.count]
+                let raw = zip(se.x, se.y).map { "\(num($0)) \(num($1))" }.joined(separator: "\n")
+                let showSmooth = window > 1 && se.y.count >= 2
+                clauses.append("'-' using 1:2 with lines lw 1 lc rgb '\(color)' title \(gq(showSmooth ? se.name + " (raw)" : se.name))")
+                blocks.append(raw)
+                if showSmooth {
+                    let sm = smooth(se.y, window: window)
+                    clauses.append("'-' using 1:2 with lines lw 3 lc rgb '\(color)' title \(gq(se.name + " (mean of \(window))"))")
+                    blocks.append(zip(se.x, sm).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                }
+            }
+            if case .dumb = target {
+                // Dumb charts: draw points sparsely enough to stay readable.
+                clauses = clauses.map { $0.replacingOccurrences(of: " lw 3", with: "").replacingOccurrences(of: " lw 1", with: "") }
+            }
+            s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
+            for b in blocks { s += b + "\ne\n" }
+        case .heatmap(let rows, let cols, let values):
+            s += "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
+            s += "set xtics (" + cols.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") rotate by -30 noenhanced\n"
+            s += "set ytics (" + rows.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") noenhanced\n"
+            s += "set xrange [-0.5:\(Double(cols.count) - 0.5)]\nset yrange [\(Double(rows.count) - 0.5):-0.5]\n"
+            var data = ""
+            var labels = ""
+            for (i, row) in values.enumerated() {
+                for (j, v) in row.enumerated() {
+                    data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
+                    if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                }
+                data += "\n"
+            }
+            if case .dumb = target {
+                s += "plot '-' using 1:2:3 with labels\n" + labels + "e\n"
+            } else {
+                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels tc rgb '#d62728'\n" + data + "e\n" + labels + "e\n"
+            }
+        }
+        return s
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+    private static func gq(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    private static func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "NaN" }
+
+    /// Render by piping the script to gnuplot. Throws PlotError naming the
+    /// cause: gnuplot missing (how to install it) or its stderr when it fails.
+    public static func render(_ spec: PlotSpec, to target: PlotTarget) throws -> PlotResult {
+        let script = script(spec, target: target)
+        let out = try runGnuplot(script)
+        switch target {
+        case .dumb:
+            // gnuplot starts each dumb page with a form feed.
+            var text = String(decoding: out, as: UTF8.self)
+            while text.hasPrefix("\u{0C}") || text.hasPrefix("\n") { text.removeFirst() }
+            return PlotResult(text: text, png: nil)
+        case .pngData: return PlotResult(text: nil, png: out)
+        case .pngFile(let url, _, _): return PlotResult(text: nil, png: try? Data(contentsOf: url))
+        case .svgFile: return PlotResult(text: nil, png: nil)
+        }
+    }
+
+    /// The gnuplot executable: $MEDR1_GNUPLOT, else `gnuplot` on PATH.
+    static func gnuplotPath() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["MEDR1_GNUPLOT"], !p.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: p) else {
+                throw PlotError(description: "gnuplot not found at \(p) (from MEDR1_GNUPLOT): install gnuplot (scripts/setup) or unset MEDR1_GNUPLOT")
+            }
+            return p
+        }
+        for dir in (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/gnuplot"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        throw PlotError(description: "gnuplot not found on PATH: install it with scripts/setup (apt-get install gnuplot)")
+    }
+
+    static func runGnuplot(_ script: String) throws -> Data {
+        let path = try gnuplotPath()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        var env = ProcessInfo.processInfo.environment
+        env["DISPLAY"] = nil
+        env["GNUTERM"] = "dumb"
+        p.environment = env
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        do { try p.run() } catch {
+            throw PlotError(description: "cannot start gnuplot at \(path): \(error.localizedDescription)")
+        }
+        // Drain stderr on another queue so a chatty gnuplot never blocks on a full pipe.
+        let errBox = DataBox()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let writer = inPipe.fileHandleForWriting
+        writer.write(script.data(using: .utf8)!)
+        try? writer.close()
+        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        group.wait()
+        let stderr = String(decoding: errBox.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if p.terminationStatus != 0 || stderr.contains("error") {
+            throw PlotError(description: "gnuplot failed (exit \(p.terminationStatus)): " + (stderr.isEmpty ? "no message" : stderr))
+        }
+        return out
+    }
+
+    /// The terminal's size in characters (stdout, then COLUMNS/LINES, then 80x24).
+    public static func terminalSize() -> (columns: Int, rows: Int) {
+        var w = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0, w.ws_row > 0 {
+            return (Int(w.ws_col), Int(w.ws_row))
+        }
+        let env = ProcessInfo.processInfo.environment
+        return (Int(env["COLUMNS"] ?? "") ?? 80, Int(env["LINES"] ?? "") ?? 24)
+    }
+
+    /// The dumb target sized to the window: full width (10..200), about half the height (12..40).
+    public static func dumbTarget() -> PlotTarget {
+        let (c, r) = terminalSize()
+        return .dumb(width: min(max(c, 40), 200), height: min(max(r / 2, 12), 40))
+    }
+}
+
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}

@@ -1,0 +1,190 @@
+import XCTest
+import Foundation
+@testable import Runtime
+
+/// A context for calling builtins without the interpreter.
+final class DirectContext: CallContext {
+    let sink = CollectingSink()
+    var baseDirectory: URL
+    var isInteractive: Bool { false }
+    var useColor: Bool { false }
+    init(base: URL = FileManager.default.temporaryDirectory) { baseDirectory = base }
+    func call(_ f: Value, _ args: [Value]) throws -> Value {
+        guard case .function(let c) = f else { throw RuntimeError("not callable: \(f.typeName)") }
+        return try c.call(Arguments(callee: c.name, positional: args), self)
+    }
+    func emit(_ event: OutputEvent) { sink.emit(event) }
+}
+
+final class BuiltinTests: XCTestCase {
+    let lib = Builtins.library()
+    let ctx = DirectContext()
+
+    func call(_ name: String, _ args: Value..., named: [(name: String, value: Value)] = []) throws -> Value {
+        try lib[name]!.call(Arguments(callee: name, positional: args, named: named), ctx)
+    }
+
+    func s(_ x: String) -> Value { .string(x) }
+    func n(_ x: Double) -> Value { .number(x) }
+    func l(_ xs: Value...) -> Value { .list(xs) }
+
+    func testNumberPrinting() {
+        XCTAssertEqual(formatNumber(3), "3")
+        XCTAssertEqual(formatNumber(-0.0), "0")
+        XCTAssertEqual(formatNumber(0.1 + 0.2), "0.30000000000000004")
+        XCTAssertEqual(formatNumber(2.5), "2.5")
+        XCTAssertEqual(formatNumber(1e20), "1e+20")
+        XCTAssertEqual(formatNumber(.infinity), "inf")
+        XCTAssertEqual(Value.list([n(1), s("a"), .bool(true), .null]).repr, "[1, \"a\", true, nil]")
+        XCTAssertEqual(Value.record(Record([("b", n(1)), ("a", n(2.5))])).repr, "{b: 1, a: 2.5}")
+        XCTAssertEqual(Value.range(RangeValue(lower: 0, upper: 3, closed: false)).repr, "0..<3")
+        XCTAssertEqual(Value.string("say \"hi\"\n").repr, "\"say \\\"hi\\\"\\n\"")
+    }
+
+    func testStrings() throws {
+        XCTAssertEqual(try call("len", s("héllo")), n(5))
+        XCTAssertEqual(try call("len", l(n(1), n(2))), n(2))
+        XCTAssertEqual(try call("lower", s("CT Scan")), s("ct scan"))
+        XCTAssertEqual(try call("upper", s("b")), s("B"))
+        XCTAssertEqual(try call("trim", s("  B \n")), s("B"))
+        XCTAssertEqual(try call("split", s(" a  b\tc ")), l(s("a"), s("b"), s("c")))
+        XCTAssertEqual(try call("split", s("a,,b"), s(",")), l(s("a"), s(""), s("b")))
+        XCTAssertEqual(try call("join", l(n(1), s("x")), s("-")), s("1-x"))
+        XCTAssertEqual(try call("contains", s("<think>"), s("think")), .bool(true))
+        XCTAssertEqual(try call("contains", l(n(1), n(2)), n(3)), .bool(false))
+        XCTAssertEqual(try call("starts_with", s("<think>x"), s("<think>")), .bool(true))
+        XCTAssertEqual(try call("ends_with", s("x</answer>"), s("</b>")), .bool(false))
+        XCTAssertEqual(try call("replace", s("a-b-c"), s("-"), s("+")), s("a+b+c"))
+        XCTAssertEqual(try call("num", s(" 0.5")), n(0.5))
+        XCTAssertEqual(try call("num", s("abc")), .null)
+        XCTAssertEqual(try call("str", l(s("a"))), s("[\"a\"]"))
+    }
+
+    func testRegex() throws {
+        let text = "<think>bright</think><answer> B </answer>"
+        XCTAssertEqual(try call("find", s(text), s("[A-D]")), s("B"))
+        XCTAssertEqual(try call("find", s("xyz"), s("[0-9]")), .null)
+        XCTAssertEqual(try call("find_all", s("a1b22c"), s("[0-9]+")), l(s("1"), s("22")))
+        let m = try call("match", s(text), s("<answer>\\s*(.*?)\\s*</answer>"))
+        XCTAssertEqual(m, .record(Record([("text", s("<answer> B </answer>")), ("groups", l(s("B"))), ("start", n(21))])))
+        // full: true is Python's fullmatch, including across newlines and not before a final newline.
+        let fmt = "<think>.*?</think>\\s*<answer>.*?</answer>"
+        XCTAssertNotEqual(try call("match", s("<think>a\nb</think><answer>C</answer>"), s(fmt), named: [("full", .bool(true))]), .null)
+        XCTAssertEqual(try call("match", s("<think>a</think><answer>C</answer>\n"), s(fmt), named: [("full", .bool(true))]), .null)
+        XCTAssertEqual(try call("match", s("x <think>a</think><answer>C</answer>"), s(fmt), named: [("full", .bool(true))]), .null)
+        XCTAssertEqual(try call("match", s("ab"), s("(x)?b")), .record(Record([("text", s("b")), ("groups", l(.null)), ("start", n(1))])))
+        XCTAssertThrowsError(try call("find", s("a"), s("("))) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "find: invalid regular expression \"(\": check brackets and escapes (write \\\\s for \\s inside a string)")
+        }
+        XCTAssertEqual(try Regexes.test("The answer: C", "answer:\\s*[A-D]"), true)
+    }
+
+    func testNumbers() throws {
+        XCTAssertEqual(try call("abs", n(-2)), n(2))
+        XCTAssertEqual(try call("min", n(3), n(1), n(2)), n(1))
+        XCTAssertEqual(try call("max", l(n(3), n(7), n(2))), n(7))
+        XCTAssertEqual(try call("round", n(2.345), n(2)), n(2.35))
+        XCTAssertEqual(try call("round", n(-2.5)), n(-3))
+        XCTAssertEqual(try call("sqrt", n(16)), n(4))
+        XCTAssertEqual(try call("log", n(1)), n(0))
+        XCTAssertEqual(try call("exp", n(0)), n(1))
+        XCTAssertThrowsError(try call("sqrt", n(-1))) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "sqrt: square root of a negative number (-1)")
+        }
+        XCTAssertThrowsError(try call("abs", s("x"))) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "abs: 'x' must be a number, got string \"x\"")
+        }
+        XCTAssertThrowsError(try call("max", l())) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "max: needs at least one number: max(1, 2) or max([1, 2])")
+        }
+        XCTAssertThrowsError(try call("len")) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "len takes 1 argument, got 0: use len(x)")
+        }
+    }
+
+    func testLists() throws {
+        let double = Value.function(Builtin("double") { a, _ in .number(try a.number(0, "x") * 2) })
+        let even = Value.function(Builtin("even") { a, _ in .bool(try a.number(0, "x").truncatingRemainder(dividingBy: 2) == 0) })
+        let add = Value.function(Builtin("add") { a, _ in .number(try a.number(0, "a") + a.number(1, "b")) })
+        XCTAssertEqual(try call("map", l(n(1), n(2)), double), l(n(2), n(4)))
+        XCTAssertEqual(try call("filter", .range(RangeValue(lower: 0, upper: 5, closed: false)), even), l(n(0), n(2), n(4)))
+        XCTAssertEqual(try call("reduce", l(n(1), n(2), n(3)), n(10), add), n(16))
+        XCTAssertEqual(try call("sum", l()), n(0))
+        XCTAssertEqual(try call("mean", l(n(1), n(2), n(6))), n(3))
+        XCTAssertEqual(try call("std", l(n(1), n(3))), n(1))
+        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9))), n(2))
+        XCTAssertEqual(try call("sort", l(n(3), n(1), n(2))), l(n(1), n(2), n(3)))
+        XCTAssertEqual(try call("sort", l(s("b"), s("a"))), l(s("a"), s("b")))
+        let neg = Value.function(Builtin("neg") { a, _ in .number(-(try a.number(0, "x"))) })
+        XCTAssertEqual(try call("sort", l(n(1), n(3), n(2)), named: [("by", neg)]), l(n(3), n(2), n(1)))
+        XCTAssertEqual(try call("sort", l(n(1), n(3), n(2)), named: [("descending", .bool(true))]), l(n(3), n(2), n(1)))
+        XCTAssertThrowsError(try call("sort", l(n(1), s("a"))))
+        XCTAssertEqual(try call("zip", l(n(1), n(2), n(3)), l(s("a"), s("b"))), l(l(n(1), s("a")), l(n(2), s("b"))))
+        XCTAssertEqual(try call("range", n(3)), l(n(0), n(1), n(2)))
+        XCTAssertEqual(try call("range", n(5), n(0), n(-2)), l(n(5), n(3), n(1)))
+        XCTAssertEqual(try call("take", l(n(5), n(6), n(7)), n(2)), l(n(5), n(6)))
+        XCTAssertEqual(try call("append", l(n(1)), n(2)), l(n(1), n(2)))
+        XCTAssertEqual(try call("any", l(.bool(false), .null)), .bool(false))
+        XCTAssertEqual(try call("all", l(n(0), s(""))), .bool(true))
+    }
+
+    func testRecords() throws {
+        let r = Value.record(Record([("lr", n(0.001)), ("group", n(8))]))
+        XCTAssertEqual(try call("keys", r), l(s("lr"), s("group")))
+        XCTAssertEqual(try call("values", r), l(n(0.001), n(8)))
+        XCTAssertEqual(try call("has", r, s("group")), .bool(true))
+        XCTAssertEqual(try call("has", r, s("beta")), .bool(false))
+    }
+
+    func testFilesAndJSON() throws {
+        let dir = try TestSupportDir.make()
+        let c = DirectContext(base: dir)
+        let value = Value.record(Record([("z", n(1)), ("a", l(n(1.5), s("x\"y"), .bool(true), .null)), ("m", .record(Record()))]))
+        _ = try lib["write_json"]!.call(Arguments(callee: "write_json", positional: [s("sub/v.json"), value]), c)
+        let back = try lib["read_json"]!.call(Arguments(callee: "read_json", positional: [s("sub/v.json")]), c)
+        XCTAssertEqual(back, value)
+        XCTAssertEqual(try JSONValue.serialize(value), #"{"z":1,"a":[1.5,"x\"y",true,null],"m":{}}"#)
+        _ = try lib["write_text"]!.call(Arguments(callee: "write_text", positional: [s("t.txt"), s("héllo\n")]), c)
+        XCTAssertEqual(try lib["read_text"]!.call(Arguments(callee: "read_text", positional: [s("t.txt")]), c), s("héllo\n"))
+        XCTAssertThrowsError(try lib["read_text"]!.call(Arguments(callee: "read_text", positional: [s("missing.txt")]), c)) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "read_text: cannot read \(dir.appendingPathComponent("missing.txt").path): no such file")
+        }
+        XCTAssertThrowsError(try JSONValue.parse("{\"a\": 1,\n \"b\" 2}", source: "x.json")) { e in
+            XCTAssertEqual((e as! RuntimeError).message, "x.json:2:6: invalid JSON: expected ':' after key \"b\"")
+        }
+        XCTAssertEqual(try JSONValue.parse(#"["\u00e9\ud83d\ude00"]"#, source: "s"), l(s("é😀")))
+        _ = try lib["print"]!.call(Arguments(callee: "print", positional: [s("a"), n(1), l(s("b"))]), c)
+        XCTAssertEqual(c.sink.text, "a 1 [\"b\"]")
+    }
+
+    func testEveryBuiltinHasHelp() {
+        for name in lib.keys.sorted() {
+            XCTAssertNotNil(HelpTable.entry(name), "builtin \(name) has no entry in HelpTable")
+        }
+        XCTAssertEqual(HelpTable.text(for: "sqrt"), "sqrt(x)\n  The square root of a non-negative number.\n  example: sqrt(16)  # 4")
+        XCTAssertTrue(HelpTable.text(for: "records")!.contains("keys(r)"))
+        XCTAssertNil(HelpTable.text(for: "nonsense"))
+        XCTAssertTrue(HelpTable.markdown().contains("- `len(x)`:"))
+    }
+
+    func testTableRendering() {
+        let t = TableValue(title: "counts", columns: ["modality", "n", "acc"],
+                           rows: [[s("CT"), n(12), n(0.5)], [s("X-Ray"), n(3), n(1.0 / 3)]])
+        XCTAssertEqual(t.render(), """
+        counts
+        modality   n     acc
+        --------  --  ------
+        CT        12     0.5
+        X-Ray      3  0.3333
+        """)
+        XCTAssertEqual(t.elements?.first, .record(Record([("modality", s("CT")), ("n", n(12)), ("acc", n(0.5))])))
+    }
+}
+
+enum TestSupportDir {
+    static func make() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("medr1-rt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
