@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "medr1-repl", targets: ["medr1-repl"]),
+        .executable(name: "medr1-bench", targets: ["medr1-bench"]),
         .library(name: "MedR1Lib", targets: ["MedR1Lib"]),
         .library(name: "Lang", targets: ["Lang"]),
         .library(name: "Runtime", targets: ["Runtime"]),
@@ -32,6 +33,7 @@ let package = Package(
                           dependencies: ["Runtime", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
+        .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"], swiftSettings: optimise),
         .target(name: "TestSupport", dependencies: ["MedR1Lib"], path: "Tests/TestSupport"),
         .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
                     resources: [.copy("Scripts")]),

@@ -75,6 +75,31 @@ public enum HelpTable {
         .init(name: "write_text", signature: "write_text(path, text)", sentence: "Writes text to a file atomically, creating directories.", example: "write_text(\"out.txt\", \"done\")", topic: "files"),
         .init(name: "read_json", signature: "read_json(path)", sentence: "A JSON file as values (objects become records, key order kept).", example: "let cfg = read_json(\"cfg.json\")", topic: "files"),
         .init(name: "write_json", signature: "write_json(path, value)", sentence: "Writes numbers, strings, lists and records as pretty JSON.", example: "write_json(\"m.json\", t.history)", topic: "files"),
+        // MARK: data
+        .init(name: "synth", signature: "synth(n: 1000, seed: 0, size: 64, to: \"medr1-data\", options: 4, noise: 1, contrast: 1, modalities: [...], types: [...])", sentence: "Generates SynthMed: procedurally drawn medical images (real PNG files) with OmniMedVQA-style questions, 8 modalities x 5 question types.", example: "let data = synth(n: 2000, seed: 7)", topic: "data"),
+        .init(name: "load", signature: "load(path, image_root: dir, skip_bad: false)", sentence: "Loads an OmniMedVQA-layout folder (holding QA_information/) or a Med-R1 .json file.", example: "let d = load(\"OmniMedVQA\")", topic: "data"),
+        .init(name: "load_omnimed", signature: "load_omnimed(path, skip_bad: false)", sentence: "Loads an OmniMedVQA folder; skip_bad: true skips broken records and says how many.", example: "let d = load_omnimed(\"OmniMedVQA\", skip_bad: true)", topic: "data"),
+        .init(name: "load_medr1", signature: "load_medr1(path, image_root: dir, skip_bad: false)", sentence: "Loads a Med-R1 JSON file; image paths are relative to image_root (default: the file's folder).", example: "let d = load_medr1(\"train.json\")", topic: "data"),
+        .init(name: "dataset.split", signature: "data.split(train: 0.8, seed: 1, stratified: false) or data.split(modalities: [...]) or data.split(types: [...])", sentence: "A seeded train/test split as {train, test}, or {selected, rest} by modality or question type.", example: "let tr = data.split(train: 0.8, seed: 1)", topic: "data"),
+        .init(name: "dataset.filter", signature: "data.filter(f)", sentence: "The samples s for which f(s) is true.", example: "data.filter(fn(s) => s.modality == \"CT\")", topic: "data"),
+        .init(name: "dataset.counts", signature: "data.counts()", sentence: "A table of sample counts by modality x question type, with totals.", example: "data.counts()", topic: "data"),
+        .init(name: "dataset.take", signature: "data.take(n)", sentence: "The first n samples.", example: "data.take(16)", topic: "data"),
+        .init(name: "dataset.shuffle", signature: "data.shuffle(seed: 1)", sentence: "The samples in a seeded random order.", example: "data.shuffle(seed: 2)", topic: "data"),
+        .init(name: "dataset.tokenizer", signature: "data.tokenizer(vocab: 512, template: \"tiny\")", sentence: "A byte-level BPE tokenizer trained on the data set's prompts and answers.", example: "let tok = tr.train.tokenizer(vocab: 512)", topic: "data"),
+        .init(name: "counts", signature: "counts(data)", sentence: "A table of sample counts by modality x question type.", example: "counts(data)", topic: "data"),
+        .init(name: "show", signature: "show x", sentence: "Shows a sample (its image in the terminal, question, options, answer), a group of completions, or any value.", example: "show tr.train[0]", topic: "data"),
+        // MARK: model
+        .init(name: "model", signature: "model(tokenizer: tok, seed: 0, d_model: 128, n_heads: 4, vision_layers: 2, text_layers: 4, mlp_ratio: 4, image_size: 32, patch: 8, channels: 3, max_seq: 256)", sentence: "A fresh medr1-tiny vision-language model; vocab size comes from the tokenizer.", example: "let m = model(tokenizer: tok, seed: 1, d_model: 64)", topic: "model"),
+        .init(name: "summary", signature: "summary(x)", sentence: "The full description of a model (parameters per part) or other object.", example: "print(summary(m))", topic: "model"),
+        // MARK: rewards
+        .init(name: "format", signature: "format(weight: 1)", sentence: "Med-R1's format reward: 1 when the whole completion is <think>...</think><answer>...</answer>.", example: "format().score(\"<think>x</think><answer>A</answer>\")  # 1", topic: "rewards"),
+        .init(name: "accuracy", signature: "accuracy(weight: 1)", sentence: "1 when the <answer> names the right option (its text or letter, case- and space-insensitive).", example: "accuracy().score(\"<answer>yes</answer>\")", topic: "rewards"),
+        .init(name: "format_nothink", signature: "format_nothink(weight: 1)", sentence: "The no-thinking format reward: the completion is only <answer>...</answer>.", example: "grpo(m, d, rewards: [format_nothink(), accuracy()])", topic: "rewards"),
+        .init(name: "format_strict", signature: "format_strict(weight: 1)", sentence: "A strict format reward: no nested tags and a non-blank answer.", example: "format_strict()", topic: "rewards"),
+        .init(name: "reward", signature: "reward(fn, name: \"mine\", weight: 1)", sentence: "A reward from a function of a completion record {text, think, answer, sample, length, finish_reason} returning a number.", example: "let brief = reward(fn(c) => if c.length < 20 then 0.1 else 0, name: \"brief\")", topic: "rewards"),
+        .init(name: "reward.score", signature: "r.score(text, sample: s)", sentence: "The reward of a completion text (against sample s when given).", example: "format().score(\"<answer>B</answer>\")  # 0", topic: "rewards"),
+        // MARK: plots
+        .init(name: "plot", signature: "plot(data, keys, to: \"file.png\", title: \"...\", smooth: n, width: 800, height: 500)", sentence: "Plots numbers, metric records against step (raw and smoothed), or a table as a heatmap; to the terminal, a notebook, or a PNG/SVG file.", example: "plot t.history, [\"reward\", \"kl\"], to: \"reward.png\"", topic: "plots"),
         // MARK: session
         .init(name: "help", signature: "help(x) or help \"topic\"", sentence: "Help on a builtin, a value or a topic; help() lists the topics.", example: "help \"rewards\"", topic: "session"),
     ]

@@ -37,7 +37,7 @@ final class DatasetTests: XCTestCase {
     func testSplitMix64ReferenceValues() {
         // First outputs of SplitMix64 seeded with 0 (reference values of the
         // published algorithm, as in Java's SplittableRandom and Vigna's C code).
-        var r = Dataset.SplitMix64(seed: 0)
+        var r = SplitMix64(seed: 0)
         XCTAssertEqual(r.next(), 0xE220_A839_7B1D_CDAF)
         XCTAssertEqual(r.next(), 0x6E78_9E6A_A1B9_65F4)
     }
@@ -75,10 +75,11 @@ final class DatasetTests: XCTestCase {
     func testCorpusAndTokenizer() {
         let ds = DatasetTests.make(4)
         let lines = ds.corpus()
-        XCTAssertEqual(lines.count, 12)
-        XCTAssertEqual(lines[0], "Q0?\nA) x0\nB) y0\n")
+        XCTAssertEqual(lines.count, 16)
+        XCTAssertEqual(lines[0], "Q0?\nx0, y0\n")
         XCTAssertEqual(lines[1], "<think></think><answer>x0</answer>")
-        XCTAssertEqual(lines[2], "<think></think><answer>A</answer>")
+        XCTAssertEqual(lines[2], "Q0?\nA) x0\nB) y0\n")
+        XCTAssertEqual(lines[3], "<think></think><answer>A</answer>")
         // Only 2 merges are possible before every word is a single token: training
         // stops there rather than inventing tokens.
         let tok = ds.trainTokenizer(vocabSize: 280)

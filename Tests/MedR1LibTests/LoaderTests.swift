@@ -250,3 +250,27 @@ extension LoaderTests {
         }
     }
 }
+
+extension LoaderTests {
+    /// SynthMed writes OmniMedVQA's layout: the loader must read back exactly the
+    /// samples the generator returned (written by another helper's code).
+    func testLoadsSynthMedOutput() throws {
+        let generated = try SynthMed.generate(SynthMedConfig(count: 40, imageSize: 32, seed: 5), to: root)
+        let (ds, skipped) = try OmniMedVQALoader.load(root: root)
+        XCTAssertEqual(skipped, 0)
+        XCTAssertEqual(ds.name, "SynthMed")
+        XCTAssertEqual(ds.count, 40)
+        let loaded = Dictionary(uniqueKeysWithValues: ds.samples.map { ($0.id, $0) })
+        for g in generated {
+            guard let l = loaded[g.id] else { return XCTFail("sample \(g.id) not loaded") }
+            XCTAssertEqual(l.question, g.question)
+            XCTAssertEqual(l.options, g.options)
+            XCTAssertEqual(l.answerIndex, g.answerIndex, g.id)
+            XCTAssertEqual(l.modality, g.modality)
+            XCTAssertEqual(l.questionType, g.questionType)
+            XCTAssertEqual(l.reasoning, g.reasoning)
+            XCTAssertTrue(l.imagePath.hasSuffix(URL(fileURLWithPath: g.imagePath).lastPathComponent), l.imagePath)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: l.imagePath))
+        }
+    }
+}

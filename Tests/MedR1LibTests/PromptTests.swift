@@ -10,6 +10,8 @@ final class PromptTests: XCTestCase {
     func testTinyPrompt() {
         XCTAssertEqual(PromptTemplate.default, .tiny)
         XCTAssertEqual(PromptTemplate.tiny.prompt(for: PromptTests.sample),
+                       "What imaging modality is shown?\nMRI, Ultrasound, CT\n")
+        XCTAssertEqual(PromptTemplate.tiny.prompt(for: PromptTests.sample, answerStyle: .letter),
                        "What imaging modality is shown?\nA) MRI\nB) Ultrasound\nC) CT\n")
     }
 
@@ -60,5 +62,8 @@ final class PromptTests: XCTestCase {
         XCTAssertEqual(tok.decode(t), PromptTemplate.tiny.target(for: s) + "<|eos|>")
         // The tiny prompt stays short: a few dozen tokens at most.
         XCTAssertLessThan(p.count, 40)
+        let (pl, tl) = PromptTemplate.tiny.tokens(for: s, tokenizer: tok, answerStyle: .letter)
+        XCTAssertEqual(tok.decode(pl), "<|bos|>" + PromptTemplate.tiny.prompt(for: s, answerStyle: .letter))
+        XCTAssertEqual(tok.decode(tl), "<think>fan-shaped speckle so ultrasound</think><answer>B</answer><|eos|>")
     }
 }

@@ -50,8 +50,8 @@ public struct Dataset: Sendable, Equatable {
 
     /// Seeded random split: `round(train * count)` samples go to `train`, the rest to
     /// `test`; each part keeps the original sample order. Same seed, same split, on
-    /// every machine (own SplitMix64 and Fisher-Yates, not the standard library's
-    /// unspecified shuffle). `train` is clamped to [0, 1].
+    /// every machine (the project's SplitMix64 and our own Fisher-Yates, not the standard
+    /// library's unspecified shuffle). `train` is clamped to [0, 1].
     /// With `stratified`, each modality x question-type cell is split on its own
     /// (`round(train * cell count)` each), so both parts keep the data set's mix;
     /// the train total can then differ from `round(train * count)` by rounding.
@@ -147,15 +147,17 @@ public struct Dataset: Sendable, Equatable {
 
     // MARK: - Text
 
-    /// Lines for tokenizer training: the prompt and the target of every sample (both
-    /// answer styles, so letters and option texts are both in the vocabulary).
+    /// Lines for tokenizer training: the prompt and the target of every sample in
+    /// both answer styles (so letters and option texts are both in the vocabulary),
+    /// for each sample: text prompt, text target, letter prompt, letter target.
     public func corpus(template: PromptTemplate = .default) -> [String] {
         var lines: [String] = []
-        lines.reserveCapacity(samples.count * 3)
+        lines.reserveCapacity(samples.count * 4)
         for s in samples {
-            lines.append(template.prompt(for: s))
-            lines.append(template.target(for: s, answerStyle: .text))
-            lines.append(template.target(for: s, answerStyle: .letter))
+            for style in [AnswerStyle.text, .letter] {
+                lines.append(template.prompt(for: s, answerStyle: style))
+                lines.append(template.target(for: s, answerStyle: style))
+            }
         }
         return lines
     }
@@ -216,23 +218,5 @@ public struct CountTable: Equatable, Sendable, CustomStringConvertible {
             }.joined(separator: "  ")
         }
         return ([line(header)] + body.map(line)).joined(separator: "\n")
-    }
-}
-
-// MARK: - Seeded generator
-
-extension Dataset {
-    /// SplitMix64 (Steele et al. 2014): tiny, fast, and fully specified, so splits
-    /// are the same on every platform and Swift version.
-    struct SplitMix64 {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

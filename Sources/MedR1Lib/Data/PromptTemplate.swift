@@ -1,9 +1,13 @@
 // Prompt and target text for a Sample (issue 3, section 4).
 //
 // Three prompt templates:
-//   .tiny        (default) question + lettered options, nothing else: a tiny model
+//   .tiny        (default) the question and the options, nothing else: a tiny model
 //                learns the format from the targets, and every prompt token costs
 //                compute in every GRPO step (training-recipe.md: ~13-token prompts).
+//                With text answers the options are one comma-separated line
+//                ("question\nCT, MRI, OCT\n", letters would be dead tokens: about
+//                15 tokens on SynthMed); with letter answers they are lettered
+//                lines "A) CT" as in Med-R1 (about 30 tokens).
 //   .thinking    Med-R1's template, verbatim from its code (the Python
 //                QUESTION_TEMPLATE, without the source indentation): the question
 //                with options "A) ..." one per line, then the three-line task.
@@ -59,10 +63,15 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
         String(UnicodeScalar(UInt8(65 + i)))
     }
 
-    /// The prompt text shown to the model for `s`.
-    public func prompt(for s: Sample) -> String {
+    /// The prompt text shown to the model for `s`. Only `.tiny` depends on
+    /// `answerStyle` (lettered options only when the answer is a letter); Med-R1's
+    /// templates always letter the options.
+    public func prompt(for s: Sample, answerStyle: AnswerStyle = .text) -> String {
         switch self {
         case .tiny:
+            if answerStyle == .text {
+                return s.question + "\n" + s.options.joined(separator: ", ") + "\n"
+            }
             return PromptTemplate.questionWithOptions(s) + "\n"
         case .thinking:
             return PromptTemplate.questionWithOptions(s) + "\n" + PromptTemplate.medR1Task
@@ -90,7 +99,7 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
     /// learns (SFT) or is scored (GRPO) on the target part, from `prompt.count` on.
     public func tokens(for s: Sample, tokenizer: Tokenizer,
                        answerStyle: AnswerStyle = .text) -> (prompt: [Int], target: [Int]) {
-        let p = [tokenizer.bos] + tokenizer.encode(prompt(for: s))
+        let p = [tokenizer.bos] + tokenizer.encode(prompt(for: s, answerStyle: answerStyle))
         let t = tokenizer.encode(target(for: s, answerStyle: answerStyle)) + [tokenizer.eos]
         return (p, t)
     }

@@ -1,0 +1,81 @@
+// Scopes and closures. A scope is a chain of environments: a block (loop
+// body, if branch, function body) opens a child; `let` binds in the current
+// one; `name = v` rebinds the nearest. A closure keeps the environment it
+// was written in, so it sees (and can update) the variables around it.
+
+import Foundation
+import Lang
+
+public final class Environment {
+    public let parent: Environment?
+    private(set) var values: [String: Value] = [:]
+    /// Binding order, for `:vars` and completion.
+    private(set) var order: [String] = []
+
+    public init(parent: Environment?) { self.parent = parent }
+
+    /// `let name = value` in this scope (re-`let` replaces, as at a REPL).
+    public func define(_ name: String, _ value: Value) {
+        if values.updateValue(value, forKey: name) == nil { order.append(name) }
+    }
+
+    public func lookup(_ name: String) -> Value? {
+        var env: Environment? = self
+        while let e = env {
+            if let v = e.values[name] { return v }
+            env = e.parent
+        }
+        return nil
+    }
+
+    /// `name = value`: updates the nearest scope holding name; false if none does.
+    public func assign(_ name: String, _ value: Value) -> Bool {
+        var env: Environment? = self
+        while let e = env {
+            if e.values[name] != nil { e.values[name] = value; return true }
+            env = e.parent
+        }
+        return false
+    }
+
+    /// Every visible name (inner scopes first), for completion.
+    public var allNames: [String] {
+        var seen = Set<String>(), out: [String] = []
+        var env: Environment? = self
+        while let e = env {
+            for n in e.order where seen.insert(n).inserted { out.append(n) }
+            env = e.parent
+        }
+        return out
+    }
+
+    public var bindings: [(name: String, value: Value)] { order.map { ($0, values[$0]!) } }
+
+    func removeAll() { values = [:]; order = [] }
+}
+
+/// A function written in the language: parameters (with optional defaults),
+/// a body, and the environment it closes over.
+public final class Closure: Callable {
+    public let name: String
+    let function: FunctionExpr
+    let env: Environment
+    unowned let interpreter: Interpreter
+
+    init(function: FunctionExpr, env: Environment, interpreter: Interpreter) {
+        self.name = function.name ?? "fn"
+        self.function = function
+        self.env = env
+        self.interpreter = interpreter
+    }
+
+    public var signature: String {
+        "\(name)(" + function.params.map { $0.defaultValue == nil ? $0.name : "\($0.name) = ..." }.joined(separator: ", ") + ")"
+    }
+
+    public var parameterNames: [String] { function.params.map(\.name) }
+
+    public func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
+        try interpreter.invoke(self, args)
+    }
+}

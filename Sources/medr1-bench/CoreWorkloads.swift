@@ -1,0 +1,56 @@
+// Core's workloads (benchmarks.md): the sgemm peak, W3 (one SFT step) and
+// W4 (forward only), on the default medr1-tiny config with seeded weights.
+import CBLAS
+import MedR1Lib
+
+/// 64 sequences of 16 image + 112 text tokens, as W3 and W4 specify.
+struct TeacherForcedBatch {
+    let images: [[Float]]
+    let sequences: [[Int]]
+    init(config: ModelConfig, rows: Int = 64, textTokens: Int = 112, seed: UInt64 = 42) {
+        var rng = SplitMix64(seed: seed)
+        images = (0..<rows).map { _ in (0..<config.imageFloats).map { _ in rng.nextFloat() * 2 - 1 } }
+        sequences = (0..<rows).map { _ in (0..<textTokens).map { _ in Int(rng.next() % UInt64(config.vocabSize)) } }
+    }
+    var positions: Int { sequences.reduce(0) { $0 + 16 + $1.count } }
+}
+
+nonisolated(unsafe) let coreWorkloads: [Workload] = [
+    Workload(id: "peak", unit: "GFLOP/s", flops: nil, prepare: {
+        let n = 2048
+        var rng = SplitMix64(seed: 1)
+        let a = (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 }
+        let b = (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 }
+        var c = [Float](repeating: 0, count: n * n)
+        return {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
+                        b, Int32(n), 0, &c, Int32(n))
+        }
+    }, figure: { 2 * 2048.0 * 2048.0 * 2048.0 / $0 / 1e9 }),
+
+    Workload(id: "W3", unit: "positions/s", flops: 50.53, prepare: {
+        let model = try MedR1Model(config: ModelConfig(), seed: 1)
+        let batch = TeacherForcedBatch(config: model.config)
+        let opt = AdamW(model: model, config: AdamWConfig(lr: 1e-5))
+        let n = Float(batch.sequences.reduce(0) { $0 + $1.count })
+        let dl = batch.sequences.map { [Float](repeating: -1 / n, count: $0.count) }
+        let starts = [Int](repeating: 0, count: batch.sequences.count)
+        return {
+            model.zeroGrad()
+            let r = try model.tokenLogProbs(images: batch.images, sequences: batch.sequences, targetStart: starts,
+                                            withGrad: true)
+            try model.backward(r, dLogProbs: dl)
+            opt.step(model)
+        }
+    }, figure: { 64 * 128 / $0 }),
+
+    Workload(id: "W4", unit: "positions/s", flops: 16.98, prepare: {
+        let model = try MedR1Model(config: ModelConfig(), seed: 1)
+        let batch = TeacherForcedBatch(config: model.config)
+        let starts = [Int](repeating: 0, count: batch.sequences.count)
+        return {
+            _ = try model.tokenLogProbs(images: batch.images, sequences: batch.sequences, targetStart: starts,
+                                        withGrad: false)
+        }
+    }, figure: { 64 * 128 / $0 }),
+]

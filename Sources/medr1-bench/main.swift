@@ -1,0 +1,97 @@
+// medr1-bench: the fixed workloads of docs benchmarks.md, printed as JSON
+// lines (id, value, unit, threads, utilisation, commit, date).
+//
+//   medr1-bench [--threads 1,2] [--reps 5] [--commit HASH] [ID ...]
+//
+// IDs default to every registered workload. A workload is a `Workload` value;
+// core registers peak, W3 and W4 (CoreWorkloads.swift), others add theirs to
+// `extraWorkloads` in their own file (ExtraWorkloads.swift).
+import Foundation
+import MedR1Lib
+
+/// One benchmark workload. `prepare` builds its inputs once per thread
+/// count and returns the timed closure; `figure` turns the median seconds
+/// into the reported value.
+struct Workload {
+    let id: String
+    let unit: String
+    /// Model FLOPs of one repetition (benchmarks.md counting), nil if undefined.
+    let flops: Double?
+    let prepare: () throws -> () throws -> Void
+    let figure: (_ seconds: Double) -> Double
+}
+
+struct Options {
+    var threads = [1, 2]
+    var reps = 5
+    var commit = "unknown"
+    var ids: [String] = []
+}
+
+func parseOptions() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    while let a = args.popFirst() {
+        switch a {
+        case "--threads": o.threads = (args.popFirst() ?? "1").split(separator: ",").compactMap { Int($0) }
+        case "--reps": o.reps = max(1, Int(args.popFirst() ?? "5") ?? 5)
+        case "--commit": o.commit = args.popFirst() ?? "unknown"
+        case "-h", "--help":
+            print("usage: medr1-bench [--threads 1,2] [--reps 5] [--commit HASH] [ID ...]")
+            exit(0)
+        default: o.ids.append(a)
+        }
+    }
+    return o
+}
+
+/// Median wall seconds of `reps` runs after one warm-up.
+func medianSeconds(reps: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<reps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+func jsonLine(_ fields: [(String, Any?)]) -> String {
+    let parts = fields.map { key, value -> String in
+        let v: String
+        switch value {
+        case let s as String: v = "\"\(s)\""
+        case let d as Double: v = d.isFinite ? String(format: "%.6g", d) : "null"
+        case let i as Int: v = "\(i)"
+        default: v = "null"
+        }
+        return "\"\(key)\":\(v)"
+    }
+    return "{" + parts.joined(separator: ",") + "}"
+}
+
+let options = parseOptions()
+let workloads = coreWorkloads + extraWorkloads
+let selected = options.ids.isEmpty ? workloads : workloads.filter { options.ids.contains($0.id) }
+let date = ISO8601DateFormatter().string(from: Date())
+do {
+    for t in options.threads {
+        Parallelism.setThreads(t)
+        var peak: Double? = nil
+        for w in selected {
+            let run = try w.prepare()
+            let secs = try medianSeconds(reps: options.reps, run)
+            if w.id == "peak" { peak = w.figure(secs) }
+            let util: Double? = w.id == "peak" ? 1 : (w.flops.flatMap { f in peak.map { f / (secs * $0) } })
+            let line = jsonLine([("id", w.id), ("value", w.figure(secs)), ("unit", w.unit), ("threads", t),
+                            ("utilisation", util), ("commit", options.commit), ("date", date),
+                            ("seconds", secs)])
+            FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
+        }
+    }
+} catch {
+    FileHandle.standardError.write("medr1-bench: \(error)\n".data(using: .utf8)!)
+    exit(1)
+}

@@ -1,0 +1,90 @@
+import XCTest
+import Foundation
+@testable import Runtime
+
+/// Bindings end to end through the language, on a tiny SynthMed set.
+final class BindingTests: XCTestCase {
+    func session() throws -> (Session, CollectingSink) {
+        let sink = CollectingSink()
+        return (Session(options: SessionOptions(seed: 5, sink: sink, baseDirectory: try TestSupportDir.make())), sink)
+    }
+
+    func run(_ s: Session, _ sink: CollectingSink, _ src: String) -> String {
+        sink.clear()
+        let outcome = s.run(source: src, file: "t.medr1")
+        XCTAssertEqual(outcome, .ok, sink.text)
+        return sink.text
+    }
+
+    func testSynthSplitCountsShow() throws {
+        let (s, sink) = try session()
+        let out = run(s, sink, """
+        let data = synth(n: 16, seed: 7, size: 16, to: "d")
+        print(len(data), data.count)
+        let tr = data.split(train: 0.75, seed: 1)
+        print(len(tr.train), len(tr.test))
+        let ct = data.filter(fn(s) => s.modality == "CT")
+        print(all(map(ct.take(100).take(3), fn(s) => s.modality == "CT")))
+        let s0 = data[0]
+        print(s0.options[s0.answer_index] == s0.answer, len(s0.options))
+        let c = data.counts()
+        print(c.column("total")[-1])
+        show s0
+        """)
+        let lines = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(5)), ["16 16", "12 4", "true", "true 4", "16"])
+        XCTAssertTrue(out.contains("<- answer"), out)
+        // show emitted a half-block image before the text.
+        XCTAssertTrue(sink.events.contains { if case .image(let png, let t) = $0 { return png != nil && t.contains("▀") == false && !t.isEmpty } else { return false } }, "\(sink.events)")
+        // Reloading the generated folder gives the same samples.
+        let again = run(s, sink, "let d2 = load(\"d\")\nprint(len(d2), d2[0].id == data[0].id)")
+        XCTAssertEqual(again, "16 true")
+    }
+
+    func testBadInputsAreClearErrors() throws {
+        let (s, sink) = try session()
+        XCTAssertEqual(s.run(source: "synth(n: 4, bogus: 1)", file: "e.medr1"), .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: synth has no option 'bogus'; options: n, seed"), sink.text)
+        sink.clear()
+        XCTAssertEqual(s.run(source: "load(\"nowhere\")", file: "e.medr1"), .runtimeError)
+        XCTAssertTrue(sink.text.contains("does not exist"), sink.text)
+    }
+
+    func testModelAndRewards() throws {
+        let (s, sink) = try session()
+        let out = run(s, sink, """
+        let data = synth(n: 16, seed: 3, size: 16, to: "d")
+        let tok = data.tokenizer(vocab: 300)
+        let m = model(tokenizer: tok, seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8)
+        print(m.config.d_model, m.config.vocab_size == tok.vocab_size, m.parameters > 0)
+        print(format().score("<think>x</think><answer>A</answer>"), format().score("A"))
+        let s0 = data[0]
+        print(accuracy().score("<think>t</think><answer>${s0.answer}</answer>", sample: s0))
+        let brief = reward(fn(c) => if c.length < 5 and c.answer != nil then 0.5 else 0, name: "brief")
+        print(brief.name, brief.score("<answer>A</answer>"))
+        fn decode_ok(t) = t.decode(t.encode("<think>hi</think>")) == "<think>hi</think>"
+        print(decode_ok(tok))
+        """)
+        XCTAssertEqual(out, "16 true true\n1 0\n1\nbrief 0.5\ntrue")
+    }
+
+    func testPlotsFromScripts() throws {
+        let (s, sink) = try session()
+        _ = run(s, sink, """
+        let hist = map(range(20), fn(i) => {step: i + 1, reward: i / 20, kl: 0.01 * i})
+        plot(hist, ["reward", "kl"], to: "plots/r.png")
+        plot([3, 1, 4, 1, 5, 9, 2, 6], width: 60, height: 15)
+        """)
+        let png = try Data(contentsOf: s.options.baseDirectory.appendingPathComponent("plots/r.png"))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        XCTAssertGreaterThan(png.count, 2000)
+        let dumb = sink.events.compactMap { e -> String? in if case .plot(_, _, let t?, _) = e { return t } else { return nil } }
+        XCTAssertEqual(dumb.count, 1)
+        XCTAssertGreaterThanOrEqual(dumb[0].split(separator: "\n").count, 10)
+        // Notebooks get PNG bytes for a plot without `to:`.
+        let cells = s.runNotebook(source: "# %%\nplot(synth(n: 8, seed: 1, size: 16, to: \"d\").counts())", file: "nb.medr1")
+        let pngs = cells[0].outputs.compactMap { e -> Data? in if case .plot(_, let p?, _, _) = e { return p } else { return nil } }
+        XCTAssertEqual(pngs.count, 1, "\(cells[0].outputs)")
+        XCTAssertEqual(Array(pngs[0].prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    }
+}
