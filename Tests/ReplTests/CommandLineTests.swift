@@ -108,7 +108,7 @@ final class CommandLineTests: XCTestCase {
         }
         let dir = try TestSupport.temporaryDirectory("medr1-repl-pty")
         let historyFile = dir.appendingPathComponent("history").path
-        let environment = ["MEDR1_HISTORY": historyFile, "NO_COLOR": "1", "TERM": "xterm"]
+        let environment = ["MEDR1_HISTORY": historyFile, "NO_COLOR": "1"]  // TERM: tmux's own
 
         let first = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { first.close() }
@@ -116,11 +116,17 @@ final class CommandLineTests: XCTestCase {
         try first.send("let x = [1,", "Enter")
         first.waitFor("the continuation prompt") { $0.contains("  ...>") }
         try first.send("2]", "Enter")
+        // Completion of a bound name through the session.
+        try first.send("let tokens_seen = 41", "Enter")
+        try first.send("tokens_s", "Tab")
+        first.waitFor("completion of tokens_s") { $0.contains("medr1> tokens_seen") }
+        try first.send("+ 1", "Enter")  // completion appended a space
+        first.waitFor("the echoed value") { $0.contains("\n42\n") }
         // Completion of a meta-command name, then run it: history holds one entry for the two lines.
         try first.send(":hist", "Tab")
         first.waitFor("completion of :hist") { $0.contains("medr1> :history") }
         try first.send("Enter")
-        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]") }
+        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  :history") }
         // Ctrl-C at the prompt clears the typed text and prompts again.
         try first.send("garbage", "C-c")
         try first.send(":quit", "Enter")
@@ -136,7 +142,7 @@ final class CommandLineTests: XCTestCase {
         let second = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { second.close() }
         second.waitFor("the prompt") { $0.contains("medr1>") }
-        try second.send("Up", "Up", "Up")  // :quit, :history, then the statement
+        try second.send("Up", "Up", "Up", "Up", "Up")  // :quit, :history, two statements, then the first
         second.waitFor("the recalled statement") { $0.contains("medr1> let x = [1,") }
         try second.send("C-d")
     }

@@ -14,7 +14,7 @@ final class NotebookRendererTests: XCTestCase {
             NotebookCell(title: "data", source: "let d = synth(n: 8)\nd", outputs: [.text("dataset <8 samples> & \"more\"\n")]),
             NotebookCell(title: nil, source: "plot [1, 2, 3]", outputs: [.png(png, caption: "a < b")]),
             NotebookCell(title: "table", source: "eval m, d", outputs: [
-                .table(columns: ["modality", "acc|uracy"], rows: [["CT", "0.5"], ["MRI", "<1>"]]),
+                .table(title: "accuracy", columns: ["modality", "acc|uracy"], rows: [["CT", "0.5"], ["MRI", "<1>"]]),
                 .svg("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", caption: nil),
             ]),
             NotebookCell(title: "broken", source: "1 +", outputs: [.error("\u{1B}[31merror\u{1B}[0m: x.medr1:7:4: expected an expression")]),
@@ -44,7 +44,7 @@ final class NotebookRendererTests: XCTestCase {
         XCTAssertEqual(page.assets.map(\.name), ["cell2-1.png", "cell3-1.svg"])
         XCTAssertEqual(page.assets[0].data, png)
         XCTAssertTrue(page.text.contains("![a < b](demo_files/cell2-1.png)"))
-        XCTAssertTrue(page.text.contains("| modality | acc\\|uracy |\n| ---: | ---: |\n| CT | 0.5 |\n"))
+        XCTAssertTrue(page.text.contains("**accuracy**\n\n| modality | acc\\|uracy |\n| ---: | ---: |\n| CT | 0.5 |\n"))
         XCTAssertTrue(page.text.contains("## [4] broken\n\n```medr1\n1 +\n```\n\n**Error:**"))
     }
 
@@ -52,14 +52,6 @@ final class NotebookRendererTests: XCTestCase {
         let cell = NotebookCell(title: nil, source: "let s = \"```\"", outputs: [])
         let page = NotebookRenderer(title: "t", subtitle: "s").markdown([cell], assetDirectory: "x")
         XCTAssertTrue(page.text.contains("````medr1\nlet s = \"```\"\n````\n"))
-    }
-
-    func testSplitsPercentCells() {
-        let source = "# a preamble\nlet x = 1\n\n# %% data\nlet d = 2\n\n# %%\nd\n"
-        let split = NotebookCell.split(source)
-        XCTAssertEqual(split.map(\.title), [nil, "data", nil])
-        XCTAssertEqual(split.map(\.source), ["# a preamble\nlet x = 1", "let d = 2", "d"])
-        XCTAssertEqual(NotebookCell.split("# %% only\n").map(\.source), [""])
     }
 
     func testStripANSI() {
