@@ -1,5 +1,5 @@
 import XCTest
-@testable import Lang
+import Lang
 
 /// Parses and returns the S-expression dump, failing the test on any diagnostic.
 func dumpOf(_ source: String, file: StaticString = #filePath, line: UInt = #line) -> String {
