@@ -23,6 +23,8 @@ struct Lexer {
     private var atLineStart = true
     private(set) var tokens: [Token] = []
     private(set) var diagnostics: [Diagnostic] = []
+    /// true when the lexer gave up after `maxDiagnostics` errors
+    private(set) var stoppedEarly = false
     /// end of the last real token: where "end of input" errors point
     private var lastEnd = (line: 1, column: 1, scalar: 0, offset: 0)
 
@@ -56,9 +58,7 @@ struct Lexer {
             guard pos < bytes.count, diagnostics.count < Lexer.maxDiagnostics else { break }
             lexToken()
         }
-        if diagnostics.count >= Lexer.maxDiagnostics {
-            report("too many errors; stopping here", at: here(length: 0))
-        }
+        stoppedEarly = diagnostics.count >= Lexer.maxDiagnostics
         for mode in modes.reversed() {
             if case .string(let open) = mode {
                 report("unterminated string; add a closing '\"'", at: span(open), incomplete: true)
@@ -247,7 +247,30 @@ struct Lexer {
         let message: String
         switch c {
         case 0: message = "NUL byte (0x00) in source; remove it"
-        case UInt8(ascii: "'"): message = "unexpected character \"'\"; strings use double quotes: \"text\""
+        case UInt8(ascii: "'"):
+            // 'text': one error, then read it as the string it was meant to be
+            var end = pos
+            while end < bytes.count && bytes[end] != UInt8(ascii: "'") && bytes[end] != 0x0A { end += 1 }
+            if end < bytes.count && bytes[end] == UInt8(ascii: "'") {
+                let textMark = mark
+                while pos < end { advance() }
+                let text = String(decoding: bytes[textMark.pos..<pos], as: UTF8.self)
+                advance()
+                report("strings use double quotes: write \"\(text)\"", at: span(from: m))
+                pos = m.pos; line = m.line; column = m.column; scalar = m.scalar
+                advance()
+                emit(.stringStart, from: m)
+                spaceBefore = false
+                if !text.isEmpty {
+                    while pos < end { advance() }
+                    emit(.stringText, from: textMark, text: text)
+                }
+                let closeMark = mark
+                advance()
+                emit(.stringEnd, from: closeMark)
+                return
+            }
+            message = "unexpected character \"'\"; strings use double quotes: \"text\""
         case UInt8(ascii: "$"): message = "unexpected character '$'; interpolation '${…}' works only inside a string"
         case 0x01..<0x20, 0x7F: message = "unexpected control character (0x\(hex(c)))"
         default: message = "unexpected character '\(text)'"

@@ -52,9 +52,16 @@ extension ParserCore {
         } else {
             lhs = try parseUnary()
         }
+        // Each operator in a chain nests the tree one level deeper (a + b + c is
+        // ((a + b) + c)); count it, so a 1 MB `1+1+…` line cannot build a tree
+        // too deep for recursive consumers (printer, interpreter, deinit).
+        var chained = 0
+        defer { depth -= chained }
         while true {
             let opToken = peek()
             guard let (op, precedence) = binaryOperator(opToken.kind), precedence >= minPrecedence else { break }
+            try enter()
+            chained += 1
             advance()
             skipNewlines() // a line ending in an operator continues
             let rhs = try parseBinary(precedence + 1)
@@ -105,8 +112,14 @@ extension ParserCore {
     func parsePostfix() throws -> Expr {
         let start = peek()
         var expr = try parsePrimary()
+        var chained = 0 // a.b.c[0](x): each suffix nests the tree one level deeper
+        defer { depth -= chained }
         while true {
             let t = peek()
+            if t.kind == .lparen || t.kind == .lbracket || t.kind == .dot {
+                try enter()
+                chained += 1
+            }
             switch t.kind {
             case .lparen:
                 advance()
@@ -278,6 +291,7 @@ extension ParserCore {
         }
         pos = i
         advance() // else
+        skipNewlines()
         let elseBlock: Block
         if peek().kind == .kwIf {
             let nested = peek()

@@ -1,3 +1,5 @@
+import Foundation
+
 // Parser: tokens -> Program, recursive descent with precedence climbing for
 // binary operators (docs/language.md has the grammar and the precedence table).
 //
@@ -62,6 +64,15 @@ public enum Parser {
 
     public static func parseScript(bytes input: [UInt8], file: String,
                                    options: ParseOptions = ParseOptions()) -> (Program, [Diagnostic]) {
+        // Recursive descent needs ~8 KB of stack per nesting level in a debug
+        // build; at the 200-level limit that is more than a 512 KB secondary
+        // thread has. So the parse always runs on a thread of its own with a
+        // large stack, whichever thread calls (cost: ~0.1 ms per call).
+        LargeStack.run { parseOnCurrentThread(bytes: input, file: file, options: options) }
+    }
+
+    static func parseOnCurrentThread(bytes input: [UInt8], file: String,
+                                     options: ParseOptions) -> (Program, [Diagnostic]) {
         var bytes = input
         let invalid = UTF8Check.replaceInvalid(&bytes)
         let source = SourceText(bytes: bytes)
@@ -82,6 +93,14 @@ public enum Parser {
         let statements = parser.parseProgram()
         var all = lexDiagnostics + parser.diagnostics
         all.sort { ($0.span.offset, $0.span.line) < ($1.span.offset, $1.span.line) }
+        if all.count > Lexer.maxDiagnostics || lexer.stoppedEarly || parser.stoppedEarly {
+            all.removeLast(max(0, all.count - Lexer.maxDiagnostics))
+            var last = all[all.count - 1]
+            last.message = "too many errors; fix these first (the rest of the file was not checked)"
+            last.severity = .note
+            last.isIncomplete = false
+            all.append(last)
+        }
         return (Program(statements: statements, file: file), all)
     }
 }
@@ -115,6 +134,10 @@ final class ParserCore {
     /// byte offset where the innermost statement being parsed starts
     var statementStart = 0
     var diagnostics: [Diagnostic] = []
+    /// set by "nesting too deep": block-level recovery must not resume inside the deep statement
+    var abandonStatement = false
+    /// true when parsing stopped after `Lexer.maxDiagnostics` errors
+    var stoppedEarly = false
 
     init(tokens: [Token], file: String, source: SourceText, options: ParseOptions,
          lexerDiagnostics: [Diagnostic]) {
@@ -191,7 +214,9 @@ final class ParserCore {
     }
 
     func fail(_ message: String, span: SourceSpan, incomplete: Bool = false) throws -> Never {
-        if !lexerReported(from: statementStart, to: max(span.endOffset, span.offset)) {
+        // characters the lexer skipped (and reported) lie before the current token
+        let hi = tokens[pos].kind == .eof ? Int.max : max(span.endOffset, tokens[pos].start)
+        if !lexerReported(from: statementStart, to: hi) {
             let (text, start) = Diagnostic.excerpt(source.line(span.line), column: span.column)
             diagnostics.append(Diagnostic(message: message, span: span, isIncomplete: incomplete,
                                           lineText: text, lineTextStart: start))
@@ -232,6 +257,7 @@ final class ParserCore {
     func enter() throws {
         depth += 1
         if depth > options.maxDepth {
+            abandonStatement = true
             try fail("nesting too deep (more than \(options.maxDepth) levels); split the expression with 'let'",
                      at: peek())
         }
@@ -260,9 +286,13 @@ final class ParserCore {
                 try expectStatementEnd(after: s, inBlock: false)
                 statements.append(s)
             } catch {
+                abandonStatement = false
                 synchronize(openCount: openCount, inBlock: false)
             }
-            if diagnostics.count >= Lexer.maxDiagnostics { break }
+            if diagnostics.count >= Lexer.maxDiagnostics {
+                stoppedEarly = tokens[pos].kind != .eof
+                break
+            }
         }
         return statements
     }
@@ -304,6 +334,8 @@ final class ParserCore {
                 try expectStatementEnd(after: s, inBlock: true)
                 statements.append(s)
             } catch {
+                // too deep: give up on the whole top-level statement (one error, not one per level)
+                if abandonStatement { throw ParseAbort() }
                 synchronize(openCount: openCount, inBlock: true)
                 let k = tokens[pos].kind
                 if k == .eof || k == .cell { throw ParseAbort() } // already reported; no second error
@@ -383,6 +415,31 @@ final class ParserCore {
         default:
             return false
         }
+    }
+}
+
+// MARK: - A thread with a large stack
+
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+enum LargeStack {
+    /// Stack for the parser thread: 200 levels * ~8 KB (debug) with a wide margin.
+    static let size = 16 << 20
+
+    /// Runs `body` on a new thread with a `size` stack and waits for its result.
+    static func run<T>(_ body: @escaping @Sendable () -> T) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.value = body()
+            done.signal()
+        }
+        thread.stackSize = size
+        thread.start()
+        done.wait()
+        return box.value!
     }
 }
 

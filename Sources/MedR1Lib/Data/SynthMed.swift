@@ -43,7 +43,7 @@ public enum SynthMed {
                 let canvas = SynthMedRender.draw(items[i].scene, size: config.imageSize, noise: config.noise,
                                                  contrast: config.lesionContrast)
                 do {
-                    try canvas.image().write(to: root.appendingPathComponent(relative[i]), bitDepth: 8)
+                    try canvas.image().write(to: root.appendingPathComponent(relative[i]), bitDepth: 8, fast: true)
                 } catch {
                     failures.add(i, "\(error)")
                 }

@@ -100,6 +100,14 @@ public struct SynthMedRandom: RandomNumberGenerator, Sendable {
         let u1 = max(unit(), 1e-300), u2 = unit()
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
     }
+    /// Approximately standard normal from one 64-bit draw: the sum of four 16-bit
+    /// uniforms (Irwin-Hall, variance 4/12 in all) rescaled to variance 1.
+    /// Used for image noise, where it is ~10x cheaper than Box-Muller and looks the same.
+    @inline(__always) public mutating func fastNormal() -> Double {
+        let r = next()
+        let s = Double(r & 0xFFFF) + Double((r >> 16) & 0xFFFF) + Double((r >> 32) & 0xFFFF) + Double(r >> 48)
+        return (s / 65536 - 2) * 1.7320508075688772
+    }
     /// Index drawn with probability proportional to `weights`.
     public mutating func weighted(_ weights: [Double]) -> Int {
         let total = weights.reduce(0, +)

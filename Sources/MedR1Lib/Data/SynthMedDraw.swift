@@ -155,7 +155,7 @@ public struct SynthCanvas: Sendable {
     public mutating func speckle(_ amount: Double, rng: inout SynthMedRandom) {
         guard amount > 0 else { return }
         for p in 0..<(size * size) {
-            let k = Float(max(0, 1 + amount * rng.normal()))
+            let k = Float(max(0, 1 + amount * rng.fastNormal()))
             for c in 0..<channels { data[p * channels + c] *= k }
         }
     }
@@ -164,24 +164,30 @@ public struct SynthCanvas: Sendable {
     public mutating func noise(_ sigma: Double, rng: inout SynthMedRandom) {
         guard sigma > 0 else { return }
         for p in 0..<(size * size) {
-            let n = Float(sigma * rng.normal())
+            let n = Float(sigma * rng.fastNormal())
             for c in 0..<channels { data[p * channels + c] += n }
         }
     }
 
-    /// Separable [1 2 1]/4 blur applied `passes` times (about a Gaussian of σ = sqrt(passes/2) px).
+    /// Separable [1 2 1]/4 blur applied `passes` times (about a Gaussian of σ = sqrt(passes/2) px),
+    /// edges replicated.
     public mutating func blur(passes: Int = 1) {
         guard passes > 0, size > 2 else { return }
+        let n = size, ch = channels
         var tmp = data
         for _ in 0..<passes {
             for horizontal in [true, false] {
-                for y in 0..<size {
-                    for x in 0..<size {
-                        let (xa, ya) = horizontal ? (max(0, x - 1), y) : (x, max(0, y - 1))
-                        let (xb, yb) = horizontal ? (min(size - 1, x + 1), y) : (x, min(size - 1, y + 1))
-                        for c in 0..<channels {
-                            tmp[(y * size + x) * channels + c] = 0.25 * data[(ya * size + xa) * channels + c]
-                                + 0.5 * data[(y * size + x) * channels + c] + 0.25 * data[(yb * size + xb) * channels + c]
+                // step between neighbours along the pass direction, in floats
+                let step = horizontal ? ch : n * ch
+                data.withUnsafeBufferPointer { src in
+                    tmp.withUnsafeMutableBufferPointer { dst in
+                        for y in 0..<n {
+                            for x in 0..<n {
+                                let pos = horizontal ? x : y
+                                let i = (y * n + x) * ch
+                                let a = pos > 0 ? i - step : i, b = pos < n - 1 ? i + step : i
+                                for c in 0..<ch { dst[i + c] = 0.25 * src[a + c] + 0.5 * src[i + c] + 0.25 * src[b + c] }
+                            }
                         }
                     }
                 }
@@ -190,17 +196,22 @@ public struct SynthCanvas: Sendable {
         }
     }
 
-    /// Keeps pixels where `inside` is true (soft over ~1 px by supersampling 2x2), sets the rest to `col`.
-    public mutating func mask(_ col: SynthColor, inside: (Double, Double) -> Bool) {
-        let q = 0.25 / Double(size)
+    /// Keeps pixels inside the region whose signed distance (normalised, negative inside)
+    /// is `distance`, and blends the rest toward `col` (anti-aliased over ~1 px).
+    public mutating func mask(_ col: SynthColor, distance: (Double, Double) -> Double) {
+        let px = Double(size)
         for y in 0..<size {
+            let v = centre(y)
             for x in 0..<size {
-                let u = centre(x), v = centre(y)
-                var n = 0
-                for (ox, oy) in [(-q, -q), (q, -q), (-q, q), (q, q)] where inside(u + ox, v + oy) { n += 1 }
-                if n < 4 { blend(x, y, col, Float(4 - n) / 4) }
+                let outside = Float(min(1, max(0, 0.5 + distance(centre(x), v) * px)))
+                if outside > 0 { blend(x, y, col, outside) }
             }
         }
+    }
+
+    /// Signed distance to a circle (normalised units), for `mask`.
+    public static func circle(_ cx: Double, _ cy: Double, _ r: Double) -> (Double, Double) -> Double {
+        { x, y in ((x - cx) * (x - cx) + (y - cy) * (y - cy)).squareRoot() - r }
     }
 
     /// The canvas as a PNG image (values clamped to [0, 1]).

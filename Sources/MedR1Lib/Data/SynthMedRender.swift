@@ -316,9 +316,11 @@ private struct Painter {
         c.speckle(0.35 + 0.25 * noiseLevel, rng: &tex)
         c.blur(passes: 1)
         c.mask(g(0)) { x, y in
+            // sector: inside the annulus rMin...rMax and within ±halfAngle of straight down
             let dx = x - apex.0, dy = y - apex.1
             let r = (dx * dx + dy * dy).squareRoot()
-            return r >= rMin && r <= rMax && abs(atan2(dx, dy)) <= halfAngle
+            let edge = r * sin(abs(atan2(dx, dy)) - halfAngle)
+            return max(rMin - r, r - rMax, edge)
         }
     }
 
@@ -362,7 +364,7 @@ private struct Painter {
         }
         c.blur(passes: 1)
         c.noise(sigma(0.015), rng: &tex)
-        c.mask(SynthColor(0.03, 0.02, 0.02)) { x, y in (x - 0.5) * (x - 0.5) + (y - 0.5) * (y - 0.5) <= 0.48 * 0.48 }
+        c.mask(SynthColor(0.03, 0.02, 0.02), distance: SynthCanvas.circle(0.5, 0.5, 0.48))
     }
 
     // MARK: - Fundus: orange-red disc on black, bright optic disc, branching vessels
@@ -410,7 +412,7 @@ private struct Painter {
         }
         c.blur(passes: 1)
         c.noise(sigma(0.012), rng: &tex)
-        c.mask(g(0)) { x, y in (x - 0.5) * (x - 0.5) + (y - 0.5) * (y - 0.5) <= R * R }
+        c.mask(g(0), distance: SynthCanvas.circle(0.5, 0.5, R))
     }
 
     // MARK: - OCT: B-scan with layered bands, foveal dip, speckle
@@ -434,9 +436,10 @@ private struct Painter {
             return SynthColor(gray: Float(max(0.08, 0.45 - 1.4 * (y - bottom - 0.035))))
         }
         if parts.lesion && s.finding > 0 {
-            var slots = [0.14, 0.3, 0.46, 0.62, 0.78, 0.92]
+            // five slots 0.19 apart: elements never touch, so they can be counted
+            var slots = [0.12, 0.31, 0.5, 0.69, 0.88]
             les.shuffle(&slots)
-            let rx = [0.03, 0.045, 0.06][s.grade - 1] * les.uniform(0.92, 1.08)
+            let rx = [0.028, 0.04, 0.052][s.grade - 1] * les.uniform(0.92, 1.08)
             for x0 in slots.prefix(s.count) {
                 let x = x0 + les.uniform(-0.015, 0.015)
                 if s.finding == 1 {
