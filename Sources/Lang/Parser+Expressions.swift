@@ -291,6 +291,7 @@ extension ParserCore {
         }
         pos = i
         advance() // else
+        skipNewlines()
         let elseBlock: Block
         if peek().kind == .kwIf {
             let nested = peek()
