@@ -60,6 +60,12 @@ extension Bindings {
             let n = series.map(\.y.count).max() ?? 0
             return PlotSpec(title: title ?? t, xlabel: xlabel, ylabel: "", kind: .lines(series, smooth: smooth ?? Plotter.defaultWindow(points: n)))
         }
+        if case .host(let e as EvalObject) = v {
+            return try plotSpec(.host(e.plotTable), keys: keys, title: title, smooth: smooth, a)
+        }
+        if case .host(let t as TrainerObject) = v, let h = try t.field("history") {
+            return try plotSpec(h, keys: keys ?? [t.mode == "grpo" ? "reward" : "loss"], title: title, smooth: smooth, a)
+        }
         if case .host(let t as TableValue) = v {
             let cols = t.columns.indices.dropFirst().filter { j in
                 t.rows.allSatisfy { j < $0.count && ({ if case .number = $0 { return true }; if case .null = $0 { return true }; return false })($0[j]) }
@@ -82,11 +88,13 @@ extension Bindings {
             let recs = xs.map { if case .record(let r) = $0 { return r } else { return Record() } }
             let ks = keys ?? recs[0].keys.filter { $0 != "step" && $0 != "mode" }.prefix(1).map { $0 }
             let x: [Double] = recs.enumerated().map { i, r in r["step"]?.asNumber ?? Double(i + 1) }
-            return lines(try ks.map { k in
+            return lines(try ks.map { key in
+                // "rewards/accuracy" names the mean TRL logs as "rewards/accuracy/mean".
+                let k = recs.contains(where: { $0[key] != nil }) || !recs.contains(where: { $0[key + "/mean"] != nil }) ? key : key + "/mean"
                 guard recs.contains(where: { $0[k] != nil }) else {
                     throw a.error("no metric '\(k)'; metrics: \(recs[0].keys.joined(separator: ", "))")
                 }
-                return PlotSeries(name: k, x: x, y: try nums(recs.map { $0[k] ?? .null }, "'\(k)'"))
+                return PlotSeries(name: key, x: x, y: try nums(recs.map { $0[k] ?? .null }, "'\(key)'"))
             }, ks.joined(separator: ", "), xlabel: "step")
         }
         if case .host(let h) = v, let hxs = h.elements {

@@ -16,6 +16,9 @@ extension Builtins {
         Bindings.registerSynth(add)
         Bindings.registerModel(add)
         Bindings.registerPlot(add)
+        Bindings.registerSampling(add)
+        Bindings.registerTraining(add)
+        Bindings.registerEval(add)
     }
 }
 

@@ -80,6 +80,8 @@ public final class Session {
     var seedCounter: UInt64 = 0
     /// Hash of the source being run (named in the metrics header).
     var scriptHash = MetricsRecorder.hash("")
+    /// Preprocessed images by model image size ("32x3"), shared by trainers, `sample` and `eval`.
+    var imageCaches: [String: ImageCache] = [:]
 
     public init(options: SessionOptions = SessionOptions()) {
         self.options = options

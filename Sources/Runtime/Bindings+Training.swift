@@ -1,0 +1,516 @@
+// Trainer bindings: `sft(m, data, ...)` and `grpo(m, data, rewards: [...], ...)`
+// with every option of SFTConfig / GRPOConfig as a keyword argument, `step t`
+// and `step t, n` (progress bar on a terminal, a compact line per step or every
+// ~n/10 steps, Ctrl-C handling), the trainer's fields (`t.last`, `t.metrics`,
+// `t.history`, `t.step`, `t.config`), `t.set(...)` between steps, and save /
+// resume / load_model.
+//
+// Ctrl-C: one press stops after the current step (the trainer is consistent:
+// counts, history and the --metrics file agree). A second press during a GRPO
+// step aborts it: every reward is wrapped so that it throws once the abort is
+// requested, and GRPOTrainer leaves model, optimiser, sampler and sample order
+// as they were when a reward throws. The update half of a step is short and
+// runs to its end; SFT steps (about 0.1 s) stop at step boundaries.
+
+import Foundation
+import MedR1Lib
+
+/// A GRPO or SFT trainer seen from a script.
+public final class TrainerObject: HostObject {
+    enum Kind {
+        case grpo(GRPOTrainer)
+        case sft(SFTTrainer)
+    }
+    let kind: Kind
+    /// The model being trained (the same object the script holds: training changes it).
+    let modelObject: ModelObject
+    let data: Dataset
+    /// Planned steps given with `steps:` (the cosine horizon), for the summary.
+    var planned: Int?
+
+    init(_ kind: Kind, model: ModelObject, data: Dataset, planned: Int?) {
+        self.kind = kind
+        modelObject = model
+        self.data = data
+        self.planned = planned
+    }
+
+    var mode: String { if case .grpo = kind { return "grpo" } else { return "sft" } }
+    var stepCount: Int {
+        switch kind { case .grpo(let t): return t.stepCount; case .sft(let t): return t.stepCount }
+    }
+    var history: MetricsHistory {
+        switch kind { case .grpo(let t): return t.history; case .sft(let t): return t.history }
+    }
+    var grpoConfig: GRPOConfig? { if case .grpo(let t) = kind { return t.config } else { return nil } }
+
+    var lastRollout: ScoredRollout? {
+        guard case .grpo(let t) = kind, let r = t.last else { return nil }
+        return ScoredRollout(r, scaleRewards: t.config.scaleRewards)
+    }
+
+    /// One step; throws as the trainer does (a failed GRPO step changes nothing).
+    func stepOnce() throws -> StepMetrics {
+        switch kind {
+        case .grpo(let t): return try t.step()
+        case .sft(let t): return try t.step()
+        }
+    }
+
+    public var typeName: String { "trainer" }
+    public var summary: String {
+        "\(mode) trainer on \(data.name) (\(data.count) samples): step \(stepCount)"
+            + (planned.map { " of \($0) planned" } ?? "")
+            + (history.last.map { ", " + Bindings.compactLine($0, planned: nil).replacingOccurrences(of: "  ", with: ", ") } ?? "")
+    }
+    public var display: String {
+        var lines = ["\(mode) trainer on \(data.name) (\(data.count) samples): step \(stepCount)" + (planned.map { " of \($0) planned" } ?? "")]
+        switch kind {
+        case .grpo(let t):
+            let c = t.config
+            lines.append("  \(c.promptsPerStep) prompts x G \(c.group), lr \(formatNumber(c.learningRate)) (\(c.schedule)), beta \(formatNumber(c.beta)), "
+                         + "loss \(c.lossType.rawValue), eps \(formatNumber(c.epsLow))/\(formatNumber(c.epsHigh)), "
+                         + "temperature \(formatNumber(c.temperature)), max_tokens \(c.maxCompletionTokens)")
+            lines.append("  rewards: " + t.rewards.map { $0.weight == 1 ? $0.name : "\(formatNumber($0.weight)) x \($0.name)" }.joined(separator: " + "))
+        case .sft(let t):
+            let c = t.config
+            lines.append("  batch \(c.batchSize), lr \(formatNumber(c.learningRate)) (\(c.schedule)), template \(t.encoder.template.rawValue)")
+        }
+        if let m = history.last { lines.append("  last: " + Bindings.compactLine(m, planned: nil)) }
+        return lines.joined(separator: "\n")
+    }
+
+    public var fieldNames: [String] { ["step", "config", "metrics", "history", "last", "model", "data", "mode", "rewards"] }
+    public var methodNames: [String] { ["set"] }
+
+    public func field(_ name: String) throws -> Value? {
+        switch name {
+        case "step": return .number(Double(stepCount))
+        case "config": return .record(configRecord)
+        case "metrics": return history.last.map { .record(Bindings.metricsRecord($0)) } ?? .null
+        case "history": return .list(history.steps.map { .record(Bindings.metricsRecord($0)) })
+        case "last": return lastRollout.map { .host(RolloutObject($0, step: stepCount)) } ?? .null
+        case "model": return .host(modelObject)
+        case "data": return .host(DatasetObject(data))
+        case "mode": return .string(mode)
+        case "rewards":
+            guard case .grpo(let t) = kind else { return .null }
+            return .list(t.rewards.map { .host(RewardObject($0)) })
+        default: return nil
+        }
+    }
+
+    /// Every setting under its keyword-argument name.
+    var configRecord: Record {
+        func n(_ x: Double) -> Value { .number(x) }
+        func i(_ x: Int) -> Value { .number(Double(x)) }
+        switch kind {
+        case .grpo(let t):
+            let c = t.config
+            return Record([("group", i(c.group)), ("prompts", i(c.promptsPerStep)), ("beta", n(c.beta)), ("lr", n(c.learningRate)),
+                           ("eps_low", n(c.epsLow)), ("eps_high", n(c.epsHigh)), ("loss", .string(c.lossType.rawValue)),
+                           ("scale_rewards", .bool(c.scaleRewards)), ("num_iterations", i(c.numIterations)),
+                           ("mask_truncated", .bool(c.maskTruncatedCompletions)), ("max_tokens", i(c.maxCompletionTokens)),
+                           ("temperature", n(c.temperature)), ("top_k", i(c.topK)), ("top_p", n(c.topP)),
+                           ("schedule", .string(c.schedule.description)), ("max_grad_norm", n(c.maxGradNorm)),
+                           ("weight_decay", n(c.weightDecay)), ("adam_beta1", n(c.adamBeta1)), ("adam_beta2", n(c.adamBeta2)),
+                           ("adam_eps", n(c.adamEps)), ("seed", .number(Double(c.seed))),
+                           ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue)),
+                           ("rewards", .list(t.rewards.map { .string($0.name) })), ("weights", .list(t.rewards.map { n($0.weight) }))])
+        case .sft(let t):
+            let c = t.config
+            return Record([("batch", i(c.batchSize)), ("lr", n(c.learningRate)), ("schedule", .string(c.schedule.description)),
+                           ("max_grad_norm", n(c.maxGradNorm)), ("weight_decay", n(c.weightDecay)), ("adam_beta1", n(c.adamBeta1)),
+                           ("adam_beta2", n(c.adamBeta2)), ("adam_eps", n(c.adamEps)), ("seed", .number(Double(c.seed))),
+                           ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue))])
+        }
+    }
+
+    /// `t.set(lr: 3e-4, beta: 0.02)`: change settings between steps.
+    public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
+        guard name == "set" else { throw RuntimeError("trainer has no method '\(name)'; methods: set") }
+        try a.expect(0...0, "t.set(lr: 3e-4, beta: 0.02)")
+        switch kind {
+        case .grpo(let t):
+            try a.allowOnly(Bindings.grpoSettable)
+            var c = t.config
+            try Bindings.applyGRPO(a, &c)
+            do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }
+        case .sft(let t):
+            try a.allowOnly(Bindings.sftSettable)
+            var c = t.config
+            try Bindings.applySFT(a, &c)
+            do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }
+        }
+        if let p = try a.namedInt("steps") { planned = p }
+        return .null
+    }
+}
+
+/// Thrown by a reward once a second Ctrl-C asked to abort the step.
+struct StepAborted: Error, CustomStringConvertible {
+    var description: String { "step aborted by Ctrl-C" }
+}
+
+extension Bindings {
+    // MARK: - Options
+
+    /// Settings `t.set` may change (everything but rewards, template and seed).
+    static let grpoSettable = ["group", "prompts", "beta", "lr", "eps_low", "eps_high", "loss", "scale_rewards", "num_iterations",
+                               "mask_truncated", "max_tokens", "temperature", "top_k", "top_p", "schedule", "warmup", "steps",
+                               "min_lr", "max_grad_norm", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps"]
+    static let grpoOptions = ["rewards", "weights"] + grpoSettable + ["seed", "template", "answer_style"]
+    static let sftSettable = ["batch", "lr", "schedule", "warmup", "steps", "min_lr", "max_grad_norm", "weight_decay",
+                              "adam_beta1", "adam_beta2", "adam_eps"]
+    static let sftOptions = sftSettable + ["seed", "template", "answer_style"]
+
+    /// `schedule: "constant" | "warmup" | "cosine"` with `warmup:` steps, `steps:` (cosine
+    /// horizon) and `min_lr:` (cosine floor as a fraction of lr); unspecified parts keep `current`'s.
+    static func schedule(_ a: Arguments, current: LRSchedule) throws -> LRSchedule {
+        var kind = "constant", w = 0, total: Int? = nil, minF = 0.0
+        switch current {
+        case .constant: break
+        case .warmup(let s): kind = "warmup"; w = s
+        case .cosine(let s, let t, let m): kind = "cosine"; w = s; total = t; minF = m
+        }
+        let givenKind = try a.namedString("schedule")
+        if let k = givenKind { kind = k }
+        if let x = try a.namedInt("warmup") {
+            guard x >= 0 else { throw a.error("warmup must be 0 or more steps, got \(x)") }
+            w = x
+            if givenKind == nil && kind == "constant" && x > 0 { kind = "warmup" }
+        }
+        if let x = try a.namedInt("steps") {
+            guard x >= 1 else { throw a.error("steps must be 1 or more, got \(x)") }
+            total = x
+        }
+        if let x = try a.namedNumber("min_lr") {
+            guard x >= 0 && x <= 1 else { throw a.error("min_lr is a fraction of lr in [0, 1], got \(formatNumber(x))") }
+            minF = x
+        }
+        switch kind {
+        case "constant": return .constant
+        case "warmup":
+            guard w > 0 else { throw a.error("schedule \"warmup\" needs warmup: steps (e.g. warmup: 10)") }
+            return .warmup(steps: w)
+        case "cosine":
+            guard let total else { throw a.error("schedule \"cosine\" needs steps: the number of steps to decay over (e.g. steps: 200)") }
+            return .cosine(warmup: w, total: total, minFactor: minF)
+        default:
+            throw a.error("unknown schedule \"\(kind)\"; use \"constant\", \"warmup\" or \"cosine\"")
+        }
+    }
+
+    static func applyGRPO(_ a: Arguments, _ c: inout GRPOConfig) throws {
+        if let x = try a.namedInt("group") { c.group = x }
+        if let x = try a.namedInt("prompts") { c.promptsPerStep = x }
+        if let x = try a.namedNumber("beta") { c.beta = x }
+        if let x = try a.namedNumber("lr") { c.learningRate = x }
+        if let x = try a.namedNumber("eps_low") { c.epsLow = x }
+        if let x = try a.namedNumber("eps_high") { c.epsHigh = x }
+        if let s = try a.namedString("loss") {
+            guard let l = GRPOLossType(rawValue: s) else {
+                throw a.error("unknown loss \"\(s)\"; use one of \(GRPOLossType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+            }
+            c.lossType = l
+        }
+        if let x = try a.namedBool("scale_rewards") { c.scaleRewards = x }
+        if let x = try a.namedInt("num_iterations") { c.numIterations = x }
+        if let x = try a.namedBool("mask_truncated") { c.maskTruncatedCompletions = x }
+        if let x = try a.namedInt("max_tokens") { c.maxCompletionTokens = x }
+        if let x = try a.namedNumber("temperature") { c.temperature = x }
+        if let x = try a.namedInt("top_k") { c.topK = x }
+        if let x = try a.namedNumber("top_p") { c.topP = x }
+        c.schedule = try schedule(a, current: c.schedule)
+        if let x = try a.namedNumber("max_grad_norm") { c.maxGradNorm = x }
+        if let x = try a.namedNumber("weight_decay") { c.weightDecay = x }
+        if let x = try a.namedNumber("adam_beta1") { c.adamBeta1 = x }
+        if let x = try a.namedNumber("adam_beta2") { c.adamBeta2 = x }
+        if let x = try a.namedNumber("adam_eps") { c.adamEps = x }
+    }
+
+    static func applySFT(_ a: Arguments, _ c: inout SFTConfig) throws {
+        if let x = try a.namedInt("batch") { c.batchSize = x }
+        if let x = try a.namedNumber("lr") { c.learningRate = x }
+        c.schedule = try schedule(a, current: c.schedule)
+        if let x = try a.namedNumber("max_grad_norm") { c.maxGradNorm = x }
+        if let x = try a.namedNumber("weight_decay") { c.weightDecay = x }
+        if let x = try a.namedNumber("adam_beta1") { c.adamBeta1 = x }
+        if let x = try a.namedNumber("adam_beta2") { c.adamBeta2 = x }
+        if let x = try a.namedNumber("adam_eps") { c.adamEps = x }
+    }
+
+    /// Each reward made abortable: it throws once a second Ctrl-C is pending, which makes
+    /// GRPOTrainer drop the whole step.
+    static func abortable(_ rs: [Reward]) -> [Reward] {
+        rs.map { r in
+            Reward(name: r.name, weight: r.weight) { c in
+                if Interrupt.isAbortRequested { throw StepAborted() }
+                return try r.function(c)
+            }
+        }
+    }
+
+    // MARK: - Metrics
+
+    /// A metrics record: step, mode, then every metric by its TRL name.
+    static func metricsRecord(_ m: StepMetrics) -> Record {
+        var r = Record([("step", .number(Double(m.step))), ("mode", .string(m.mode))])
+        for (n, v) in zip(m.names, m.values) { r[n] = .number(v) }
+        return r
+    }
+
+    /// One JSON line whose numbers read back as the very same Doubles (bit for bit):
+    /// integers up to 2^53 as integers, -0 as -0.0, the rest in Swift's shortest
+    /// round-trip form; NaN and infinities (no JSON numbers) as null.
+    static func metricsJSONLine(_ m: StepMetrics) -> String {
+        var parts = ["\"step\": \(m.step)", "\"mode\": \(jsonQuote(m.mode))"]
+        for (n, v) in zip(m.names, m.values) { parts.append("\(jsonQuote(n)): \(exactJSONNumber(v))") }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+
+    static func exactJSONNumber(_ v: Double) -> String {
+        guard v.isFinite else { return "null" }
+        if v == 0 { return v.sign == .minus ? "-0.0" : "0" }
+        if v == v.rounded(), abs(v) <= 9_007_199_254_740_992 { return String(Int64(v)) }
+        return "\(v)"
+    }
+
+    static func jsonQuote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// The line printed after a step: the numbers a student watches.
+    static func compactLine(_ m: StepMetrics, planned: Int?) -> String {
+        func f(_ k: String, _ label: String, _ spec: String = "%.3f") -> String? {
+            m[k].map { "\(label) " + ($0.isNaN ? "nan" : String(format: spec, $0)) }
+        }
+        let head = "\(m.mode) step \(m.step)" + (planned.map { "/\($0)" } ?? "")
+        var parts: [String] = [head]
+        if m.mode == "grpo" {
+            var r = f("reward", "reward") ?? "reward -"
+            let each = m.names.filter { $0.hasPrefix("rewards/") && $0.hasSuffix("/mean") }.map { n -> String in
+                let name = String(n.dropFirst("rewards/".count).dropLast("/mean".count))
+                return "\(name) \(String(format: "%.2f", m[n]!))"
+            }
+            if !each.isEmpty { r += " (" + each.joined(separator: ", ") + ")" }
+            parts.append(r)
+            parts += [f("frac_reward_zero_std", "zero-std", "%.2f"), f("kl", "kl", "%.4f"),
+                      f("completions/mean_length", "len", "%.1f"), f("loss", "loss", "%.4f")].compactMap { $0 }
+        } else {
+            parts += [f("loss", "loss", "%.4f"), f("grad_norm", "grad", "%.2f"), f("learning_rate", "lr", "%.2g")].compactMap { $0 }
+        }
+        if let s = m["seconds"] { parts.append(String(format: "%.2fs", s)) }
+        return parts.joined(separator: "  ")
+    }
+
+    /// Print a line every `every` steps for long runs: about ten lines, on round numbers.
+    static func autoEvery(_ n: Int) -> Int {
+        if n <= 10 { return 1 }
+        let raw = Double(n) / 10
+        let mag = pow(10, floor(log10(raw)))
+        for k in [1.0, 2, 5, 10] where k * mag >= raw { return Int(k * mag) }
+        return Int(10 * mag)
+    }
+
+    /// Progress bars only on a terminal, and never into a notebook or a test sink.
+    static func showProgress(_ ctx: CallContext) -> Bool {
+        guard isatty(STDERR_FILENO) == 1 else { return false }
+        guard let i = ctx as? Interpreter else { return false }
+        return i.sink is StandardOutputSink
+    }
+
+    /// `step t, n`: up to n steps with progress, printed lines, metrics recording and Ctrl-C.
+    static func runSteps(_ t: TrainerObject, _ n: Int, every: Int?, quiet: Bool, _ a: Arguments, _ ctx: CallContext) throws {
+        let session = (ctx as? Interpreter)?.session
+        let bar = ProgressBar(total: n, label: t.mode, enabled: showProgress(ctx))
+        defer { bar.finish() }
+        let every = max(1, every ?? autoEvery(n))
+        let t0 = Date()
+        var done: [StepMetrics] = []
+        func say(_ s: String) {
+            bar.finish()
+            ctx.emit(.text(s))
+        }
+        for i in 0..<n {
+            if Interrupt.isRequested { break }
+            let m: StepMetrics
+            do { m = try t.stepOnce() } catch {
+                if Interrupt.isRequested {
+                    if !done.isEmpty && !quiet { say(compactLine(done.last!, planned: nil)) }
+                    throw InterruptedError("aborted step \(t.stepCount + 1): the model, optimiser and sampler are as before it; "
+                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)")
+                }
+                if let e = error as? RewardError { throw a.error(e.description) }
+                if let e = error as? RLError { throw a.error(e.description) }
+                throw error
+            }
+            done.append(m)
+            if let session { try session.recordMetrics(jsonLine: metricsJSONLine(m)) }
+            if !quiet && ((i + 1) % every == 0 || i == n - 1) { say(compactLine(m, planned: nil)) }
+            var status = m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
+                                          : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""
+            if let kl = m["kl"] { status += String(format: " kl %.4f", kl) }
+            bar.update(done: i + 1, status: status)
+        }
+        if done.count > 1 && !quiet {
+            let secs = Date().timeIntervalSince(t0)
+            var s = "\(t.mode): \(done.count) steps in \(String(format: "%.1f", secs)) s (\(String(format: "%.2f", secs / Double(done.count))) s/step), t.step = \(t.stepCount)"
+            let key = t.mode == "grpo" ? "reward" : "loss"
+            let k = max(1, min(10, done.count / 5))
+            let first = done.prefix(k).compactMap { $0[key] }, last = done.suffix(k).compactMap { $0[key] }
+            if !first.isEmpty && !last.isEmpty {
+                s += "; \(key) \(String(format: "%.3f", first.reduce(0, +) / Double(first.count))) -> "
+                    + "\(String(format: "%.3f", last.reduce(0, +) / Double(last.count)))"
+                    + (k > 1 ? " (mean of the first and last \(k) steps)" : " (first and last step)")
+            }
+            say(s)
+        }
+        if done.count < n {
+            throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent")
+        }
+    }
+
+    // MARK: - Builtins
+
+    static func registerTraining(_ add: Builtins.Register) {
+        add("grpo") { a, ctx in
+            try a.expect(2...2, "grpo(m, data, rewards: [format(), accuracy()], group: 8, lr: 1e-4, ...)")
+            try a.allowOnly(grpoOptions)
+            let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
+            let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
+            var c = GRPOConfig()
+            c.seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            try applyGRPO(a, &c)
+            let rs = abortable(try rewardOptions(a, ctx))
+            do {
+                let t = try GRPOTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, rewards: rs, config: c,
+                                        template: try template(a), answerStyle: try answerStyle(a),
+                                        images: imageCache(mo.model.config, ctx))
+                return .host(TrainerObject(.grpo(t), model: mo, data: d, planned: try a.namedInt("steps")))
+            } catch let e as RLError { throw a.error(e.description) }
+        }
+        add("sft") { a, ctx in
+            try a.expect(2...2, "sft(m, data, lr: 1e-3, batch: 64, ...)")
+            try a.allowOnly(sftOptions)
+            let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
+            let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
+            var c = SFTConfig()
+            c.seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            try applySFT(a, &c)
+            do {
+                let t = try SFTTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, config: c,
+                                       template: try template(a), answerStyle: try answerStyle(a),
+                                       images: imageCache(mo.model.config, ctx))
+                return .host(TrainerObject(.sft(t), model: mo, data: d, planned: try a.namedInt("steps")))
+            } catch let e as RLError { throw a.error(e.description) }
+        }
+        add("step") { a, ctx in
+            try a.expect(1...2, "step t or step t, 50")
+            try a.allowOnly(["every", "quiet"])
+            let t = try a.host(0, "trainer", as: TrainerObject.self, typeName: "trainer (from sft(...) or grpo(...))")
+            let n = a.count > 1 ? try a.int(1, "n") : 1
+            guard n >= 0 else { throw a.error("n must be 0 or more, got \(n)") }
+            try runSteps(t, n, every: try a.namedInt("every"), quiet: try a.namedBool("quiet") ?? false, a, ctx)
+            return .null
+        }
+        add("save") { a, ctx in
+            try a.expect(2...2, "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"")
+            try a.allowOnly([])
+            let path = try a.string(1, "path")
+            let url = ctx.resolve(path)
+            do {
+                switch a.positional[0] {
+                case .host(let t as TrainerObject) where url.pathExtension != "safetensors":
+                    switch t.kind {
+                    case .grpo(let g): try g.save(to: url)
+                    case .sft(let s): try s.save(to: url)
+                    }
+                    ctx.emit(.text("saved \(t.mode) trainer at step \(t.stepCount) to \(path)"))
+                case .host(let t as TrainerObject):
+                    try saveModel(t.modelObject, url)
+                    ctx.emit(.text("saved the model of the \(t.mode) trainer (step \(t.stepCount)) to \(path)"))
+                case .host(let m as ModelObject):
+                    try saveModel(m, url)
+                    ctx.emit(.text("saved model (\(m.model.parameterCount) parameters) to \(path)"))
+                case let v:
+                    throw a.error("can save a trainer or a model, got \(v.typeName) \(v.summary)")
+                }
+            } catch let e as RLError {
+                throw a.error(e.description)
+            } catch let e as RuntimeError {
+                throw e
+            } catch {
+                throw a.error("cannot save to \(path): \(error)")
+            }
+            return .null
+        }
+        add("resume") { a, ctx in
+            try a.expect(2...2, "resume(\"runs/x.ckpt\", data, rewards: [format(), accuracy()])")
+            try a.allowOnly(["rewards", "weights"])
+            let path = try a.string(0, "path")
+            let dir = ctx.resolve(path)
+            let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset (the one the trainer was trained on)").dataset
+            let kind = try trainerKind(dir, path, a)
+            do {
+                switch kind {
+                case "grpo":
+                    let rs = abortable(try rewardOptions(a, ctx))
+                    let cfg = try ModelConfigProbe.read(dir)
+                    let t = try GRPOTrainer.resume(from: dir, dataset: d, rewards: rs, images: imageCache(cfg, ctx))
+                    return .host(TrainerObject(.grpo(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
+                default:
+                    guard !a.has("rewards") else { throw a.error("\(path) holds an SFT trainer, which takes no rewards") }
+                    let cfg = try ModelConfigProbe.read(dir)
+                    let t = try SFTTrainer.resume(from: dir, dataset: d, images: imageCache(cfg, ctx))
+                    return .host(TrainerObject(.sft(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
+                }
+            } catch let e as RLError { throw a.error(e.description) }
+        }
+        add("load_model") { a, ctx in
+            try a.expect(1...1, "load_model(\"m.safetensors\")")
+            try a.allowOnly([])
+            let path = try a.string(0, "path")
+            do {
+                let (m, tokJSON, _) = try Checkpoint.load(from: ctx.resolve(path))
+                return .host(ModelObject(model: m, tokenizer: try Tokenizer(json: tokJSON)))
+            } catch {
+                throw a.error("cannot load \(path): \(error)")
+            }
+        }
+    }
+
+    static func saveModel(_ m: ModelObject, _ url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Checkpoint.save(model: m.model, tokenizerJSON: m.tokenizer.toJSON(), extraMetadata: ["written_by": "medr1 \(Medr1Version.version)"], to: url)
+    }
+
+    /// "grpo" or "sft", from the state directory's trainer.json.
+    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> String {
+        let file = dir.appendingPathComponent("trainer.json")
+        guard let data = try? Data(contentsOf: file),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let kind = obj["kind"] as? String else {
+            throw a.error("\(path) is not a trainer state (no readable trainer.json in it); make one with save t, \"\(path)\"")
+        }
+        return kind
+    }
+}
+
+/// The model config stored in a trainer state (to pick the session's image cache).
+enum ModelConfigProbe {
+    static func read(_ dir: URL) throws -> ModelConfig {
+        struct Probe: Decodable { var modelConfig: ModelConfig }
+        let data = try Data(contentsOf: dir.appendingPathComponent("trainer.json"))
+        return try JSONDecoder().decode(Probe.self, from: data).modelConfig
+    }
+}
