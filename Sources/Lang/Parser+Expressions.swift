@@ -146,7 +146,7 @@ extension ParserCore {
                     try fail("expected a field or method name after '.', found \(describe(name))", at: name)
                 }
                 advance()
-                expr = .member(MemberExpr(object: expr, name: name.text, nameSpan: span(name), span: span(from: start)))
+                expr = .member(MemberExpr(object: expr, name: textOf(name), nameSpan: span(name), span: span(from: start)))
             default:
                 return expr
             }
@@ -168,7 +168,7 @@ extension ParserCore {
             return .nilLiteral(span(t))
         case .identifier:
             advance()
-            return .identifier(t.text, span(t))
+            return .identifier(textOf(t), span(t))
         case .stringStart:
             return try parseString()
         case .lparen:
@@ -234,7 +234,7 @@ extension ParserCore {
                 let keySpan: SourceSpan
                 if keyToken.kind == .identifier || keyToken.kind.isKeyword {
                     advance()
-                    key = keyToken.text
+                    key = textOf(keyToken)
                     keySpan = span(keyToken)
                 } else if keyToken.kind == .stringStart {
                     guard case .string(let parts, let s) = try parseString() else { throw ParseAbort() }
@@ -317,9 +317,9 @@ extension ParserCore {
                 pos += 1
                 previous = t
                 if case .text(let prev)? = parts.last {
-                    parts[parts.count - 1] = .text(prev + t.text)
+                    parts[parts.count - 1] = .text(prev + textOf(t))
                 } else {
-                    parts.append(.text(t.text))
+                    parts.append(.text(textOf(t)))
                 }
             case .interpStart:
                 pos += 1

@@ -58,8 +58,8 @@ struct NotebookRenderer {
             return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
         case .error(let text):
             return "<pre class=\"error\">\(escapeHTML(stripANSI(text)))</pre>\n"
-        case .table(let columns, let rows):
-            var html = "<table>\n<thead><tr>"
+        case .table(let title, let columns, let rows):
+            var html = "<table>\n" + (title.map { "<caption>\(escapeHTML($0))</caption>\n" } ?? "") + "<thead><tr>"
             html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
             html += "</tr></thead>\n<tbody>\n"
             for row in rows {
@@ -120,7 +120,8 @@ struct NotebookRenderer {
                     text += fenced(stripANSI(output), info: "text")
                 case .error(let message):
                     text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
-                case .table(let columns, let rows):
+                case .table(let title, let columns, let rows):
+                    if let title { text += "**\(title)**\n\n" }
                     let cellText: (String) -> String = {
                         $0.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
                     }
