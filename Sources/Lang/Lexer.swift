@@ -10,7 +10,7 @@
 // Comments (`#` to end of line) are dropped, except a line whose first
 // non-blank characters are `# %%`: that is a `cell` token carrying the title.
 
-struct Lexer {
+final class Lexer {
     private let bytes: [UInt8]
     private let file: String
     private let source: SourceText
@@ -22,6 +22,8 @@ struct Lexer {
     /// only blanks so far on the current line (for `# %%`)
     private var atLineStart = true
     private(set) var tokens: [Token] = []
+    /// texts of identifier, string-text and cell tokens (`Token.textIndex`)
+    private(set) var texts: [String] = []
     private(set) var diagnostics: [Diagnostic] = []
     /// true when the lexer gave up after `maxDiagnostics` errors
     private(set) var stoppedEarly = false
@@ -48,7 +50,7 @@ struct Lexer {
 
     // MARK: - Driver
 
-    mutating func run() {
+    func run() {
         while true {
             if case .string(let open)? = modes.last {
                 lexStringContent(open: open)
@@ -75,7 +77,7 @@ struct Lexer {
     private var peekByte: UInt8 { pos < bytes.count ? bytes[pos] : 0 }
     private func byte(at i: Int) -> UInt8 { i < bytes.count ? bytes[i] : 0 }
 
-    private mutating func advance() {
+    private func advance() {
         let b = bytes[pos]
         pos += 1
         if b == 0x0A {
@@ -102,10 +104,15 @@ struct Lexer {
                    offset: m.pos, endOffset: pos)
     }
 
-    private mutating func emit(_ kind: TokenKind, from m: Mark, text: String = "", number: Double = 0) {
+    private func emit(_ kind: TokenKind, from m: Mark, text: String? = nil, number: Double = 0) {
+        var index: Int32 = -1
+        if let text {
+            index = Int32(texts.count)
+            texts.append(text)
+        }
         tokens.append(Token(kind: kind, start: m.pos, end: pos, scalarStart: m.scalar, scalarEnd: scalar,
                             line: m.line, column: m.column, spaceBefore: spaceBefore,
-                            text: text, number: number))
+                            textIndex: index, number: number))
         spaceBefore = false
         if kind == .newline {
             atLineStart = true
@@ -115,13 +122,13 @@ struct Lexer {
         }
     }
 
-    private mutating func report(_ message: String, at span: SourceSpan, incomplete: Bool = false) {
+    private func report(_ message: String, at span: SourceSpan, incomplete: Bool = false) {
         let (text, start) = Diagnostic.excerpt(source.line(span.line), column: span.column)
         diagnostics.append(Diagnostic(message: message, span: span, isIncomplete: incomplete,
                                       lineText: text, lineTextStart: start))
     }
 
-    private mutating func skipBlanks() {
+    private func skipBlanks() {
         while pos < bytes.count {
             switch bytes[pos] {
             case 0x20, 0x09, 0x0D:
@@ -145,7 +152,7 @@ struct Lexer {
 
     // MARK: - Tokens
 
-    private mutating func lexToken() {
+    private func lexToken() {
         let m = mark
         let c = bytes[pos]
         switch c {
@@ -181,65 +188,63 @@ struct Lexer {
         }
     }
 
-    private mutating func lexOperator(_ m: Mark) {
-        let c = bytes[pos]
-        let next = byte(at: pos + 1)
-        func two(_ k: TokenKind) -> TokenKind { advance(); advance(); return k }
-        func one(_ k: TokenKind) -> TokenKind { advance(); return k }
-        let kind: TokenKind
-        switch c {
-        case UInt8(ascii: "("): kind = one(.lparen)
-        case UInt8(ascii: ")"): kind = one(.rparen)
-        case UInt8(ascii: "["): kind = one(.lbracket)
-        case UInt8(ascii: "]"): kind = one(.rbracket)
-        case UInt8(ascii: ","): kind = one(.comma)
-        case UInt8(ascii: ":"): kind = one(.colon)
-        case UInt8(ascii: ";"): kind = one(.semicolon)
-        case UInt8(ascii: "~"): kind = one(.tilde)
-        case UInt8(ascii: "%"): kind = one(.percent)
-        case UInt8(ascii: "+"): kind = next == UInt8(ascii: "=") ? two(.plusAssign) : one(.plus)
-        case UInt8(ascii: "-"): kind = next == UInt8(ascii: "=") ? two(.minusAssign) : one(.minus)
-        case UInt8(ascii: "/"): kind = next == UInt8(ascii: "=") ? two(.slashAssign) : one(.slash)
-        case UInt8(ascii: "*"):
-            kind = next == UInt8(ascii: "*") ? two(.starStar) : next == UInt8(ascii: "=") ? two(.starAssign) : one(.star)
-        case UInt8(ascii: "="):
-            kind = next == UInt8(ascii: "=") ? two(.equal) : next == UInt8(ascii: ">") ? two(.arrow) : one(.assign)
-        case UInt8(ascii: "<"): kind = next == UInt8(ascii: "=") ? two(.lessEqual) : one(.less)
-        case UInt8(ascii: ">"): kind = next == UInt8(ascii: "=") ? two(.greaterEqual) : one(.greater)
-        case UInt8(ascii: "!"):
-            if next == UInt8(ascii: "=") { kind = two(.notEqual) }
-            else if next == UInt8(ascii: "~") { kind = two(.bangTilde) }
-            else {
-                // Recover as `not` so the rest of the statement still parses: one error, not two.
-                kind = one(.kwNot)
-                report("'!' is not an operator; use 'not'", at: span(from: m))
-            }
-        case UInt8(ascii: "&") where next == UInt8(ascii: "&"):
-            kind = two(.kwAnd); report("'&&' is not an operator; use 'and'", at: span(from: m))
-        case UInt8(ascii: "|") where next == UInt8(ascii: "|"):
-            kind = two(.kwOr); report("'||' is not an operator; use 'or'", at: span(from: m))
-        case UInt8(ascii: "."):
-            if next == UInt8(ascii: ".") {
-                let third = byte(at: pos + 2)
-                if third == UInt8(ascii: "<") { advance(); advance(); advance(); kind = .halfOpenRange }
-                else if third == UInt8(ascii: ".") { advance(); advance(); advance(); kind = .closedRange }
-                else {
-                    kind = two(.halfOpenRange)
-                    report("'..' is not an operator; use '..<' (upper bound excluded) or '...' (included)",
-                           at: span(from: m))
-                }
-            } else {
-                kind = one(.dot)
-            }
-        default:
+    private func lexOperator(_ m: Mark) {
+        guard let (kind, length, message) = Lexer.operatorToken(bytes[pos], byte(at: pos + 1), byte(at: pos + 2))
+        else {
             lexUnexpected(m)
             return
         }
+        for _ in 0..<length { advance() }
+        // `!`, `&&`, `||`, `..` are reported but read as `not`, `and`, `or`, `..<`,
+        // so the rest of the statement still parses: one error, not two.
+        if let message { report(message, at: span(from: m)) }
         emit(kind, from: m)
     }
 
+    /// The operator starting with bytes c, next, third: its kind, its length in
+    /// bytes, and an error message when it is a common mistake. A pure function
+    /// (no copy of the lexer per call in debug builds).
+    private static func operatorToken(_ c: UInt8, _ next: UInt8, _ third: UInt8) -> (TokenKind, Int, String?)? {
+        let eq = next == UInt8(ascii: "=")
+        switch c {
+        case UInt8(ascii: "("): return (.lparen, 1, nil)
+        case UInt8(ascii: ")"): return (.rparen, 1, nil)
+        case UInt8(ascii: "["): return (.lbracket, 1, nil)
+        case UInt8(ascii: "]"): return (.rbracket, 1, nil)
+        case UInt8(ascii: ","): return (.comma, 1, nil)
+        case UInt8(ascii: ":"): return (.colon, 1, nil)
+        case UInt8(ascii: ";"): return (.semicolon, 1, nil)
+        case UInt8(ascii: "~"): return (.tilde, 1, nil)
+        case UInt8(ascii: "%"): return (.percent, 1, nil)
+        case UInt8(ascii: "+"): return eq ? (.plusAssign, 2, nil) : (.plus, 1, nil)
+        case UInt8(ascii: "-"): return eq ? (.minusAssign, 2, nil) : (.minus, 1, nil)
+        case UInt8(ascii: "/"): return eq ? (.slashAssign, 2, nil) : (.slash, 1, nil)
+        case UInt8(ascii: "*"):
+            return next == UInt8(ascii: "*") ? (.starStar, 2, nil) : eq ? (.starAssign, 2, nil) : (.star, 1, nil)
+        case UInt8(ascii: "="):
+            return eq ? (.equal, 2, nil) : next == UInt8(ascii: ">") ? (.arrow, 2, nil) : (.assign, 1, nil)
+        case UInt8(ascii: "<"): return eq ? (.lessEqual, 2, nil) : (.less, 1, nil)
+        case UInt8(ascii: ">"): return eq ? (.greaterEqual, 2, nil) : (.greater, 1, nil)
+        case UInt8(ascii: "!"):
+            if eq { return (.notEqual, 2, nil) }
+            if next == UInt8(ascii: "~") { return (.bangTilde, 2, nil) }
+            return (.kwNot, 1, "'!' is not an operator; use 'not'")
+        case UInt8(ascii: "&") where next == UInt8(ascii: "&"):
+            return (.kwAnd, 2, "'&&' is not an operator; use 'and'")
+        case UInt8(ascii: "|") where next == UInt8(ascii: "|"):
+            return (.kwOr, 2, "'||' is not an operator; use 'or'")
+        case UInt8(ascii: "."):
+            guard next == UInt8(ascii: ".") else { return (.dot, 1, nil) }
+            if third == UInt8(ascii: "<") { return (.halfOpenRange, 3, nil) }
+            if third == UInt8(ascii: ".") { return (.closedRange, 3, nil) }
+            return (.halfOpenRange, 2, "'..' is not an operator; use '..<' (upper bound excluded) or '...' (included)")
+        default:
+            return nil
+        }
+    }
+
     /// Reports one unexpected character (a whole UTF-8 sequence) and skips it.
-    private mutating func lexUnexpected(_ m: Mark) {
+    private func lexUnexpected(_ m: Mark) {
         let c = bytes[pos]
         advance()
         while pos < bytes.count && bytes[pos] & 0xC0 == 0x80 { advance() }
@@ -279,7 +284,7 @@ struct Lexer {
         spaceBefore = true
     }
 
-    private mutating func lexCell() {
+    private func lexCell() {
         let m = mark
         advance() // '#'
         while peekByte == 0x20 || peekByte == 0x09 { advance() }
@@ -292,40 +297,46 @@ struct Lexer {
         emit(.cell, from: m, text: title)
     }
 
-    private mutating func lexIdentifier() {
+    private func lexIdentifier() {
         let m = mark
-        while pos < bytes.count, isIdentByte(bytes[pos]) { advance() }
+        while pos < bytes.count, Lexer.isIdentByte(bytes[pos]) { advance() }
         let name = String(decoding: bytes[m.pos..<pos], as: UTF8.self)
-        emit(TokenKind.keywords[name] ?? .identifier, from: m, text: name)
+        // keywords are 2-8 lowercase letters: skip the dictionary for other names
+        let length = pos - m.pos
+        if length >= 2, length <= 8, bytes[m.pos] >= UInt8(ascii: "a"), let keyword = TokenKind.keywords[name] {
+            emit(keyword, from: m) // text is its spelling
+        } else {
+            emit(.identifier, from: m, text: name)
+        }
     }
 
-    private func isIdentByte(_ b: UInt8) -> Bool {
+    private static func isIdentByte(_ b: UInt8) -> Bool {
         (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
     }
 
-    private func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
 
     /// number -> digits ('.' digits)? ([eE] [+-]? digits)?   ("0..<3" is 0, ..<, 3)
-    private mutating func lexNumber() {
+    private func lexNumber() {
         let m = mark
-        while isDigit(peekByte) { advance() }
-        if peekByte == UInt8(ascii: "."), isDigit(byte(at: pos + 1)) {
+        while Lexer.isDigit(peekByte) { advance() }
+        if peekByte == UInt8(ascii: "."), Lexer.isDigit(byte(at: pos + 1)) {
             advance()
-            while isDigit(peekByte) { advance() }
+            while Lexer.isDigit(peekByte) { advance() }
         }
         var malformed = false
         if peekByte == UInt8(ascii: "e") || peekByte == UInt8(ascii: "E") {
             var i = pos + 1
             if byte(at: i) == UInt8(ascii: "+") || byte(at: i) == UInt8(ascii: "-") { i += 1 }
-            if isDigit(byte(at: i)) {
+            if Lexer.isDigit(byte(at: i)) {
                 while pos < i { advance() }
-                while isDigit(peekByte) { advance() }
+                while Lexer.isDigit(peekByte) { advance() }
             } else {
                 malformed = true
             }
         }
-        if malformed || isIdentByte(peekByte) {
-            while pos < bytes.count, isIdentByte(bytes[pos]) { advance() }
+        if malformed || Lexer.isIdentByte(peekByte) {
+            while pos < bytes.count, Lexer.isIdentByte(bytes[pos]) { advance() }
             let text = String(decoding: bytes[m.pos..<pos], as: UTF8.self)
             report("malformed number '\(text)'; an exponent needs digits (3e-4) and a name cannot start with a digit",
                    at: span(from: m))
@@ -343,10 +354,10 @@ struct Lexer {
     // MARK: - Strings
 
     /// Lexes string text up to the closing quote, a `${`, or end of input.
-    private mutating func lexStringContent(open: Token) {
+    private func lexStringContent(open: Token) {
         var text: [UInt8] = []
         var textMark = mark
-        func flush(_ lexer: inout Lexer) {
+        func flush(_ lexer: Lexer) {
             if !text.isEmpty {
                 lexer.spaceBefore = false
                 lexer.emit(.stringText, from: textMark, text: String(decoding: text, as: UTF8.self))
@@ -355,7 +366,7 @@ struct Lexer {
         }
         while true {
             if pos >= bytes.count || diagnostics.count >= Lexer.maxDiagnostics {
-                flush(&self)
+                flush(self)
                 modes.removeAll()
                 if pos >= bytes.count {
                     report("unterminated string; add a closing '\"'", at: span(open), incomplete: true)
@@ -366,7 +377,7 @@ struct Lexer {
             if text.isEmpty { textMark = mark }
             switch b {
             case UInt8(ascii: "\""):
-                flush(&self)
+                flush(self)
                 let m = mark
                 advance()
                 spaceBefore = false
@@ -374,7 +385,7 @@ struct Lexer {
                 modes.removeLast()
                 return
             case UInt8(ascii: "$") where byte(at: pos + 1) == UInt8(ascii: "{"):
-                flush(&self)
+                flush(self)
                 let m = mark
                 advance(); advance()
                 spaceBefore = false
@@ -395,7 +406,7 @@ struct Lexer {
     }
 
     /// escape -> '\' ( n | t | r | 0 | \ | " | $ | u{hex} )
-    private mutating func lexEscape(into text: inout [UInt8]) {
+    private func lexEscape(into text: inout [UInt8]) {
         let m = mark
         advance() // backslash
         guard pos < bytes.count else { return }
@@ -410,7 +421,7 @@ struct Lexer {
             advance(); advance()
             var value: UInt32 = 0
             var digits = 0
-            while let d = hexValue(peekByte), digits < 8 { value = value &* 16 &+ d; digits += 1; advance() }
+            while let d = Lexer.hexValue(peekByte), digits < 8 { value = value &* 16 &+ d; digits += 1; advance() }
             if peekByte == UInt8(ascii: "}"), digits > 0, let s = Unicode.Scalar(value) {
                 advance()
                 text.append(contentsOf: Array(String(Character(s)).utf8))
@@ -428,7 +439,7 @@ struct Lexer {
         }
     }
 
-    private func hexValue(_ b: UInt8) -> UInt32? {
+    private static func hexValue(_ b: UInt8) -> UInt32? {
         switch b {
         case 0x30...0x39: return UInt32(b - 0x30)
         case 0x61...0x66: return UInt32(b - 0x61 + 10)

@@ -146,7 +146,7 @@ extension ParserCore {
                     try fail("expected a field or method name after '.', found \(describe(name))", at: name)
                 }
                 advance()
-                expr = .member(MemberExpr(object: expr, name: name.text, nameSpan: span(name), span: span(from: start)))
+                expr = .member(MemberExpr(object: expr, name: textOf(name), nameSpan: span(name), span: span(from: start)))
             default:
                 return expr
             }
@@ -168,7 +168,7 @@ extension ParserCore {
             return .nilLiteral(span(t))
         case .identifier:
             advance()
-            return .identifier(t.text, span(t))
+            return .identifier(textOf(t), span(t))
         case .stringStart:
             return try parseString()
         case .lparen:
@@ -234,7 +234,7 @@ extension ParserCore {
                 let keySpan: SourceSpan
                 if keyToken.kind == .identifier || keyToken.kind.isKeyword {
                     advance()
-                    key = keyToken.text
+                    key = textOf(keyToken)
                     keySpan = span(keyToken)
                 } else if keyToken.kind == .stringStart {
                     guard case .string(let parts, let s) = try parseString() else { throw ParseAbort() }
@@ -272,7 +272,7 @@ extension ParserCore {
             let thenExpr = try withRecords { try parseExpression() }
             let thenBlock = Block(statements: [.expression(thenExpr)], span: span(from: thenStart))
             var elseBlock: Block? = nil
-            if match(.kwElse) {
+            if nextElse() {
                 skipNewlines()
                 let elseStart = peek()
                 let elseExpr = try withRecords { try parseExpression() }
@@ -282,15 +282,10 @@ extension ParserCore {
                           span: span(from: start))
         }
         let thenBlock = try withRecords { try parseBlock(after: "the condition of 'if' (or write 'then')") }
-        // `}` NEWLINE* `else`: else may start the next line
-        var i = pos
-        while tokens[i].kind == .newline { i += 1 }
-        guard tokens[i].kind == .kwElse else {
+        guard nextElse() else {
             return IfExpr(condition: condition, thenBranch: thenBlock, elseBranch: nil, usesThen: false,
                           span: span(from: start))
         }
-        pos = i
-        advance() // else
         skipNewlines()
         let elseBlock: Block
         if peek().kind == .kwIf {
@@ -306,6 +301,17 @@ extension ParserCore {
                       span: span(from: start))
     }
 
+    /// Consumes `NEWLINE* else` if that is what follows: `else` may start the
+    /// line after the then-branch (in a script; at the prompt the `if` has run).
+    func nextElse() -> Bool {
+        var i = pos
+        while tokens[i].kind == .newline { i += 1 }
+        guard tokens[i].kind == .kwElse else { return false }
+        pos = i
+        advance()
+        return true
+    }
+
     /// string -> '"' (TEXT | '${' expr '}')* '"'
     func parseString() throws -> Expr {
         let start = advance()
@@ -317,9 +323,9 @@ extension ParserCore {
                 pos += 1
                 previous = t
                 if case .text(let prev)? = parts.last {
-                    parts[parts.count - 1] = .text(prev + t.text)
+                    parts[parts.count - 1] = .text(prev + textOf(t))
                 } else {
-                    parts.append(.text(t.text))
+                    parts.append(.text(textOf(t)))
                 }
             case .interpStart:
                 pos += 1

@@ -47,11 +47,11 @@ extension ParserCore {
         }
         advance()
         guard match(.assign) else {
-            try fail("expected '=' after 'let \(name.text)', found \(describe(peek()))", at: peek())
+            try fail("expected '=' after 'let \(textOf(name))', found \(describe(peek()))", at: peek())
         }
         skipNewlines()
         let value = try parseExpression()
-        return .binding(LetStmt(name: name.text, nameSpan: span(name), value: value, span: span(from: start)))
+        return .binding(LetStmt(name: textOf(name), nameSpan: span(name), value: value, span: span(from: start)))
     }
 
     /// return -> 'return' expr?
@@ -78,13 +78,13 @@ extension ParserCore {
         }
         advance()
         guard match(.kwIn) else {
-            try fail("expected 'in' after 'for \(name.text)', found \(describe(peek()))", at: peek())
+            try fail("expected 'in' after 'for \(textOf(name))', found \(describe(peek()))", at: peek())
         }
         let iterable = try withoutRecords { try parseExpression() }
         loopDepth += 1
         defer { loopDepth -= 1 }
-        let body = try parseBlock(after: "'for \(name.text) in …'")
-        return .forIn(ForStmt(variable: name.text, variableSpan: span(name), iterable: iterable,
+        let body = try parseBlock(after: "'for \(textOf(name)) in …'")
+        return .forIn(ForStmt(variable: textOf(name), variableSpan: span(name), iterable: iterable,
                               body: body, span: span(from: start)))
     }
 
@@ -124,7 +124,7 @@ extension ParserCore {
         if peek().kind == .identifier {
             name = advance()
         }
-        let what = name.map { "'fn \($0.text)'" } ?? "'fn'"
+        let what = name.map { "'fn \(textOf($0))'" } ?? "'fn'"
         let open = peek()
         guard open.kind == .lparen else {
             try fail("expected '(' after \(what), found \(describe(open))", at: open)
@@ -140,14 +140,14 @@ extension ParserCore {
                 try fail("expected a parameter name, found \(describe(p))", at: p)
             }
             advance()
-            if !seen.insert(p.text).inserted {
-                try fail("duplicate parameter '\(p.text)'", at: p)
+            if !seen.insert(textOf(p)).inserted {
+                try fail("duplicate parameter '\(textOf(p))'", at: p)
             }
             var defaultValue: Expr? = nil
             if match(.assign) {
                 defaultValue = try withRecords { try parseExpression() }
             }
-            params.append(Param(name: p.text, span: span(p), defaultValue: defaultValue))
+            params.append(Param(name: textOf(p), span: span(p), defaultValue: defaultValue))
             if !match(.comma) { break }
         }
         try expectClosing(.rparen, for: open)
@@ -169,7 +169,7 @@ extension ParserCore {
             let t = peek()
             try fail("expected '=', '=>' or '{' after the parameters of \(what), found \(describe(t))", at: t)
         }
-        return FunctionExpr(name: name?.text, nameSpan: name.map { span($0) }, params: params, body: body,
+        return FunctionExpr(name: name.map(textOf), nameSpan: name.map { span($0) }, params: params, body: body,
                             span: span(from: start))
     }
 
@@ -206,7 +206,7 @@ extension ParserCore {
             if isLabelStart() { continue }
             break
         }
-        return .call(CallExpr(callee: .identifier(name.text, span(name)), arguments: arguments,
+        return .call(CallExpr(callee: .identifier(textOf(name), span(name)), arguments: arguments,
                               isCommand: true, span: span(from: name)))
     }
 
@@ -223,7 +223,7 @@ extension ParserCore {
             advance() // ':'
             skipNewlines()
             let value = try withRecords { try parseExpression() }
-            return Argument(label: label.text, labelSpan: span(label), value: value)
+            return Argument(label: textOf(label), labelSpan: span(label), value: value)
         }
         return Argument(label: nil, labelSpan: nil, value: try withRecords { try parseExpression() })
     }

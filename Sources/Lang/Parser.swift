@@ -76,7 +76,7 @@ public enum Parser {
         var bytes = input
         let invalid = UTF8Check.replaceInvalid(&bytes)
         let source = SourceText(bytes: bytes)
-        var lexer = Lexer(bytes: bytes, file: file, source: source)
+        let lexer = Lexer(bytes: bytes, file: file, source: source)
         lexer.run()
         var lexDiagnostics = invalid.prefix(Lexer.maxDiagnostics).map { bad -> Diagnostic in
             let (line, column) = UTF8Check.position(of: bad.offset, in: bytes)
@@ -88,7 +88,7 @@ public enum Parser {
         }
         lexDiagnostics += lexer.diagnostics
         lexDiagnostics.sort { $0.span.offset < $1.span.offset }
-        let parser = ParserCore(tokens: lexer.tokens, file: file, source: source, options: options,
+        let parser = ParserCore(tokens: lexer.tokens, texts: lexer.texts, file: file, source: source, options: options,
                                 lexerDiagnostics: lexDiagnostics)
         let statements = parser.parseProgram()
         var all = lexDiagnostics + parser.diagnostics
@@ -117,6 +117,7 @@ struct OpenDelimiter {
 
 final class ParserCore {
     let tokens: [Token]
+    let texts: [String]
     let file: String
     let source: SourceText
     let options: ParseOptions
@@ -124,7 +125,11 @@ final class ParserCore {
     var pos = 0
     /// last token consumed (the end of the node being built)
     var previous: Token
-    var opens: [OpenDelimiter] = []
+    var opens: [OpenDelimiter] = [] {
+        didSet { ignoringNewlines = opens.last?.ignoresNewlines ?? false }
+    }
+    /// inside ( [ record-{ ${ (the innermost open delimiter): newlines are layout only
+    private(set) var ignoringNewlines = false
     var depth = 0
     /// for "'break' outside of a loop" / "'return' outside of a function"
     var loopDepth = 0
@@ -139,9 +144,10 @@ final class ParserCore {
     /// true when parsing stopped after `Lexer.maxDiagnostics` errors
     var stoppedEarly = false
 
-    init(tokens: [Token], file: String, source: SourceText, options: ParseOptions,
+    init(tokens: [Token], texts: [String], file: String, source: SourceText, options: ParseOptions,
          lexerDiagnostics: [Diagnostic]) {
         self.tokens = tokens
+        self.texts = texts
         self.file = file
         self.source = source
         self.options = options
@@ -151,7 +157,10 @@ final class ParserCore {
 
     // MARK: - Token access
 
-    var ignoringNewlines: Bool { opens.last?.ignoresNewlines ?? false }
+    /// The name, label, string text or cell title a token carries.
+    func textOf(_ t: Token) -> String {
+        t.textIndex >= 0 ? texts[Int(t.textIndex)] : t.kind.spelling
+    }
 
     /// The current token; inside brackets newline tokens are skipped.
     func peek() -> Token {
@@ -239,7 +248,7 @@ final class ParserCore {
     /// What a token looks like in "found …".
     func describe(_ t: Token) -> String {
         switch t.kind {
-        case .identifier: return "'\(t.text)'"
+        case .identifier: return "'\(textOf(t))'"
         case .number: return "number '\(String(decoding: source.bytes[t.start..<t.end], as: UTF8.self))'"
         default: return t.kind.display
         }
@@ -276,7 +285,7 @@ final class ParserCore {
             if t.kind == .eof { break }
             if t.kind == .cell {
                 advance()
-                statements.append(.cell(CellMarker(title: t.text, span: span(t))))
+                statements.append(.cell(CellMarker(title: textOf(t), span: span(t))))
                 continue
             }
             let openCount = opens.count
@@ -347,7 +356,8 @@ final class ParserCore {
     /// Skips the rest of a broken statement: to the newline or ';' that ends it
     /// (brackets opened in it must close first), a '}' closing the enclosing
     /// block, a cell marker, or — when stuck inside an unclosed ( or [ — a line
-    /// starting with let/for/while/return, which cannot be inside brackets.
+    /// starting with let/for/while/return/if/`fn name`, which almost surely
+    /// begins a new statement.
     func synchronize(openCount: Int, inBlock: Bool) {
         var stack = opens[openCount...].map(\.token.kind)
         opens.removeSubrange(openCount...)
@@ -372,9 +382,10 @@ final class ParserCore {
                 } else {
                     stack.removeAll()
                 }
-            case .kwLet, .kwFor, .kwWhile, .kwReturn:
+            case .kwLet, .kwFor, .kwWhile, .kwReturn, .kwIf, .kwFn:
                 if let top = stack.last, top == .lparen || top == .lbracket,
-                   pos > 0, tokens[pos - 1].kind == .newline {
+                   pos > 0, tokens[pos - 1].kind == .newline,
+                   t.kind != .kwFn || tokens[pos + 1].kind == .identifier {
                     return
                 }
             default:

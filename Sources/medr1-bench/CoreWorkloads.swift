@@ -53,4 +53,21 @@ nonisolated(unsafe) let coreWorkloads: [Workload] = [
                                         withGrad: false)
         }
     }, figure: { 64 * 128 / $0 }),
+
+    // The model side of W2 (no sampling, no rewards): 8 prompts of image +
+    // 48 tokens prefilled in one batch, expanded to 8 rows each, then 64
+    // decode steps of one token per row. Figure: generated tokens per second.
+    Workload(id: "decode", unit: "tokens/s", flops: nil, prepare: {
+        let model = try MedR1Model(config: ModelConfig(), seed: 1)
+        let prompts = TeacherForcedBatch(config: model.config, rows: 8, textTokens: 48, seed: 7)
+        return {
+            let pre = try model.prefill(images: prompts.images, prompts: prompts.sequences)
+            var cache = model.expand(pre, copies: 8)
+            var tokens = [Int](repeating: 0, count: cache.rows)
+            for step in 0..<64 {
+                for r in 0..<tokens.count { tokens[r] = (r * 31 + step * 7) % model.config.vocabSize }
+                _ = try model.decode(&cache, tokens: tokens)
+            }
+        }
+    }, figure: { 64 * 64 / $0 }),
 ]

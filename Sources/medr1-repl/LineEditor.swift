@@ -95,9 +95,12 @@ final class LibEditLineEditor: LineEditor {
         rl_initialize()
         using_history()
         stifle_history(Self.historyLimit)
-        // Words end at blanks, brackets, operators, quotes, '.' and ':', never at '/':
-        // so `t.la<TAB>` completes `la` and `"data/sy<TAB>` completes the path.
-        rl_completer_word_break_characters = strdup(" \t\n\"'`@$><=;|&{}()[],.:+-*%!~")
+        // Words end at blanks, brackets, operators and quotes, never at '.', ':' or '/':
+        // the session completes `t.la` to `t.last` and `"data/sy` to the path, and
+        // `:hi` stays whole for the meta-commands. libedit reads the "basic" set.
+        let breaks = " \t\n\"'`@$><=;|&{}()[],+-*%!~"
+        rl_basic_word_break_characters = UnsafePointer(strdup(breaks))
+        rl_completer_word_break_characters = strdup(breaks)
         rl_attempted_completion_function = { text, start, end in
             rl_attempted_completion_over = 1
             guard let text, let completer = activeCompleter else { return nil }
@@ -127,7 +130,9 @@ final class LibEditLineEditor: LineEditor {
             return .endOfInput
         }
         defer { free(raw) }
-        if InterruptSignal.consume() { return .interrupt }
+        // A ^C while editing that libedit already handled (it clears the line and
+        // keeps reading) leaves the flag set: the line typed after it stands.
+        _ = InterruptSignal.consume()
         return .line(String(cString: raw))
     }
 

@@ -88,8 +88,10 @@ struct Medr1REPL: ParsableCommand {
 
     mutating func run() throws {
         let onTerminal = isatty(STDIN_FILENO) == 1
-        let options = flags.options(interactive: onTerminal)
-        let session = makeSession(options: options, output: writeOut)
+        // Prompt semantics (a bare expression echoes its value) on a pipe too, so
+        // `echo '1 + 2' | medr1-repl` prints 3; progress bars check the terminal themselves.
+        let options = flags.options(interactive: true)
+        let session = makeSession(options: options)
         InterruptSignal.install()
         let editor: LineEditor = onTerminal
             ? LibEditLineEditor(historyPath: LibEditLineEditor.defaultHistoryPath())
@@ -116,7 +118,7 @@ struct RunScript: ParsableCommand {
 
     mutating func run() throws {
         let source = try loadScriptOrExit(file)
-        let session = makeSession(options: flags.options(interactive: false), output: writeOut)
+        let session = makeSession(options: flags.options(interactive: false))
         InterruptSignal.install()
         switch session.run(source: source, file: file) {
         case .ok: return
@@ -154,9 +156,9 @@ struct RenderNotebook: ParsableCommand {
         let source = try loadScriptOrExit(file)
         var options = flags.options(interactive: false)
         options.color = false
-        let session = makeSession(options: options, output: writeOut)
+        let session = makeSession(options: options)
         InterruptSignal.install()
-        let cells = session.runNotebook(source: source, file: file)
+        let cells = session.notebookCells(source: source, file: file)
         let threads = flags.threads.map(String.init) ?? "default"
         let renderer = NotebookRenderer(
             title: (file as NSString).lastPathComponent,
@@ -235,7 +237,7 @@ struct ReplayRun: ParsableCommand {
         defer { if metrics == nil { try? FileManager.default.removeItem(atPath: newPath) } }
         let options = ReplSessionOptions(seed: seed ?? headerSeed ?? 0, threads: threads ?? headerThreads,
                                          metricsPath: newPath, color: false, interactive: false)
-        let session = makeSession(options: options, output: writeOut)
+        let session = makeSession(options: options)
         InterruptSignal.install()
         let outcome = session.run(source: source, file: file)
         let replayed: Recording

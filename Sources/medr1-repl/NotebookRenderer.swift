@@ -58,8 +58,8 @@ struct NotebookRenderer {
             return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
         case .error(let text):
             return "<pre class=\"error\">\(escapeHTML(stripANSI(text)))</pre>\n"
-        case .table(let columns, let rows):
-            var html = "<table>\n<thead><tr>"
+        case .table(let title, let columns, let rows):
+            var html = "<table>\n" + (title.map { "<caption>\(escapeHTML($0))</caption>\n" } ?? "") + "<thead><tr>"
             html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
             html += "</tr></thead>\n<tbody>\n"
             for row in rows {
@@ -96,6 +96,7 @@ struct NotebookRenderer {
     table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
     th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
     th { background: #eef2f7; }
+    td:first-child, th:first-child { text-align: left; }
     figure { margin: 0.6em 0; }
     figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
     figcaption { color: #555; font-size: 0.85em; }
@@ -120,7 +121,8 @@ struct NotebookRenderer {
                     text += fenced(stripANSI(output), info: "text")
                 case .error(let message):
                     text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
-                case .table(let columns, let rows):
+                case .table(let title, let columns, let rows):
+                    if let title { text += "**\(title)**\n\n" }
                     let cellText: (String) -> String = {
                         $0.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
                     }

@@ -33,7 +33,7 @@ final class ReplLoop {
         self.color = color
         self.out = out
         self.err = err
-        editor.completer = { [unowned session] line, cursor in
+        editor.completer = { line, cursor in
             if MetaCommand.isMetaCommand(line) { return MetaCommand.completions(for: String(line.prefix(cursor))) }
             return session.completions(line: line, cursor: cursor)
         }

@@ -5,21 +5,10 @@
 import Foundation
 import Runtime
 
-/// What one pushed line did.
-enum ReplPush: Equatable {
-    /// The statement is incomplete (open bracket, trailing operator, open block): keep reading.
-    case needsMore
-    /// A complete statement ran; `ok` is false after a syntax or runtime error
-    /// (already reported through the session's output).
-    case ran(ok: Bool)
-}
-
-/// How a whole script ended; decides the exit code of `run`.
-enum ReplRunOutcome: Equatable {
-    case ok
-    case syntaxError
-    case runtimeError
-}
+/// What one pushed line did: `.needsMore` or `.ran(ok:)` (Runtime's type).
+typealias ReplPush = PushResult
+/// How a whole script ended (`.ok`, `.syntaxError` -> 65, `.runtimeError` -> 70).
+typealias ReplRunOutcome = RunOutcome
 
 /// Options a session is created with (mirrors Runtime's SessionOptions).
 struct ReplSessionOptions {
@@ -44,7 +33,7 @@ protocol ReplSession: AnyObject {
     /// Runs a whole script (`run`, `:load`).
     func run(source: String, file: String) -> ReplRunOutcome
     /// Runs a `# %%`-cell script and returns each cell with its outputs.
-    func runNotebook(source: String, file: String) -> [NotebookCell]
+    func notebookCells(source: String, file: String) -> [NotebookCell]
     /// Candidate replacements for the word that ends at `cursor` (a character offset in `line`).
     func completions(line: String, cursor: Int) -> [String]
     /// The statements that ran without error, in order: `:save` writes them.
@@ -73,8 +62,8 @@ struct NotebookCell: Equatable {
 enum NotebookOutput: Equatable {
     /// Printed text (may contain ANSI escapes; the renderer strips them).
     case text(String)
-    /// A table: column headers and rows of already-formatted cells.
-    case table(columns: [String], rows: [[String]])
+    /// A table: an optional title, column headers and rows of already-formatted cells.
+    case table(title: String?, columns: [String], rows: [[String]])
     /// An image to embed: PNG bytes (a plot, or a sample shown with `show`).
     case png(Data, caption: String?)
     /// An SVG document to embed (plots written with `to: "x.svg"`).
@@ -83,100 +72,64 @@ enum NotebookOutput: Equatable {
     case error(String)
 }
 
-// MARK: - The placeholder until Runtime.Session lands on main
+// MARK: - Runtime.Session
 
-/// Stands in for Runtime.Session until it exists: it decides "needs more" by
-/// bracket depth only and runs nothing. Replaced by the real session adapter.
-final class PlaceholderSession: ReplSession {
-    private var pending: [String] = []
-    private(set) var successfulStatements: [String] = []
-    private let output: (String) -> Void
-
-    init(options: ReplSessionOptions, output: @escaping (String) -> Void) {
-        self.output = output
-    }
-
-    func push(_ line: String) -> ReplPush {
-        pending.append(line)
-        let text = pending.joined(separator: "\n")
-        var depth = 0
-        for ch in text {
-            if "([{".contains(ch) { depth += 1 } else if ")]}".contains(ch) { depth -= 1 }
-        }
-        if depth > 0 { return .needsMore }
-        pending = []
-        if text.trimmingBlanks().isEmpty { return .ran(ok: true) }
-        successfulStatements.append(text)
-        output("(runtime not available yet) \(text)\n")
-        return .ran(ok: true)
-    }
-
-    func discardPending() { pending = [] }
-
-    func run(source: String, file: String) -> ReplRunOutcome {
-        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-            _ = push(String(line))
-        }
-        return .ok
-    }
-
-    func runNotebook(source: String, file: String) -> [NotebookCell] {
-        NotebookCell.split(source).map { NotebookCell(title: $0.title, source: $0.source, outputs: []) }
-    }
-
-    func completions(line: String, cursor: Int) -> [String] { [] }
-    func variables() -> [(name: String, summary: String)] { [] }
-    func reset() { successfulStatements = []; pending = [] }
-    func help(_ topic: String?) -> String { "(help is provided by the runtime, not available yet)" }
-}
-
-extension NotebookCell {
-    /// Splits a script at `# %%` lines (the percent format of Jupytext and VS Code).
-    /// Text before the first marker is a cell of its own when it holds anything
-    /// but blank lines.
-    static func split(_ source: String) -> [(title: String?, source: String)] {
-        var cells: [(title: String?, lines: [String])] = []
-        var current: (title: String?, lines: [String]) = (nil, [])
-        var sawMarker = false
-        for raw in source.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = String(raw)
-            if line.hasPrefix("# %%") {
-                if sawMarker || current.lines.contains(where: { !$0.trimmingBlanks().isEmpty }) {
-                    cells.append(current)
+extension Session: ReplSession {
+    /// Runs the notebook and converts each cell's output events for the renderer:
+    /// consecutive printed lines become one text block, plots and shown images
+    /// with PNG bytes become embedded images (their terminal text otherwise).
+    func notebookCells(source: String, file: String) -> [NotebookCell] {
+        runNotebook(source: source, file: file).map { cell in
+            var outputs: [NotebookOutput] = []
+            func addText(_ text: String) {
+                if case .text(let previous)? = outputs.last {
+                    outputs[outputs.count - 1] = .text(previous + text.ensuringNewline)
+                } else {
+                    outputs.append(.text(text.ensuringNewline))
                 }
-                sawMarker = true
-                let title = String(line.dropFirst(4)).trimmingBlanks()
-                current = (title.isEmpty ? nil : title, [])
-            } else {
-                current.lines.append(line)
             }
-        }
-        if sawMarker || current.lines.contains(where: { !$0.trimmingBlanks().isEmpty }) {
-            cells.append(current)
-        }
-        return cells.map { cell in
-            var lines = cell.lines
-            while let last = lines.last, last.trimmingBlanks().isEmpty { lines.removeLast() }
-            while let first = lines.first, first.trimmingBlanks().isEmpty { lines.removeFirst() }
-            return (cell.title, lines.joined(separator: "\n"))
+            for event in cell.outputs {
+                switch event {
+                case .text(let text):
+                    addText(text)
+                case .table(let title, let columns, let rows, _):
+                    outputs.append(.table(title: title, columns: columns, rows: rows))
+                case .plot(let title, let png, let text, let file):
+                    if let png {
+                        outputs.append(.png(png, caption: title.isEmpty ? nil : title))
+                    } else if let text {
+                        addText(text)
+                    } else if let file {
+                        addText("plot written to \(file)")
+                    }
+                case .image(let png, let text):
+                    if let png { outputs.append(.png(png, caption: nil)) } else { addText(text) }
+                case .error(let message):
+                    outputs.append(.error(message))
+                }
+            }
+            return NotebookCell(title: cell.title, source: cell.source, outputs: outputs)
         }
     }
 }
 
-/// Creates the session every command uses.
-func makeSession(options: ReplSessionOptions, output: @escaping (String) -> Void) -> ReplSession {
-    PlaceholderSession(options: options, output: output)
+/// Creates the session every command uses; output goes to stdout, errors to stderr.
+func makeSession(options: ReplSessionOptions) -> ReplSession {
+    Session(options: SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
+                                    color: options.color, interactive: options.interactive,
+                                    sink: StandardOutputSink()))
 }
 
 /// The program's version (from the Runtime, so the REPL and recordings agree).
 let medr1Version = Medr1Version.version
 
-/// Forwards ^C to the Runtime's interrupt flag (polled by long work such as `step t, 50`).
+/// Forwards ^C to the Runtime's interrupt counter (polled by long work such as
+/// `step t, 50`: one press stops after the current step, two abort it).
 enum RuntimeInterrupt {
-    /// Initialises the Runtime's state before the signal handler may touch it.
-    static func prepare() {}
-    /// Called from the SIGINT handler: must only store a flag.
-    static func request() {}
-    /// Called before each prompt: work is over, the request is spent.
-    static func clear() {}
+    /// Nothing to initialise: the Runtime's counter is a plain static word.
+    static func prepare() { _ = Interrupt.isRequested }
+    /// Called from the SIGINT handler: only increments a word.
+    static func request() { Interrupt.request() }
+    /// Called before each prompt: work is over, the presses are spent.
+    static func clear() { Interrupt.clear() }
 }

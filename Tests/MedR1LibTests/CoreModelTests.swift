@@ -51,10 +51,11 @@ final class CoreModelTests: XCTestCase {
         for p in m.parameters where !p.name.hasSuffix("norm1.weight") && !p.name.hasSuffix("norm2.weight") && !p.name.hasSuffix("norm.weight") {
             for i in 0..<p.count { p.value[i] *= 5 }
         }
-        let images = [Self.image(1), Self.image(2)]
-        let seqs = [[1, 5, 9, 3, 39, 0], [7, 7, 2, 11]]
-        let starts = [2, 0]
-        let wts = [CoreTest.random(4, seed: 30), CoreTest.random(4, seed: 31)]
+        // Rows 0 and 2 share an image (one vision pass, gradients summed).
+        let images = [Self.image(1), Self.image(2), Self.image(1)]
+        let seqs = [[1, 5, 9, 3, 39, 0], [7, 7, 2, 11], [4, 8, 15]]
+        let starts = [2, 0, 1]
+        let wts = [CoreTest.random(4, seed: 30), CoreTest.random(4, seed: 31), CoreTest.random(2, seed: 32)]
         func loss() -> Double {
             let r = try! m.tokenLogProbs(images: images, sequences: seqs, targetStart: starts, temperature: 0.9, withGrad: false)
             return CoreTest.dot(r.logProbs.flatMap { $0 }, wts.flatMap { $0 })
@@ -123,6 +124,18 @@ final class CoreModelTests: XCTestCase {
         let single = try m.prefill(image: Self.image(9), prompt: [4, 5])
         let batch = try m.prefill(images: [Self.image(8), Self.image(9)], prompts: [[1], [4, 5]])
         XCTAssertLessThan(CoreTest.relativeError(batch.lastLogits[1], single.lastLogits[0]), 1e-6)
+        // Two prefixes x 2 copies decoded together equal each row's full forward.
+        var cache = m.expand(batch, copies: 2)
+        let steps = [[9, 1, 2, 3], [7, 0, 39, 5]]
+        var outs: [[Float]] = []
+        for s in steps { outs = try m.decode(&cache, tokens: s) }
+        let images = [Self.image(8), Self.image(8), Self.image(9), Self.image(9)]
+        let prompts = [[1], [1], [4, 5], [4, 5]]
+        for r in 0..<4 {
+            let full = try fullLogits(m, image: images[r], tokens: prompts[r] + [steps[0][r], steps[1][r], 0])
+            let err = CoreTest.relativeError(outs[r], full[prompts[r].count + 2])
+            XCTAssertLessThan(err, 1e-5, "row \(r): relative error \(err)")
+        }
     }
 
     func testDeterministicForAThreadCount() throws {

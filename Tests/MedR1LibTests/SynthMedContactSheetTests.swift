@@ -10,15 +10,18 @@ final class SynthMedContactSheetTests: XCTestCase {
         let env = ProcessInfo.processInfo.environment
         let root = try TestSupport.temporaryDirectory("synthmed-sheet")
         defer { try? FileManager.default.removeItem(at: root) }
-        var config = SynthMedConfig(count: 160, imageSize: Int(env["MEDR1_SHEET_SIZE"] ?? "") ?? 64,
+        var config = SynthMedConfig(count: env["MEDR1_CONTACT_SHEET"] == nil ? 80 : 160, imageSize: Int(env["MEDR1_SHEET_SIZE"] ?? "") ?? 64,
                                     seed: UInt64(env["MEDR1_SHEET_SEED"] ?? "") ?? 1)
         config.noise = Double(env["MEDR1_SHEET_NOISE"] ?? "") ?? 1
+        if let only = env["MEDR1_SHEET_MODALITY"].flatMap(Modality.init(rawValue:)) { config.modalityWeights = [only: 1] }
+        if let only = env["MEDR1_SHEET_TYPE"].flatMap(QuestionType.init(rawValue:)) { config.questionTypeWeights = [only: 1] }
         let samples = try SynthMed.generate(config, to: root)
         let out = env["MEDR1_CONTACT_SHEET"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("sheet.png")
-        try SynthMed.contactSheet(samples, perRow: 10, cell: 64, to: out)
+        try SynthMed.contactSheet(samples, perRow: 10, cell: Int(env["MEDR1_SHEET_CELL"] ?? "") ?? 64, to: out)
         let sheet = try PNGImage.read(out)
-        XCTAssertEqual(sheet.width, 10 * 66 + 2)
-        XCTAssertEqual(sheet.height, 8 * 66 + 2)
+        let cell = Int(env["MEDR1_SHEET_CELL"] ?? "") ?? 64
+        XCTAssertEqual(sheet.width, 10 * (cell + 2) + 2)
+        XCTAssertEqual(sheet.height, Set(samples.map(\.modality)).count * (cell + 2) + 2)
         XCTAssertEqual(sheet.channels, 3)
         if env["MEDR1_CONTACT_SHEET"] != nil {
             // print the row captions: what each sample in the sheet is

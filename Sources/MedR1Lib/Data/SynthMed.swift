@@ -109,15 +109,15 @@ public enum SynthMed {
 
     // MARK: - Contact sheet
 
-    /// A grid PNG for looking at a data set: one row per modality in `Modality.allCases`
-    /// order (CT, MRI, X-Ray, Ultrasound, Dermoscopy, Fundus, OCT, Microscopy; rows with no
-    /// samples stay dark), the first `perRow` samples of that modality left to right, each
-    /// scaled to `cell` px, with a 2 px gap.
+    /// A grid PNG for looking at a data set: one row per modality present, in `Modality.allCases`
+    /// order (CT, MRI, X-Ray, Ultrasound, Dermoscopy, Fundus, OCT, Microscopy), the first
+    /// `perRow` samples of that modality left to right, each scaled to `cell` px, 2 px apart.
     public static func contactSheet(_ samples: [Sample], perRow: Int = 8, cell: Int = 64, to url: URL) throws {
-        let gap = 2, rows = Modality.allCases.count
+        let present = Modality.allCases.filter { m in samples.contains { $0.modality == m } }
+        let gap = 2, rows = max(1, present.count)
         let width = perRow * (cell + gap) + gap, height = rows * (cell + gap) + gap
         var sheet = [Float](repeating: 0.15, count: width * height * 3)
-        for (row, m) in Modality.allCases.enumerated() {
+        for (row, m) in present.enumerated() {
             for (col, sample) in samples.filter({ $0.modality == m }).prefix(perRow).enumerated() {
                 let png = try PNGImage.read(URL(fileURLWithPath: sample.imagePath))
                 let colour = png.hasAlpha ? png.channels - 1 : png.channels

@@ -261,7 +261,7 @@ private struct Painter {
                 c.ellipse(x, y, r, r, lesionColour(g(0.35), g(0.95)))
             } else {
                 // jagged dark line with bright (sclerotic) edges, length grows with grade
-                let len = r * 3, a = les.uniform(-0.6, 0.6)
+                let len = [0.16, 0.28, 0.42][s.grade - 1] * les.uniform(0.95, 1.05), a = les.uniform(-0.6, 0.6)
                 var pts: [(Double, Double)] = []
                 for k in 0...4 {
                     let t = Double(k) / 4 - 0.5
@@ -420,10 +420,10 @@ private struct Painter {
     mutating func oct() {
         let tilt = base.uniform(-0.06, 0.06), depth = base.uniform(-0.03, 0.03)
         let fovea = 0.5 + base.uniform(-0.04, 0.04)
-        func surface(_ x: Double) -> Double { 0.33 + depth + 0.09 * exp(-pow((x - fovea) / 0.09, 2)) + tilt * (x - 0.5) }
-        func rpe(_ x: Double) -> Double { 0.66 + depth + tilt * (x - 0.5) }
+        func surface(_ x: Double) -> Double { 0.24 + depth + 0.1 * exp(-pow((x - fovea) / 0.1, 2)) + tilt * (x - 0.5) }
+        func rpe(_ x: Double) -> Double { 0.7 + depth + tilt * (x - 0.5) }
         // layer boundaries as fractions of the surface-to-RPE thickness, with their gray levels
-        let bands: [(Double, Float)] = [(0.12, 0.75), (0.35, 0.5), (0.47, 0.22), (0.55, 0.48), (0.85, 0.18), (0.92, 0.72), (1.0, 0.3)]
+        let bands: [(Double, Float)] = [(0.12, 0.75), (0.35, 0.5), (0.47, 0.22), (0.55, 0.48), (0.88, 0.18), (0.94, 0.72), (1.0, 0.3)]
         c.shade { x, y, _ in
             let top = surface(x), bottom = rpe(x)
             if y < top { return SynthColor(gray: 0.04) }
@@ -436,21 +436,26 @@ private struct Painter {
             return SynthColor(gray: Float(max(0.08, 0.45 - 1.4 * (y - bottom - 0.035))))
         }
         if parts.lesion && s.finding > 0 {
-            // five slots 0.19 apart: elements never touch, so they can be counted
+            // five slots 0.19 apart and at most 0.16 wide: elements never touch, so they can be counted
             var slots = [0.12, 0.31, 0.5, 0.69, 0.88]
             les.shuffle(&slots)
-            let rx = [0.028, 0.04, 0.052][s.grade - 1] * les.uniform(0.92, 1.08)
+            let rx = [0.038, 0.052, 0.064][s.grade - 1] * les.uniform(0.94, 1.06)
             for x0 in slots.prefix(s.count) {
-                let x = x0 + les.uniform(-0.015, 0.015)
+                let x = x0 + les.uniform(-0.005, 0.005)
                 if s.finding == 1 {
-                    let y = surface(x) + 0.6 * (rpe(x) - surface(x))
-                    c.ellipse(x, y, rx, rx * 0.7, lesionColour(g(0.3), g(0.02)))
+                    // fluid: dark pocket in the middle of the neural retina
+                    let y = surface(x) + 0.5 * (rpe(x) - surface(x))
+                    c.ellipse(x, y, rx, rx * 0.85, lesionColour(g(0.4), g(0.02)))
                 } else {
-                    c.ellipse(x, rpe(x) - rx * 0.3, rx, rx * 0.6, lesionColour(g(0.3), g(0.9)))
+                    // druse: the bright RPE band lifted into a dome over medium-grey deposit,
+                    // rising into the dark outer nuclear layer
+                    let y = rpe(x) - 0.01
+                    c.ellipse(x, y, rx, rx * 1.25, lesionColour(g(0.2), g(0.97)))
+                    c.ellipse(x, y + 0.012, rx - 0.018, rx * 1.25 - 0.022, lesionColour(g(0.2), g(0.45)))
                 }
             }
         }
-        c.speckle(0.3 + 0.2 * noiseLevel, rng: &tex)
+        c.speckle(0.25 + 0.15 * noiseLevel, rng: &tex)
         c.blur(passes: 1)
         c.noise(sigma(0.015), rng: &tex)
     }

@@ -28,11 +28,15 @@ final class ForwardTape {
     var visionLayout = PackedLayout(lengths: [], heads: 1)
     var textLayout = PackedLayout(lengths: [], heads: 1)
     var batch = 0
+    /// Distinct images U (rows with identical images share one vision pass).
+    var imageCount = 0
+    /// (B) index of each row's image among the distinct ones.
+    var imageIndex: [Int] = []
     var withGrad = false
-    let patches = FloatBuffer(zeroed: false)  /// (B*N, patchDim)
-    let visionX = FloatBuffer(zeroed: false)  /// (B*N, d) vision residual stream (ends pre-norm)
-    let visionR = FloatBuffer(zeroed: false)  /// (B*N) 1/rms for the vision norm
-    let img = FloatBuffer(zeroed: false)      /// (B*N, d) RMSNorm_vision output = image tokens
+    let patches = FloatBuffer(zeroed: false)  /// (U*N, patchDim)
+    let visionX = FloatBuffer(zeroed: false)  /// (U*N, d) vision residual stream (ends pre-norm)
+    let visionR = FloatBuffer(zeroed: false)  /// (U*N) 1/rms for the vision norm
+    let img = FloatBuffer(zeroed: false)      /// (U*N, d) RMSNorm_vision output = image tokens
     let textX = FloatBuffer(zeroed: false)    /// (S, d) text residual stream (ends pre-norm)
     var tokenIDs: [Int] = []                  /// (T_total) text token ids, packed order
     var tokenRows: [Int] = []                 /// (T_total) packed row of each text token
@@ -49,7 +53,7 @@ final class ForwardTape {
     let dSmall = FloatBuffer(zeroed: false)   /// (S, d)
     let dLogits = FloatBuffer(zeroed: false)  /// (P, V)
     let dHn = FloatBuffer(zeroed: false)      /// (P, d)
-    let dVision = FloatBuffer(zeroed: false)  /// (B*N, d)
+    let dVision = FloatBuffer(zeroed: false)  /// (U*N, d)
     let attnScratch = FloatBuffer(zeroed: false)
     let normScratch = FloatBuffer(zeroed: false)
 
@@ -208,20 +212,30 @@ extension MedR1Model {
         let B = images.count, N = c.nPatches, d = c.dModel
         tape.batch = B
         let w = values.pointer
+        // Rows with the same image (a prompt's G completions) share one vision pass.
+        var seen: [[Float]: Int] = [:]
+        var distinct: [Int] = []
+        tape.imageIndex = images.enumerated().map { b, im in
+            if let u = seen[im] { return u }
+            seen[im] = distinct.count; distinct.append(b)
+            return distinct.count - 1
+        }
+        let U = distinct.count
+        tape.imageCount = U
 
         // Vision: h = patches W_patch^T + b_patch + vision_pos.
-        tape.visionLayout = PackedLayout(lengths: [Int](repeating: N, count: B), heads: c.nHeads)
-        let patches = tape.patches.reserve(B * N * c.patchDim)
-        for b in 0..<B { extractPatches(images[b], into: patches + b * N * c.patchDim) }
-        let vx = tape.visionX.reserve(B * N * d)
-        Linear.forward(patches, w + patchW, w + patchB, vx, rows: B * N, inDim: c.patchDim, outDim: d)
-        for b in 0..<B { PositionAdd.forward(vx + b * N * d, w + visionPos, rows: N, d: d) }
+        tape.visionLayout = PackedLayout(lengths: [Int](repeating: N, count: U), heads: c.nHeads)
+        let patches = tape.patches.reserve(U * N * c.patchDim)
+        for (u, b) in distinct.enumerated() { extractPatches(images[b], into: patches + u * N * c.patchDim) }
+        let vx = tape.visionX.reserve(U * N * d)
+        Linear.forward(patches, w + patchW, w + patchB, vx, rows: U * N, inDim: c.patchDim, outDim: d)
+        for u in 0..<U { PositionAdd.forward(vx + u * N * d, w + visionPos, rows: N, d: d) }
         for (l, o) in visionBlocks.enumerated() {
             blockForward(o, x: vx, tape: tape.block(vision: true, l, layers: c.visionLayers),
                          layout: tape.visionLayout, causal: false, save: tape.withGrad)
         }
-        let img = tape.img.reserve(B * N * d)
-        RMSNorm.forward(vx, w + visionNorm, img, tape.visionR.reserve(B * N), rows: B * N, d: d, eps: c.normEps)
+        let img = tape.img.reserve(U * N * d)
+        RMSNorm.forward(vx, w + visionNorm, img, tape.visionR.reserve(U * N), rows: U * N, d: d, eps: c.normEps)
 
         // Text: s = [img_1..img_N, embed[t_1]..embed[t_T]] + text_pos[0 ..< N+T].
         tape.textLayout = PackedLayout(lengths: sequences.map { N + $0.count }, heads: c.nHeads)
@@ -231,7 +245,7 @@ extension MedR1Model {
         tape.tokenRows.removeAll(keepingCapacity: true)
         for b in 0..<B {
             let start = tape.textLayout.starts[b]
-            (tx + start * d).update(from: img + b * N * d, count: N * d)
+            (tx + start * d).update(from: img + tape.imageIndex[b] * N * d, count: N * d)
             for (j, t) in sequences[b].enumerated() {
                 tape.tokenIDs.append(t); tape.tokenRows.append(start + N + j)
                 (tx + (start + N + j) * d).update(from: w + embed + t * d, count: d)
@@ -303,7 +317,7 @@ extension MedR1Model {
     /// From dlogits (in tape.dLogits) down to every parameter gradient.
     func backwardFromLogits(_ tape: ForwardTape) {
         let c = config, d = c.dModel, V = c.vocabSize, P = tape.needRows.count
-        let B = tape.batch, N = c.nPatches, S = tape.textLayout.total
+        let B = tape.batch, U = tape.imageCount, N = c.nPatches, S = tape.textLayout.total
         let w = values.pointer, gw = grads.pointer
 
         // `logits = hn embed^T`: d embed += dlogits^T hn; dhn = dlogits embed.
@@ -319,34 +333,37 @@ extension MedR1Model {
         for (i, r) in tape.needRows.enumerated() { VectorMath.axpy(1, dxF + i * d, dX + r * d, d) }
 
         for l in stride(from: c.textLayers - 1, through: 0, by: -1) {
-            blockBackward(textBlocks[l], dx: dX, tape: tape.textBlocks[l], layout: tape.textLayout, scratch: tape)
+            blockBackward(textBlocks[l], dx: dX, tape: tape.textBlocks[l], layout: tape.textLayout, causal: true,
+                          scratch: tape)
         }
         // `s = [img, embed[t]] + text_pos`.
-        let dImg = tape.dVision.reserve(B * N * d)
+        let dImg = tape.dVision.reserve(U * N * d)
+        dImg.update(repeating: 0, count: U * N * d)
         for b in 0..<B {
             let start = tape.textLayout.starts[b]
             PositionAdd.backward(dX + start * d, gw + textPos, rows: tape.textLayout.lengths[b], d: d)
-            (dImg + b * N * d).update(from: dX + start * d, count: N * d)
+            VectorMath.axpy(1, dX + start * d, dImg + tape.imageIndex[b] * N * d, N * d)
         }
         for (k, t) in tape.tokenIDs.enumerated() { VectorMath.axpy(1, dX + tape.tokenRows[k] * d, gw + embed + t * d, d) }
 
-        // `img = RMSNorm_vision(h)`: dh written into dX's first B*N rows.
+        // `img = RMSNorm_vision(h)`: dh written into dX's first U*N rows.
         let dV = dX
         RMSNorm.backward(tape.visionX.pointer, w + visionNorm, tape.visionR.pointer, dImg, dV, gw + visionNorm,
-                         rows: B * N, d: d, accumulate: false, scratch: tape.normScratch)
+                         rows: U * N, d: d, accumulate: false, scratch: tape.normScratch)
         for l in stride(from: c.visionLayers - 1, through: 0, by: -1) {
-            blockBackward(visionBlocks[l], dx: dV, tape: tape.visionBlocks[l], layout: tape.visionLayout, scratch: tape)
+            blockBackward(visionBlocks[l], dx: dV, tape: tape.visionBlocks[l], layout: tape.visionLayout, causal: false,
+                          scratch: tape)
         }
         // `h = patches W_patch^T + b_patch + vision_pos`.
-        for b in 0..<B { PositionAdd.backward(dV + b * N * d, gw + visionPos, rows: N, d: d) }
+        for u in 0..<U { PositionAdd.backward(dV + u * N * d, gw + visionPos, rows: N, d: d) }
         Linear.backward(tape.patches.pointer, w + patchW, dV, dx: nil, dw: gw + patchW, db: gw + patchB,
-                        rows: B * N, inDim: c.patchDim, outDim: d)
+                        rows: U * N, inDim: c.patchDim, outDim: d)
     }
 
     /// Backward of one block: dx (S, d) holds dL/d(block output) and is
     /// turned into dL/d(block input) in place; weight gradients accumulate.
     func blockBackward(_ o: BlockOffsets, dx: UnsafeMutablePointer<Float>, tape t: BlockTape,
-                       layout: PackedLayout, scratch: ForwardTape) {
+                       layout: PackedLayout, causal: Bool, scratch: ForwardTape) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer, gw = grads.pointer
         let dBig = scratch.dBig.reserve(S * hid), dSmall = scratch.dSmall.reserve(S * d)
@@ -363,7 +380,7 @@ extension MedR1Model {
         Linear.backward(t.y.pointer, w + o.o, dx, dx: dSmall, dw: gw + o.o, db: nil, rows: S, inDim: d, outDim: d)
         // attention: dqkv (S, 3d) into dBig.
         Attention.backward(qkv: t.qkv.pointer, probs: t.probs.pointer, dy: dSmall, dqkv: dBig, layout: layout,
-                           heads: c.nHeads, d: d, scratch: scratch.attnScratch)
+                           heads: c.nHeads, d: d, causal: causal, scratch: scratch.attnScratch)
         // `qkv = a Wqkv^T`.
         Linear.backward(t.a.pointer, w + o.qkv, dBig, dx: dSmall, dw: gw + o.qkv, db: nil, rows: S, inDim: d, outDim: 3 * d)
         // `a = RMSNorm_1(x)`: dx += ...

@@ -157,7 +157,16 @@ extension MedR1Model {
         let h = ws.h.reserve(R * hid), g = ws.g.reserve(R * hid)
         let heads = c.nHeads, dh = c.headDim
         let scale = 1 / Float(dh).squareRoot()
-        let scores = ws.scores.reserve(Parallelism.workers(R * heads) * c.maxSeq)
+        // Rows grouped by shared prefix (expand makes each group contiguous).
+        var groupIndex: [Int: Int] = [:]
+        var groups: [[Int]] = []
+        for r in 0..<R {
+            let p = cache.rowPrefix[r]
+            if let g = groupIndex[p] { groups[g].append(r) } else { groupIndex[p] = groups.count; groups.append([r]) }
+        }
+        let maxGroup = groups.map(\.count).max() ?? 1
+        let scoreStride = maxGroup * (2 * dh + c.maxSeq + cap)
+        let scores = ws.scores.reserve(Parallelism.workers(groups.count * heads) * scoreStride)
         for (l, o) in textBlocks.enumerated() {
             RMSNorm.forward(x, w + o.norm1, a, rr, rows: R, d: d, eps: c.normEps)
             Linear.forward(a, w + o.qkv, nil, qkv, rows: R, inDim: d, outDim: 3 * d)
@@ -167,22 +176,36 @@ extension MedR1Model {
                 (sk + at).update(from: qkv + r * 3 * d + d, count: d)
                 (sv + at).update(from: qkv + r * 3 * d + 2 * d, count: d)
             }
-            let prefixes = cache.prefixes, rowPrefix = cache.rowPrefix
-            Parallelism.parallelFor(R * heads) { worker, item in
-                let r = item / heads, hd = item % heads
-                let p = prefixes[rowPrefix[r]]
-                let lp = p.length, ls = suffix.lengths[r] + 1
-                let q = qkv + r * 3 * d + hd * dh
-                let sc = scores + worker * c.maxSeq
+            // Attention per (prefix group, head): the rows sharing a prefix
+            // score it with one sgemm, S_prefix (G, Lp) = Q_g K_p^T, and read
+            // it with another, P_prefix V_p; each row's own suffix (short)
+            // is done with SIMD loops.
+            let prefixes = cache.prefixes
+            Parallelism.parallelFor(groups.count * heads) { worker, item in
+                let rowsOf = groups[item / heads], hd = item % heads
+                let G = rowsOf.count
+                let p = prefixes[cache.rowPrefix[rowsOf[0]]]
+                let lp = p.length, ldS = lp + cap
+                let base = scores + worker * scoreStride
+                let qg = base, og = base + maxGroup * dh, sc = base + 2 * maxGroup * dh
+                for (i, r) in rowsOf.enumerated() { (qg + i * dh).update(from: qkv + r * 3 * d + hd * dh, count: dh) }
                 let pk = p.keys[l].pointer + hd * dh, pv = p.values[l].pointer + hd * dh
-                let rk = sk + r * cap * d + hd * dh, rv = sv + r * cap * d + hd * dh
-                for j in 0..<lp { sc[j] = VectorMath.dot(q, pk + j * d, dh) * scale }
-                for j in 0..<ls { sc[lp + j] = VectorMath.dot(q, rk + j * d, dh) * scale }
-                Softmax.rowInPlace(sc, lp + ls)
-                let out = y + r * d + hd * dh
-                out.update(repeating: 0, count: dh)
-                for j in 0..<lp { VectorMath.axpy(sc[j], pv + j * d, out, dh) }
-                for j in 0..<ls { VectorMath.axpy(sc[lp + j], rv + j * d, out, dh) }
+                BLAS.gemm(transB: true, m: G, n: lp, k: dh, alpha: scale, a: qg, lda: dh, b: pk, ldb: d,
+                          c: sc, ldc: ldS)
+                for (i, r) in rowsOf.enumerated() {
+                    let ls = suffix.lengths[r] + 1
+                    let rk = sk + r * cap * d + hd * dh
+                    let row = sc + i * ldS
+                    for j in 0..<ls { row[lp + j] = VectorMath.dot(qg + i * dh, rk + j * d, dh) * scale }
+                    Softmax.rowInPlace(row, lp + ls)
+                }
+                BLAS.gemm(m: G, n: dh, k: lp, a: sc, lda: ldS, b: pv, ldb: d, c: og, ldc: dh)
+                for (i, r) in rowsOf.enumerated() {
+                    let ls = suffix.lengths[r] + 1
+                    let rv = sv + r * cap * d + hd * dh, out = og + i * dh, row = sc + i * ldS
+                    for j in 0..<ls { VectorMath.axpy(row[lp + j], rv + j * d, out, dh) }
+                    (y + r * d + hd * dh).update(from: out, count: dh)
+                }
             }
             BLAS.gemm(transB: true, m: R, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
             RMSNorm.forward(x, w + o.norm2, a, rr, rows: R, d: d, eps: c.normEps)

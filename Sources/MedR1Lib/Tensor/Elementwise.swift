@@ -11,8 +11,18 @@ enum VectorMath {
     /// -87.3 give about 1e-38 (never exactly 0), above 88.3 clamp.
     @inline(__always)
     static func exp(_ v: F8) -> F8 {
-        let x = v.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.3))
-        let n = (x * 1.442_695_040_888_963_4 + 0.5).rounded(.down)
+        // Clamp to [-87.3, 88.3] with mask selects (pointwiseMin/Max are not
+        // inlined and cost more than the whole polynomial).
+        var x = v
+        x.replace(with: -87.3, where: x .< -87.3)
+        x.replace(with: 88.3, where: x .> 88.3)
+        // n = round(x / ln2) by the 1.5 * 2^23 trick: adding it leaves n in
+        // the low mantissa bits (no float->int conversion, which Swift does
+        // lane by lane with range checks).
+        let magic = F8(repeating: 12_582_912)
+        let t = x * 1.442_695_040_888_963_4 + magic
+        let n = t - magic
+        let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
         var r = x - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
         let r2 = r * r
@@ -23,7 +33,7 @@ enum VectorMath {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         let y = p * r2 + r + 1
-        let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        let bits = (ni &+ 127) &* 8_388_608  // (n + 127) << 23
         return y * unsafeBitCast(bits, to: F8.self)
     }
 
@@ -36,7 +46,9 @@ enum VectorMath {
     /// is already +-1 in float32. Absolute error about 1e-7.
     @inline(__always)
     static func tanh(_ u: F8) -> F8 {
-        let c = u.clamped(lowerBound: F8(repeating: -9), upperBound: F8(repeating: 9))
+        var c = u
+        c.replace(with: -9, where: c .< -9)
+        c.replace(with: 9, where: c .> 9)
         return 1 - 2 / (exp(2 * c) + 1)
     }
 

@@ -13,7 +13,11 @@ enum Softmax {
         if n >= 8 {
             var mv = VectorMath.load(x)
             i = 8
-            while i + 8 <= n { mv = pointwiseMax(mv, VectorMath.load(x + i)); i += 8 }
+            while i + 8 <= n {
+                let v = VectorMath.load(x + i)
+                mv.replace(with: v, where: v .> mv)  // pointwiseMax is not inlined
+                i += 8
+            }
             m = mv.max()
         }
         while i < n { m = Swift.max(m, x[i]); i += 1 }

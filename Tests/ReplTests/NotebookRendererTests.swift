@@ -1,0 +1,91 @@
+import XCTest
+@testable import medr1_repl
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The notebook page: every cell, escaped text, embedded images, well-formed markup.
+final class NotebookRendererTests: XCTestCase {
+    /// The 8-byte PNG signature plus a few bytes: enough to check the base64 round trip.
+    let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3, 250])
+
+    var cells: [NotebookCell] {
+        [
+            NotebookCell(title: "data", source: "let d = synth(n: 8)\nd", outputs: [.text("dataset <8 samples> & \"more\"\n")]),
+            NotebookCell(title: nil, source: "plot [1, 2, 3]", outputs: [.png(png, caption: "a < b")]),
+            NotebookCell(title: "table", source: "eval m, d", outputs: [
+                .table(title: "accuracy", columns: ["modality", "acc|uracy"], rows: [["CT", "0.5"], ["MRI", "<1>"]]),
+                .svg("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", caption: nil),
+            ]),
+            NotebookCell(title: "broken", source: "1 +", outputs: [.error("\u{1B}[31merror\u{1B}[0m: x.medr1:7:4: expected an expression")]),
+        ]
+    }
+
+    func testHTMLIsWellFormedXMLWithEveryCellAndImage() throws {
+        let html = NotebookRenderer(title: "demo.medr1", subtitle: "seed 1").html(cells)
+        let summary = try XMLSummary.parse(html)
+        XCTAssertEqual(summary.count(of: "section"), 4)
+        XCTAssertEqual(summary.count(of: "img"), 2)
+        XCTAssertEqual(summary.count(of: "table"), 1)
+        XCTAssertEqual(summary.count(of: "td"), 4)
+        let sources = summary.imageSources
+        XCTAssertEqual(sources[0], "data:image/png;base64," + png.base64EncodedString())
+        XCTAssertEqual(Data(base64Encoded: String(sources[0].dropFirst("data:image/png;base64,".count))), png)
+        XCTAssertTrue(sources[1].hasPrefix("data:image/svg+xml;base64,"))
+        // Escaped, not interpreted; ANSI colour stripped from errors.
+        XCTAssertTrue(html.contains("dataset &lt;8 samples&gt; &amp; &quot;more&quot;"))
+        XCTAssertTrue(html.contains("<pre class=\"error\">error: x.medr1:7:4: expected an expression</pre>"))
+        XCTAssertTrue(html.contains("<section class=\"cell failed\" id=\"cell-4\">"))
+        XCTAssertTrue(summary.text.contains("let d = synth(n: 8)"))
+    }
+
+    func testMarkdownWritesImagesBesideIt() {
+        let page = NotebookRenderer(title: "demo.medr1", subtitle: "seed 1").markdown(cells, assetDirectory: "demo_files")
+        XCTAssertEqual(page.assets.map(\.name), ["cell2-1.png", "cell3-1.svg"])
+        XCTAssertEqual(page.assets[0].data, png)
+        XCTAssertTrue(page.text.contains("![a < b](demo_files/cell2-1.png)"))
+        XCTAssertTrue(page.text.contains("**accuracy**\n\n| modality | acc\\|uracy |\n| ---: | ---: |\n| CT | 0.5 |\n"))
+        XCTAssertTrue(page.text.contains("## [4] broken\n\n```medr1\n1 +\n```\n\n**Error:**"))
+    }
+
+    func testFenceOutgrowsBackticksInside() {
+        let cell = NotebookCell(title: nil, source: "let s = \"```\"", outputs: [])
+        let page = NotebookRenderer(title: "t", subtitle: "s").markdown([cell], assetDirectory: "x")
+        XCTAssertTrue(page.text.contains("````medr1\nlet s = \"```\"\n````\n"))
+    }
+
+    func testStripANSI() {
+        XCTAssertEqual(stripANSI("\u{1B}[1;38;2;10;20;30mred\u{1B}[0m plain"), "red plain")
+    }
+}
+
+/// Parses markup as XML and records element counts, image sources and text.
+final class XMLSummary: NSObject, XMLParserDelegate {
+    private var counts: [String: Int] = [:]
+    private(set) var imageSources: [String] = []
+    private(set) var text = ""
+
+    static func parse(_ markup: String) throws -> XMLSummary {
+        // XMLParser does not know HTML's doctype; drop it.
+        let body = markup.replacingOccurrences(of: "<!DOCTYPE html>", with: "")
+        let parser = XMLParser(data: Data(body.utf8))
+        let summary = XMLSummary()
+        parser.delegate = summary
+        guard parser.parse() else {
+            throw NSError(domain: "XMLSummary", code: 1, userInfo: [
+                NSLocalizedDescriptionKey: "not well-formed at line \(parser.lineNumber), column \(parser.columnNumber): "
+                    + "\(parser.parserError.map { "\($0)" } ?? "?")"])
+        }
+        return summary
+    }
+
+    func count(of element: String) -> Int { counts[element] ?? 0 }
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
+                qualifiedName: String?, attributes: [String: String] = [:]) {
+        counts[name, default: 0] += 1
+        if name == "img", let src = attributes["src"] { imageSources.append(src) }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+}
