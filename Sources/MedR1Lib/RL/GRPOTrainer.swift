@@ -52,8 +52,10 @@ public final class GRPOTrainer {
 
     var sampler: Sampler
     var order: SampleOrder
-    /// Wall seconds of the last rollout (reported as time/rollout).
     var rolloutSeconds = 0.0
+    /// Wall seconds of the last step's phases: sampling + rewards, reference log-probs, policy
+    /// forward/backward + optimiser. Kept out of the metrics so that recorded runs replay exactly.
+    public private(set) var phaseSeconds: (rollout: Double, reference: Double, policyUpdate: Double) = (0, 0, 0)
 
     /// - Parameters:
     ///   - model: the policy, trained in place.
@@ -228,9 +230,7 @@ public final class GRPOTrainer {
         m.set("learning_rate", lr)
         m.set("num_tokens", Double(ro.lengths.reduce(0, +)))
         m.set("seconds", Date().timeIntervalSince(t0))
-        m.set("time/rollout", rolloutSeconds)
-        m.set("time/reference", refSeconds)
-        m.set("time/policy_update", Date().timeIntervalSince(tPolicy))
+        phaseSeconds = (rolloutSeconds, refSeconds, Date().timeIntervalSince(tPolicy))
         rolloutSeconds = 0
         try history.append(m)
         onStep?(m)

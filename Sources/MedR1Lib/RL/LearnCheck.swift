@@ -136,8 +136,8 @@ public enum LearnCheck {
                 rep.rewardCurve.append((m.step, m.reward, m.fracRewardZeroStd, m.kl))
                 say("grpo " + m.summary + String(format: ", format %.3f, accuracy %.3f (rollout %.2f s, ref %.2f s, policy %.2f s)",
                                                   m["rewards/format/mean"] ?? .nan, m["rewards/accuracy/mean"] ?? .nan,
-                                                  m["time/rollout"] ?? .nan, m["time/reference"] ?? .nan,
-                                                  m["time/policy_update"] ?? .nan))
+                                                  grpo.phaseSeconds.rollout, grpo.phaseSeconds.reference,
+                                                  grpo.phaseSeconds.policyUpdate))
             }
         }
         rep.grpoSecondsPerStep = Date().timeIntervalSince(tg) / Double(max(c.grpoSteps, 1))

@@ -3,7 +3,8 @@
 //   model.safetensors      the policy: a complete checkpoint (config + tokenizer), loadable alone
 //   reference.safetensors  the frozen reference (GRPO only)
 //   optimizer.safetensors  AdamW moments "m" and "v" (flat parameter order), "step" in metadata
-//   trainer.json           kind, trainer config, template, counters, RNG state, sample order, metrics
+//   trainer.json           kind, trainer and model config, template, counters, RNG state,
+//                          sample order, metrics
 import Foundation
 
 /// The JSON part of a trainer's state.
@@ -22,6 +23,9 @@ struct TrainerStateFile: Codable {
     var order: SampleOrder
     var metrics: [StepMetrics]
     var rewardNames: [String]?
+    /// The policy's config, readable without opening the safetensors (the Runtime picks its
+    /// image cache from it).
+    var modelConfig: ModelConfig
 }
 
 enum TrainerStateIO {
@@ -90,7 +94,8 @@ extension GRPOTrainer {
         let s = TrainerStateFile(kind: "grpo", grpo: config, sft: nil, template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: stepCount,
                                  optimizerSteps: optimizer.stepCount, samplerState: sampler.rng.state,
-                                 order: order, metrics: history.steps, rewardNames: rewards.map(\.name))
+                                 order: order, metrics: history.steps, rewardNames: rewards.map(\.name),
+                                 modelConfig: model.config)
         try TrainerStateIO.writeJSON(s, to: dir.appendingPathComponent("trainer.json"))
     }
 
@@ -136,7 +141,7 @@ extension SFTTrainer {
         let s = TrainerStateFile(kind: "sft", grpo: nil, sft: config, template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: stepCount,
                                  optimizerSteps: optimizer.stepCount, samplerState: nil, order: order,
-                                 metrics: history.steps, rewardNames: nil)
+                                 metrics: history.steps, rewardNames: nil, modelConfig: model.config)
         try TrainerStateIO.writeJSON(s, to: dir.appendingPathComponent("trainer.json"))
     }
 
