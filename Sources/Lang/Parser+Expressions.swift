@@ -272,7 +272,7 @@ extension ParserCore {
             let thenExpr = try withRecords { try parseExpression() }
             let thenBlock = Block(statements: [.expression(thenExpr)], span: span(from: thenStart))
             var elseBlock: Block? = nil
-            if match(.kwElse) {
+            if nextElse() {
                 skipNewlines()
                 let elseStart = peek()
                 let elseExpr = try withRecords { try parseExpression() }
@@ -282,15 +282,10 @@ extension ParserCore {
                           span: span(from: start))
         }
         let thenBlock = try withRecords { try parseBlock(after: "the condition of 'if' (or write 'then')") }
-        // `}` NEWLINE* `else`: else may start the next line
-        var i = pos
-        while tokens[i].kind == .newline { i += 1 }
-        guard tokens[i].kind == .kwElse else {
+        guard nextElse() else {
             return IfExpr(condition: condition, thenBranch: thenBlock, elseBranch: nil, usesThen: false,
                           span: span(from: start))
         }
-        pos = i
-        advance() // else
         skipNewlines()
         let elseBlock: Block
         if peek().kind == .kwIf {
@@ -304,6 +299,17 @@ extension ParserCore {
         }
         return IfExpr(condition: condition, thenBranch: thenBlock, elseBranch: elseBlock, usesThen: false,
                       span: span(from: start))
+    }
+
+    /// Consumes `NEWLINE* else` if that is what follows: `else` may start the
+    /// line after the then-branch (in a script; at the prompt the `if` has run).
+    func nextElse() -> Bool {
+        var i = pos
+        while tokens[i].kind == .newline { i += 1 }
+        guard tokens[i].kind == .kwElse else { return false }
+        pos = i
+        advance()
+        return true
     }
 
     /// string -> '"' (TEXT | '${' expr '}')* '"'

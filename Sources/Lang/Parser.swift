@@ -356,7 +356,8 @@ final class ParserCore {
     /// Skips the rest of a broken statement: to the newline or ';' that ends it
     /// (brackets opened in it must close first), a '}' closing the enclosing
     /// block, a cell marker, or — when stuck inside an unclosed ( or [ — a line
-    /// starting with let/for/while/return, which cannot be inside brackets.
+    /// starting with let/for/while/return/if/`fn name`, which almost surely
+    /// begins a new statement.
     func synchronize(openCount: Int, inBlock: Bool) {
         var stack = opens[openCount...].map(\.token.kind)
         opens.removeSubrange(openCount...)
@@ -381,9 +382,10 @@ final class ParserCore {
                 } else {
                     stack.removeAll()
                 }
-            case .kwLet, .kwFor, .kwWhile, .kwReturn:
+            case .kwLet, .kwFor, .kwWhile, .kwReturn, .kwIf, .kwFn:
                 if let top = stack.last, top == .lparen || top == .lbracket,
-                   pos > 0, tokens[pos - 1].kind == .newline {
+                   pos > 0, tokens[pos - 1].kind == .newline,
+                   t.kind != .kwFn || tokens[pos + 1].kind == .identifier {
                     return
                 }
             default:

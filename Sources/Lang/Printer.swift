@@ -42,10 +42,10 @@ public enum Printer {
 
     /// A string literal with escapes: `"a\"b\n"`; `$` before `{` is written `\$`.
     public static func quote(_ text: String) -> String {
-        "\"" + escape(text, nextIsInterpolation: false) + "\""
+        "\"" + escape(text) + "\""
     }
 
-    static func escape(_ text: String, nextIsInterpolation: Bool) -> String {
+    static func escape(_ text: String) -> String {
         var out = ""
         let scalars = Array(text.unicodeScalars)
         for (i, s) in scalars.enumerated() {
@@ -67,7 +67,6 @@ public enum Printer {
                 }
             }
         }
-        _ = nextIsInterpolation
         return out
     }
 
@@ -193,7 +192,7 @@ private struct PrintContext {
                 case .text(let t):
                     var next = false
                     if i + 1 < parts.count, case .interpolation = parts[i + 1] { next = true }
-                    var escaped = Printer.escape(t, nextIsInterpolation: next)
+                    var escaped = Printer.escape(t)
                     // text ending in '$' right before "${" would read as "$${": escape it
                     if next && escaped.hasSuffix("$") { escaped.removeLast(); escaped += "\\$" }
                     out += escaped

@@ -96,6 +96,7 @@ struct NotebookRenderer {
     table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
     th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
     th { background: #eef2f7; }
+    td:first-child, th:first-child { text-align: left; }
     figure { margin: 0.6em 0; }
     figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
     figcaption { color: #555; font-size: 0.85em; }

@@ -71,8 +71,9 @@ final class ScriptHarnessTests: XCTestCase {
         }
 
         // per-statement AST dumps and printed forms, keyed by the line the statement starts on
+        // (statements inside blocks count too; an outer statement wins its line)
         var byLine: [Int: Stmt] = [:]
-        for s in program.statements { byLine[s.span.line] = byLine[s.span.line] ?? s }
+        for s in allStatements(program.statements) { byLine[s.span.line] = byLine[s.span.line] ?? s }
         for (line, want) in e.ast.sorted(by: { $0.key < $1.key }) {
             guard let s = byLine[line] else { XCTFail("\(name):\(line): no statement starts on this line"); continue }
             XCTAssertEqual(ASTDump.dump(s), want, "\(name):\(line)")
@@ -85,6 +86,35 @@ final class ScriptHarnessTests: XCTestCase {
         // round trip of whatever parsed
         assertRoundTrip(source: source, name: name)
     }
+}
+
+/// Statements in pre-order, descending into the blocks of fn, if, for, while
+/// (also when the if/fn is a let value, an expression statement or a call argument).
+func allStatements(_ statements: [Stmt]) -> [Stmt] {
+    var out: [Stmt] = []
+    func blocks(_ e: Expr) -> [Block] {
+        switch e {
+        case .conditional(let c): return [c.thenBranch] + (c.elseBranch.map { [$0] } ?? [])
+        case .function(let f): if case .block(let b) = f.body { return [b] } else { return [] }
+        case .call(let c): return c.arguments.flatMap { blocks($0.value) }
+        default: return []
+        }
+    }
+    func visit(_ s: Stmt) {
+        out.append(s)
+        var inner: [Block] = []
+        switch s {
+        case .binding(let l): inner = blocks(l.value)
+        case .expression(let e): inner = blocks(e)
+        case .functionDecl(let f): if case .block(let b) = f.body { inner = [b] }
+        case .forIn(let f): inner = [f.body]
+        case .whileLoop(let w): inner = [w.body]
+        default: break
+        }
+        for b in inner { b.statements.forEach(visit) }
+    }
+    statements.forEach(visit)
+    return out
 }
 
 /// parse(print(tree)) == tree with spans ignored: both trees are parsed with

@@ -109,6 +109,11 @@ final class CoreOpsTests: XCTestCase {
 
     func testAttentionCausalAndBidirectional() {
         let d = 8, heads = 2
+        // Causal row blocks of 2 queries, so every sequence spans several blocks
+        // (and 5 ends in a partial one).
+        let savedBlock = Attention.causalBlock
+        Attention.causalBlock = 2
+        defer { Attention.causalBlock = savedBlock }
         let layout = PackedLayout(lengths: [3, 5], heads: heads)
         let S = layout.total
         let qkv = CoreTest.random(S * 3 * d, seed: 12)
@@ -139,7 +144,8 @@ final class CoreOpsTests: XCTestCase {
             var p = [Float](repeating: 0, count: layout.probTotal), yy = [Float](repeating: 0, count: S * d)
             Attention.forward(qkv: qkv, y: &yy, probs: &p, layout: layout, heads: heads, d: d, causal: causal)
             var dq = [Float](repeating: 0, count: S * 3 * d)
-            Attention.backward(qkv: qkv, probs: p, dy: r, dqkv: &dq, layout: layout, heads: heads, d: d, scratch: FloatBuffer())
+            Attention.backward(qkv: qkv, probs: p, dy: r, dqkv: &dq, layout: layout, heads: heads, d: d, causal: causal,
+                               scratch: FloatBuffer())
             CoreTest.checkGradient("attention causal=\(causal)", x: qkv, analytic: dq, eps: 1e-3) { CoreTest.dot(run($0), r) }
         }
     }

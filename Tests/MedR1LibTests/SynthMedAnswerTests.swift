@@ -135,7 +135,7 @@ final class SynthMedAnswerTests: XCTestCase {
         // (a CT cyst is a dark centre in a bright wall: no single sign, not checked here)
         let darker: Set<String> = ["cyst", "infarct", "macular edema", "malaria"]
         var checked = 0
-        for item in items(.disease) {
+        for item in items(.disease, count: 160) {
             let s = item.scene
             let (with, mask) = lesionMask(s, threshold: 0.02)
             let area = mask.filter { $0 }.count

@@ -10,7 +10,7 @@ final class SynthMedContactSheetTests: XCTestCase {
         let env = ProcessInfo.processInfo.environment
         let root = try TestSupport.temporaryDirectory("synthmed-sheet")
         defer { try? FileManager.default.removeItem(at: root) }
-        var config = SynthMedConfig(count: 160, imageSize: Int(env["MEDR1_SHEET_SIZE"] ?? "") ?? 64,
+        var config = SynthMedConfig(count: env["MEDR1_CONTACT_SHEET"] == nil ? 80 : 160, imageSize: Int(env["MEDR1_SHEET_SIZE"] ?? "") ?? 64,
                                     seed: UInt64(env["MEDR1_SHEET_SEED"] ?? "") ?? 1)
         config.noise = Double(env["MEDR1_SHEET_NOISE"] ?? "") ?? 1
         if let only = env["MEDR1_SHEET_MODALITY"].flatMap(Modality.init(rawValue:)) { config.modalityWeights = [only: 1] }

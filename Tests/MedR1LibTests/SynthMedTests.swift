@@ -63,6 +63,25 @@ final class SynthMedTests: XCTestCase {
         }
     }
 
+    func testOmniMedVQALoaderReadsBackExactlyWhatWasGenerated() throws {
+        let samples = try SynthMed.generate(SynthMedConfig(count: 80, imageSize: 16, seed: 9), to: tmp)
+        let (dataset, skipped) = try OmniMedVQALoader.load(root: tmp)
+        XCTAssertEqual(skipped, 0)
+        let loaded = dataset.samples.sorted { $0.id < $1.id }
+        XCTAssertEqual(loaded.count, samples.count)
+        for (a, b) in zip(loaded, samples) {
+            XCTAssertEqual(URL(fileURLWithPath: a.imagePath).standardizedFileURL.path,
+                           URL(fileURLWithPath: b.imagePath).standardizedFileURL.path)
+            var a2 = a
+            a2.imagePath = b.imagePath
+            XCTAssertEqual(a2, b)
+        }
+        // and the model input for an image is (S, S, 3) in [-1, 1]
+        let x = try Preprocess.load(URL(fileURLWithPath: samples[0].imagePath), imageSize: 32, channels: 3)
+        XCTAssertEqual(x.count, 32 * 32 * 3)
+        XCTAssertTrue(x.allSatisfy { $0 >= -1 && $0 <= 1 })
+    }
+
     func testOptionsAreDistinctShuffledAndContainTheAnswer() throws {
         let config = SynthMedConfig(count: 2000, imageSize: 16, seed: 11)
         var answerPositions = [Int](repeating: 0, count: 4)

@@ -127,6 +127,14 @@ final class CommandLineTests: XCTestCase {
         first.waitFor("completion of :hist") { $0.contains("medr1> :history") }
         try first.send("Enter")
         first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  :history") }
+        // Ctrl-C during long work interrupts it and the session lives on.
+        try first.send("let n = 0", "Enter")
+        try first.send("while true { n = n + 1 }", "Enter")
+        usleep(400_000)
+        try first.send("C-c")
+        first.waitFor("the interrupted loop") { $0.contains("interrupted: loop at <stdin>:1:1") }
+        try first.send("n > 0", "Enter")
+        first.waitFor("the session still answering") { $0.contains("\ntrue\n") }
         // Ctrl-C at the prompt clears the typed text and prompts again.
         try first.send("garbage", "C-c")
         try first.send(":quit", "Enter")
@@ -142,7 +150,8 @@ final class CommandLineTests: XCTestCase {
         let second = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { second.close() }
         second.waitFor("the prompt") { $0.contains("medr1>") }
-        try second.send("Up", "Up", "Up", "Up", "Up")  // :quit, :history, two statements, then the first
+        // Newest first: :quit, n > 0, while, let n, :history, two statements, then the first.
+        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
         second.waitFor("the recalled statement") { $0.contains("medr1> let x = [1,") }
         try second.send("C-d")
     }

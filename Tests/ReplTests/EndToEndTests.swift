@@ -129,3 +129,44 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(Array(plot.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
     }
 }
+
+/// `run --metrics` then `replay --check`: an unchanged run reproduces bit for
+/// bit; a recording altered in its last digit is caught at that step and metric.
+final class ReplayEndToEndTests: XCTestCase {
+    func testReplayReproducesAndFindsTheFirstDivergence() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-replay")
+        let script = dir.appendingPathComponent("tiny.medr1")
+        try """
+            let data = synth(n: 12, seed: 5, to: "data")
+            let m = model(tokenizer: data.tokenizer(vocab: 280), seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, max_seq: 96)
+            step sft(m, data, lr: 3e-3, batch: 4), 2
+            step grpo(m, data, group: 2, prompts: 2, max_tokens: 6), 1
+
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let recording = dir.appendingPathComponent("run.jsonl")
+        let first = try BinaryHarness.run(["run", script.path, "--seed", "3", "--threads", "1", "--metrics", recording.path],
+                                          directory: dir)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let lines = try String(contentsOf: recording, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, "header + 2 sft steps + 1 grpo step")
+        XCTAssertTrue(lines[0].contains("\"seed\": 3, \"threads\": 1"), lines[0])
+
+        let same = try BinaryHarness.run(["replay", script.path, "--check", recording.path], directory: dir)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.hasSuffix("reproduced 3 steps exactly\n"), same.stdout)
+
+        // Alter the last digit of step 2's loss.
+        var step2 = lines[2]
+        let lossRange = try XCTUnwrap(step2.range(of: #""loss": [-0-9.e]+"#, options: .regularExpression))
+        let loss = String(step2[lossRange].dropFirst("\"loss\": ".count))
+        let digit = Int(String(loss.last!))!
+        let altered = String(loss.dropLast()) + String((digit + 1) % 10)
+        step2.replaceSubrange(lossRange, with: "\"loss\": \(altered)")
+        try ([lines[0], lines[1], step2, lines[3]].joined(separator: "\n") + "\n")
+            .write(to: recording, atomically: true, encoding: .utf8)
+        let changed = try BinaryHarness.run(["replay", script.path, "--check", recording.path], directory: dir)
+        XCTAssertEqual(changed.status, 1)
+        XCTAssertTrue(changed.stdout.hasSuffix("diverged at step 2 (sft), metric loss: recorded \(altered), replayed \(loss)\n"),
+                      changed.stdout)
+    }
+}

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import MedR1Lib
+import Lang
 @testable import Runtime
 
 /// The trainer-side bindings end to end through the language, on a tiny model
@@ -315,6 +316,26 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(out.contains("trained on 2"), out)
         let png = try Data(contentsOf: s.options.baseDirectory.appendingPathComponent("p/heat.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+    }
+
+    /// The demo script parses, and its reward-prototyping cell runs on a tiny rollout.
+    func testQuickstartParsesAndItsRescoreCellRuns() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/examples/quickstart.medr1")
+        let source = try String(contentsOf: url, encoding: .utf8)
+        let (_, diags) = Parser.parseScript(source: source, file: "quickstart.medr1")
+        XCTAssertEqual(diags.map { $0.rendered() }, [])
+        let cell = source.components(separatedBy: "# %%").first { $0.hasPrefix(" Reward prototyping") }!
+            .split(separator: "\n").dropFirst().joined(separator: "\n")
+        let (s, sink) = try session()
+        let out = run(s, sink, """
+        let t = grpo(m, data, group: 2, prompts: 2, max_tokens: 4, seed: 1)
+        step t
+        \(cell)
+        print(consistent({think: "bright bone so CT", answer: "ct"}), consistent({think: nil, answer: "CT"}))
+        """)
+        XCTAssertTrue(out.contains("rescored 2 groups x G 2 with [format, accuracy, consistent] (weights 1, 1, 0.5)"), out)
+        XCTAssertTrue(out.hasSuffix("1 0"), out)
     }
 
     func testHelpCoversEveryNewBuiltin() {

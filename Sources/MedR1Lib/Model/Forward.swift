@@ -333,7 +333,8 @@ extension MedR1Model {
         for (i, r) in tape.needRows.enumerated() { VectorMath.axpy(1, dxF + i * d, dX + r * d, d) }
 
         for l in stride(from: c.textLayers - 1, through: 0, by: -1) {
-            blockBackward(textBlocks[l], dx: dX, tape: tape.textBlocks[l], layout: tape.textLayout, scratch: tape)
+            blockBackward(textBlocks[l], dx: dX, tape: tape.textBlocks[l], layout: tape.textLayout, causal: true,
+                          scratch: tape)
         }
         // `s = [img, embed[t]] + text_pos`.
         let dImg = tape.dVision.reserve(U * N * d)
@@ -350,7 +351,8 @@ extension MedR1Model {
         RMSNorm.backward(tape.visionX.pointer, w + visionNorm, tape.visionR.pointer, dImg, dV, gw + visionNorm,
                          rows: U * N, d: d, accumulate: false, scratch: tape.normScratch)
         for l in stride(from: c.visionLayers - 1, through: 0, by: -1) {
-            blockBackward(visionBlocks[l], dx: dV, tape: tape.visionBlocks[l], layout: tape.visionLayout, scratch: tape)
+            blockBackward(visionBlocks[l], dx: dV, tape: tape.visionBlocks[l], layout: tape.visionLayout, causal: false,
+                          scratch: tape)
         }
         // `h = patches W_patch^T + b_patch + vision_pos`.
         for u in 0..<U { PositionAdd.backward(dV + u * N * d, gw + visionPos, rows: N, d: d) }
@@ -361,7 +363,7 @@ extension MedR1Model {
     /// Backward of one block: dx (S, d) holds dL/d(block output) and is
     /// turned into dL/d(block input) in place; weight gradients accumulate.
     func blockBackward(_ o: BlockOffsets, dx: UnsafeMutablePointer<Float>, tape t: BlockTape,
-                       layout: PackedLayout, scratch: ForwardTape) {
+                       layout: PackedLayout, causal: Bool, scratch: ForwardTape) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer, gw = grads.pointer
         let dBig = scratch.dBig.reserve(S * hid), dSmall = scratch.dSmall.reserve(S * d)
@@ -378,7 +380,7 @@ extension MedR1Model {
         Linear.backward(t.y.pointer, w + o.o, dx, dx: dSmall, dw: gw + o.o, db: nil, rows: S, inDim: d, outDim: d)
         // attention: dqkv (S, 3d) into dBig.
         Attention.backward(qkv: t.qkv.pointer, probs: t.probs.pointer, dy: dSmall, dqkv: dBig, layout: layout,
-                           heads: c.nHeads, d: d, scratch: scratch.attnScratch)
+                           heads: c.nHeads, d: d, causal: causal, scratch: scratch.attnScratch)
         // `qkv = a Wqkv^T`.
         Linear.backward(t.a.pointer, w + o.qkv, dBig, dx: dSmall, dw: gw + o.qkv, db: nil, rows: S, inDim: d, outDim: 3 * d)
         // `a = RMSNorm_1(x)`: dx += ...
