@@ -1,6 +1,5 @@
 // Core's workloads (benchmarks.md): the sgemm peak, W3 (one SFT step) and
 // W4 (forward only), on the default medr1-tiny config with seeded weights.
-import CBLAS
 import MedR1Lib
 
 /// 64 sequences of 16 image + 112 text tokens, as W3 and W4 specify.
@@ -22,10 +21,8 @@ nonisolated(unsafe) let coreWorkloads: [Workload] = [
         let a = (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 }
         let b = (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 }
         var c = [Float](repeating: 0, count: n * n)
-        return {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
-                        b, Int32(n), 0, &c, Int32(n))
-        }
+        // Through the library's product, so it runs on the same threads as the model's.
+        return { MatrixProduct.multiply(a, b, into: &c, m: n, n: n, k: n) }
     }, figure: { 2 * 2048.0 * 2048.0 * 2048.0 / $0 / 1e9 }),
 
     Workload(id: "W3", unit: "positions/s", flops: 50.53, prepare: {

@@ -97,6 +97,9 @@ extension Session: ReplSession {
                 case .plot(let title, let png, let text, let file):
                     if let png {
                         outputs.append(.png(png, caption: title.isEmpty ? nil : title))
+                    } else if let file, file.lowercased().hasSuffix(".svg"),
+                              let data = FileManager.default.contents(atPath: file) {
+                        outputs.append(.svg(String(decoding: data, as: UTF8.self), caption: title.isEmpty ? nil : title))
                     } else if let text {
                         addText(text)
                     } else if let file {

@@ -52,6 +52,10 @@ public final class GRPOTrainer {
 
     var sampler: Sampler
     var order: SampleOrder
+    var rolloutSeconds = 0.0
+    /// Wall seconds of the last step's phases: sampling + rewards, reference log-probs, policy
+    /// forward/backward + optimiser. Kept out of the metrics so that recorded runs replay exactly.
+    public private(set) var phaseSeconds: (rollout: Double, reference: Double, policyUpdate: Double) = (0, 0, 0)
 
     /// - Parameters:
     ///   - model: the policy, trained in place.
@@ -147,6 +151,7 @@ public final class GRPOTrainer {
             order = savedOrder
             throw error
         }
+        rolloutSeconds = Date().timeIntervalSince(t0)
         let metrics = try update(with: ro, started: t0)
         return metrics
     }
@@ -165,11 +170,14 @@ public final class GRPOTrainer {
         }
         let temp = Float(config.temperature)
         let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason == .eos } : nil
+        let tRef = Date()
         var refLP: [[Float]]? = nil
         if config.beta != 0 {
             refLP = try reference.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: temp,
                                                 withGrad: false, entropy: false).logProbs
         }
+        let refSeconds = Date().timeIntervalSince(tRef)
+        let tPolicy = Date()
         var old: [[Float]]? = nil
         var lossSum = 0.0, klSum = 0.0, low = 0.0, high = 0.0, region = 0.0, gnSum = 0.0, entropy = 0.0
         var lr = 0.0
@@ -222,6 +230,8 @@ public final class GRPOTrainer {
         m.set("learning_rate", lr)
         m.set("num_tokens", Double(ro.lengths.reduce(0, +)))
         m.set("seconds", Date().timeIntervalSince(t0))
+        phaseSeconds = (rolloutSeconds, refSeconds, Date().timeIntervalSince(tPolicy))
+        rolloutSeconds = 0
         try history.append(m)
         onStep?(m)
         return m

@@ -32,6 +32,11 @@ public struct LearnCheckConfig: Codable, Sendable {
     public var dataRoot: String?
     /// Samples per question for the sampled (temperature 1) accuracy.
     public var sampledPerQuestion = 2
+    /// Save the warmed-up SFT trainer here (to rerun GRPO variants without redoing SFT).
+    public var saveSFT: String?
+    /// Resume this saved SFT trainer (same samples/seed) instead of training from scratch;
+    /// `sftSteps` more steps are still run (0 for none).
+    public var loadSFT: String?
 
     public init() {}
 }
@@ -51,6 +56,15 @@ public struct LearnCheckReport: Sendable, CustomStringConvertible {
 }
 
 public enum LearnCheck {
+    /// CPU seconds used by this process so far (user + system, all threads): on a shared
+    /// machine the honest measure of work, where wall time depends on other load.
+    public static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
+            + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+    }
+
     /// Runs the whole check, reporting progress lines through `log`.
     public static func run(_ c: LearnCheckConfig, log: (String) -> Void = { print($0) }) throws -> LearnCheckReport {
         var rep = LearnCheckReport()
@@ -62,15 +76,28 @@ public enum LearnCheck {
         sm.threads = Parallelism.threads
         let samples = try SynthMed.generate(sm, to: root)
         let all = Dataset(name: "SynthMed", root: root, samples: samples)
-        let (train, testAll) = all.split(train: c.trainFraction, seed: c.seed)
-        let test = testAll.prefix(c.testQuestions)
+        let (train, testAll) = all.split(train: c.trainFraction, seed: c.seed, stratified: true)
+        // A seeded random subset of the test split (the split keeps data-set order).
+        var pick = SampleOrder(count: testAll.count, seed: c.seed &+ 99)
+        let test = Dataset(name: "SynthMed test", root: root,
+                           samples: pick.next(min(c.testQuestions, testAll.count)).map { testAll.samples[$0] })
         say("SynthMed: \(all.count) questions (\(train.count) train, \(test.count) test) in "
             + String(format: "%.1f s", Date().timeIntervalSince(t0)) + " at \(root.path)")
-        let tok = train.trainTokenizer(vocabSize: c.vocabSize, template: .tiny)
         var mc = ModelConfig()
-        mc.vocabSize = max(mc.vocabSize, tok.vocabSize)
-        let model = try MedR1Model(config: mc, seed: c.seed)
         let images = ImageCache(config: mc)
+        var sc = c.sft
+        sc.seed = c.seed
+        let sft: SFTTrainer
+        if let dir = c.loadSFT {
+            sft = try SFTTrainer.resume(from: URL(fileURLWithPath: dir), dataset: train, images: images)
+            say("resumed SFT after \(sft.stepCount) steps from \(dir)")
+        } else {
+            let tok = train.trainTokenizer(vocabSize: c.vocabSize, template: .tiny)
+            mc.vocabSize = max(mc.vocabSize, tok.vocabSize)
+            sft = try SFTTrainer(model: try MedR1Model(config: mc, seed: c.seed), tokenizer: tok, dataset: train,
+                                 config: sc, template: .tiny, images: images)
+        }
+        let model = sft.model, tok = sft.encoder.tokenizer
         say("model: \(model.parameterCount) parameters, tokenizer \(tok.vocabSize) tokens, threads \(Parallelism.threads)")
 
         let greedy = Evaluator(tokenizer: tok, template: .tiny, sampler: SamplerConfig(greedy: true, maxTokens: 48))
@@ -79,16 +106,15 @@ public enum LearnCheck {
                                 samplesPerQuestion: c.sampledPerQuestion, seed: c.seed &+ 1)
 
         // Supervised warm-up.
-        var sc = c.sft
-        sc.seed = c.seed
-        let sft = try SFTTrainer(model: model, tokenizer: tok, dataset: train, config: sc, template: .tiny, images: images)
-        let ts = Date()
+        let ts = Date(), cs = cpuSeconds()
         for i in 0..<c.sftSteps {
             let m = try sft.step()
             if (i + 1) % 100 == 0 || i == 0 { say("sft " + m.summary) }
         }
+        if let dir = c.saveSFT { try sft.save(to: URL(fileURLWithPath: dir)) }
         rep.sftSecondsPerStep = Date().timeIntervalSince(ts) / Double(max(c.sftSteps, 1))
-        say(String(format: "SFT: %d steps, %.3f s/step", c.sftSteps, rep.sftSecondsPerStep))
+        say(String(format: "SFT: %d steps, %.3f s/step wall, %.3f CPU s/step", c.sftSteps, rep.sftSecondsPerStep,
+                   (cpuSeconds() - cs) / Double(max(c.sftSteps, 1))))
 
         let g0 = try greedy.evaluate(model, on: test, images: images, name: "test greedy, before GRPO")
         let s0 = try sampled.evaluate(model, on: test, images: images, name: "test sampled, before GRPO")
@@ -103,17 +129,20 @@ public enum LearnCheck {
         gc.seed = c.seed
         let grpo = try GRPOTrainer(model: model, tokenizer: tok, dataset: train, rewards: [.format, .accuracy],
                                    config: gc, template: .tiny, images: images)
-        let tg = Date()
+        let tg = Date(), cg = cpuSeconds()
         for i in 0..<c.grpoSteps {
             let m = try grpo.step()
             if i == 0 || (i + 1) % c.logEvery == 0 {
                 rep.rewardCurve.append((m.step, m.reward, m.fracRewardZeroStd, m.kl))
-                say("grpo " + m.summary + String(format: ", format %.3f, accuracy %.3f",
-                                                  m["rewards/format/mean"] ?? .nan, m["rewards/accuracy/mean"] ?? .nan))
+                say("grpo " + m.summary + String(format: ", format %.3f, accuracy %.3f (rollout %.2f s, ref %.2f s, policy %.2f s)",
+                                                  m["rewards/format/mean"] ?? .nan, m["rewards/accuracy/mean"] ?? .nan,
+                                                  grpo.phaseSeconds.rollout, grpo.phaseSeconds.reference,
+                                                  grpo.phaseSeconds.policyUpdate))
             }
         }
         rep.grpoSecondsPerStep = Date().timeIntervalSince(tg) / Double(max(c.grpoSteps, 1))
-        say(String(format: "GRPO: %d steps, %.3f s/step", c.grpoSteps, rep.grpoSecondsPerStep))
+        say(String(format: "GRPO: %d steps, %.3f s/step wall, %.3f CPU s/step", c.grpoSteps, rep.grpoSecondsPerStep,
+                   (cpuSeconds() - cg) / Double(max(c.grpoSteps, 1))))
         let g1 = try greedy.evaluate(model, on: test, images: images, name: "test greedy, after GRPO")
         let s1 = try sampled.evaluate(model, on: test, images: images, name: "test sampled, after GRPO")
         rep.greedyAfter = g1.accuracy.rate; rep.sampledAfter = s1.accuracy.rate

@@ -39,7 +39,7 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var fracRewardZeroStd: Double { self["frac_reward_zero_std"] ?? .nan }
     public var meanLength: Double { self["completions/mean_length"] ?? .nan }
 
-    /// The same metrics without the wall-clock ones (for determinism comparisons).
+    /// The same metrics without the wall-clock one ("seconds") for determinism comparisons.
     public var withoutTiming: StepMetrics {
         var m = StepMetrics(step: step, mode: mode)
         for (n, v) in zip(names, values) where n != "seconds" { m.set(n, v) }

@@ -1,12 +1,10 @@
 // Save and resume a trainer so that the continued run is bit-identical to an
 // uninterrupted one. A state directory holds:
-//   model.f32       the policy's weights, float32 little-endian in parameter order
-//   reference.f32   the frozen reference's weights (GRPO only)
-//   optimizer.f32   AdamW moments m then v (flat parameter order)
-//   trainer.json    kind, model config, tokenizer, trainer config, template, counters,
-//                   RNG state, sample order, metrics
-// (Raw float files rather than safetensors so that this part does not depend on the
-// checkpoint code; `Checkpoint.save` of `trainer.model` gives a shareable model file.)
+//   model.safetensors      the policy: a complete checkpoint (config + tokenizer), loadable alone
+//   reference.safetensors  the frozen reference (GRPO only)
+//   optimizer.safetensors  AdamW moments "m" and "v" (flat parameter order), "step" in metadata
+//   trainer.json           kind, trainer and model config, template, counters, RNG state,
+//                          sample order, metrics
 import Foundation
 
 /// The JSON part of a trainer's state.
@@ -25,8 +23,9 @@ struct TrainerStateFile: Codable {
     var order: SampleOrder
     var metrics: [StepMetrics]
     var rewardNames: [String]?
+    /// The policy's config, readable without opening the safetensors (the Runtime picks its
+    /// image cache from it).
     var modelConfig: ModelConfig
-    var tokenizerJSON: String
 }
 
 enum TrainerStateIO {
@@ -51,52 +50,32 @@ enum TrainerStateIO {
         }
     }
 
-    /// Writes floats as raw little-endian float32.
-    static func writeFloats(_ arrays: [[Float]], to url: URL) throws {
-        var data = Data()
-        for a in arrays { a.withUnsafeBufferPointer { data.append(Data(buffer: $0)) } }
-        do { try data.write(to: url, options: .atomic) } catch {
-            throw RLError.badState("\(url.path): cannot write (\(error.localizedDescription))")
-        }
+    static func saveModel(_ m: MedR1Model, tokenizer: Tokenizer, role: String, to url: URL) throws {
+        try Checkpoint.save(model: m, tokenizerJSON: tokenizer.toJSON(), extraMetadata: ["role": role], to: url)
     }
 
-    /// Reads `counts` float arrays written by `writeFloats`; errors name the file and sizes.
-    static func readFloats(_ url: URL, counts: [Int]) throws -> [[Float]] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw RLError.badState("\(url.path): cannot read (\(error.localizedDescription))")
-        }
-        let want = counts.reduce(0, +) * 4
-        guard data.count == want else {
-            throw RLError.badState("\(url.path): \(data.count) bytes, expected \(want) for \(counts) float32 values: "
-                                   + "the file is truncated or from a model of another size")
-        }
-        var out: [[Float]] = []
-        var off = 0
-        for n in counts {
-            var a = [Float](repeating: 0, count: n)
-            a.withUnsafeMutableBytes { dst in _ = data.copyBytes(to: dst, from: off..<(off + n * 4)) }
-            out.append(a)
-            off += n * 4
-        }
-        return out
+    static func loadModel(from url: URL) throws -> (MedR1Model, Tokenizer) {
+        let (m, tokJSON, _) = try Checkpoint.load(from: url)
+        return (m, try Tokenizer(json: tokJSON))
     }
 
-    static func saveModel(_ m: MedR1Model, to url: URL) throws { try writeFloats([m.flatValues], to: url) }
-
-    static func loadModel(config: ModelConfig, from url: URL) throws -> MedR1Model {
-        let m = try MedR1Model(config: config, seed: 0)
-        let w = try readFloats(url, counts: [m.parameterCount])[0]
-        w.withUnsafeBufferPointer { m.values.pointer.update(from: $0.baseAddress!, count: m.parameterCount) }
-        return m
+    static func saveOptimizer(_ opt: AdamW, to url: URL) throws {
+        try SafeTensors.write(tensors: [NamedTensor(name: "m", shape: [opt.m.count], data: opt.m),
+                                        NamedTensor(name: "v", shape: [opt.v.count], data: opt.v)],
+                              metadata: ["step": String(opt.stepCount)], to: url)
     }
-
-    static func saveOptimizer(_ opt: AdamW, to url: URL) throws { try writeFloats([opt.m, opt.v], to: url) }
 
     static func loadOptimizer(_ opt: AdamW, from url: URL, steps: Int) throws {
-        let mv = try readFloats(url, counts: [opt.m.count, opt.v.count])
-        opt.m = mv[0]
-        opt.v = mv[1]
+        let file = try SafeTensors.read(url)
+        guard let m = file.tensor("m"), let v = file.tensor("v") else {
+            throw RLError.badState("\(url.path): tensor 'm' or 'v' (AdamW moments) is missing")
+        }
+        guard m.data.count == opt.m.count, v.data.count == opt.v.count else {
+            throw RLError.badState("\(url.path): moments have \(m.data.count) values, the model has "
+                                   + "\(opt.m.count) parameters: resume with the model this state was saved from")
+        }
+        opt.m = m.data
+        opt.v = v.data
         opt.stepCount = steps
     }
 }
@@ -107,14 +86,16 @@ extension GRPOTrainer {
     /// Writes the whole trainer state into directory `dir` (created if missing).
     public func save(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try TrainerStateIO.saveModel(model, to: dir.appendingPathComponent("model.f32"))
-        try TrainerStateIO.saveModel(reference, to: dir.appendingPathComponent("reference.f32"))
-        try TrainerStateIO.saveOptimizer(optimizer, to: dir.appendingPathComponent("optimizer.f32"))
+        let tok = encoder.tokenizer
+        try TrainerStateIO.saveModel(model, tokenizer: tok, role: "policy", to: dir.appendingPathComponent("model.safetensors"))
+        try TrainerStateIO.saveModel(reference, tokenizer: tok, role: "reference",
+                                     to: dir.appendingPathComponent("reference.safetensors"))
+        try TrainerStateIO.saveOptimizer(optimizer, to: dir.appendingPathComponent("optimizer.safetensors"))
         let s = TrainerStateFile(kind: "grpo", grpo: config, sft: nil, template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: stepCount,
                                  optimizerSteps: optimizer.stepCount, samplerState: sampler.rng.state,
                                  order: order, metrics: history.steps, rewardNames: rewards.map(\.name),
-                                 modelConfig: model.config, tokenizerJSON: encoder.tokenizer.toJSON())
+                                 modelConfig: model.config)
         try TrainerStateIO.writeJSON(s, to: dir.appendingPathComponent("trainer.json"))
     }
 
@@ -130,9 +111,8 @@ extension GRPOTrainer {
             throw RLError.badState("\(dir.path) was trained with rewards \(names), resume was given "
                                    + "\(rewards.map(\.name)): pass the same rewards in the same order")
         }
-        let model = try TrainerStateIO.loadModel(config: s.modelConfig, from: dir.appendingPathComponent("model.f32"))
-        let ref = try TrainerStateIO.loadModel(config: s.modelConfig, from: dir.appendingPathComponent("reference.f32"))
-        let tok = try Tokenizer(json: s.tokenizerJSON)
+        let (model, tok) = try TrainerStateIO.loadModel(from: dir.appendingPathComponent("model.safetensors"))
+        let (ref, _) = try TrainerStateIO.loadModel(from: dir.appendingPathComponent("reference.safetensors"))
         let t = try GRPOTrainer(model: model, reference: ref, tokenizer: tok, dataset: dataset, rewards: rewards,
                                 config: cfg, template: s.template, answerStyle: s.answerStyle, images: images,
                                 metricsFile: metricsFile)
@@ -140,7 +120,7 @@ extension GRPOTrainer {
             throw RLError.badState("\(dir.path) was trained on \(s.order.count) samples, resume was given "
                                    + "\(dataset.count): pass the same data set")
         }
-        try TrainerStateIO.loadOptimizer(t.optimizer, from: dir.appendingPathComponent("optimizer.f32"),
+        try TrainerStateIO.loadOptimizer(t.optimizer, from: dir.appendingPathComponent("optimizer.safetensors"),
                                          steps: s.optimizerSteps)
         t.stepCount = s.stepCount
         if let st = s.samplerState { t.sampler.rng = SplitMix64(seed: st) }
@@ -155,13 +135,13 @@ extension GRPOTrainer {
 extension SFTTrainer {
     public func save(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try TrainerStateIO.saveModel(model, to: dir.appendingPathComponent("model.f32"))
-        try TrainerStateIO.saveOptimizer(optimizer, to: dir.appendingPathComponent("optimizer.f32"))
+        try TrainerStateIO.saveModel(model, tokenizer: encoder.tokenizer, role: "policy",
+                                     to: dir.appendingPathComponent("model.safetensors"))
+        try TrainerStateIO.saveOptimizer(optimizer, to: dir.appendingPathComponent("optimizer.safetensors"))
         let s = TrainerStateFile(kind: "sft", grpo: nil, sft: config, template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: stepCount,
                                  optimizerSteps: optimizer.stepCount, samplerState: nil, order: order,
-                                 metrics: history.steps, rewardNames: nil,
-                                 modelConfig: model.config, tokenizerJSON: encoder.tokenizer.toJSON())
+                                 metrics: history.steps, rewardNames: nil, modelConfig: model.config)
         try TrainerStateIO.writeJSON(s, to: dir.appendingPathComponent("trainer.json"))
     }
 
@@ -171,15 +151,15 @@ extension SFTTrainer {
         guard s.kind == "sft", let cfg = s.sft else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with GRPOTrainer.resume")
         }
-        let model = try TrainerStateIO.loadModel(config: s.modelConfig, from: dir.appendingPathComponent("model.f32"))
-        let t = try SFTTrainer(model: model, tokenizer: try Tokenizer(json: s.tokenizerJSON), dataset: dataset, config: cfg,
+        let (model, tok) = try TrainerStateIO.loadModel(from: dir.appendingPathComponent("model.safetensors"))
+        let t = try SFTTrainer(model: model, tokenizer: tok, dataset: dataset, config: cfg,
                                template: s.template, answerStyle: s.answerStyle, images: images,
                                metricsFile: metricsFile)
         guard s.order.count == dataset.count else {
             throw RLError.badState("\(dir.path) was trained on \(s.order.count) samples, resume was given "
                                    + "\(dataset.count): pass the same data set")
         }
-        try TrainerStateIO.loadOptimizer(t.optimizer, from: dir.appendingPathComponent("optimizer.f32"),
+        try TrainerStateIO.loadOptimizer(t.optimizer, from: dir.appendingPathComponent("optimizer.safetensors"),
                                          steps: s.optimizerSteps)
         t.stepCount = s.stepCount
         t.order = s.order

@@ -17,6 +17,36 @@ enum BLAS {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
+        let t = Parallelism.threads
+        if t > 1, Parallelism.splitProducts, !Parallelism.inParallelRegion, m * n * k >= 1 << 18 {
+            // Split C's longer side over the workers in multiples of 16
+            // (whole kernel tiles); each part is an ordinary single-threaded
+            // sgemm on a view, so every element is computed as without the split.
+            let alongM = m >= n
+            let len = alongM ? m : n
+            let parts = min(t, len / 16)
+            if parts > 1 {
+                Parallelism.parallelFor(parts) { w in
+                    let lo = w == 0 ? 0 : (len * w / parts) / 16 * 16
+                    let hi = w == parts - 1 ? len : (len * (w + 1) / parts) / 16 * 16
+                    if alongM {
+                        single(transA, transB, hi - lo, n, k, alpha, a + (transA ? lo : lo * lda), lda, b, ldb,
+                               beta, c + lo * ldc, ldc)
+                    } else {
+                        single(transA, transB, m, hi - lo, k, alpha, a, lda, b + (transB ? lo * ldb : lo), ldb,
+                               beta, c + lo, ldc)
+                    }
+                }
+                return
+            }
+        }
+        single(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @inline(__always)
+    private static func single(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                               _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -77,5 +107,15 @@ enum PositionAdd {
     /// Backward of `x[r] += pos[r]`: dpos[r] += dx[r] (dx passes through unchanged).
     static func backward(_ dx: UnsafePointer<Float>, _ dpos: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
         VectorMath.add(dx, into: dpos, rows * d)
+    }
+}
+
+/// Public access to the library's matrix product (for benchmarks: the sgemm
+/// peak must be measured through the same threading as the model's products).
+public enum MatrixProduct {
+    /// c (m, n) = a (m, k) b (k, n), row-major, on `Parallelism.threads` threads.
+    public static func multiply(_ a: [Float], _ b: [Float], into c: inout [Float], m: Int, n: Int, k: Int) {
+        precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "MatrixProduct: arrays too small")
+        BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n)
     }
 }

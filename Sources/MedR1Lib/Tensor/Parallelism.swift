@@ -2,21 +2,33 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// The thread count of the whole library: OpenBLAS's threads for large matrix
+/// The thread count of the whole library: the threads of large matrix
 /// products, and the width of the project's own parallel loops (attention per
 /// (sequence, head), row-wise norms and activations).
 ///
-/// The two never run at once: inside `parallelFor` bodies OpenBLAS is set to
-/// one thread, so two levels of threads never fight over the two cores.
+/// By default OpenBLAS itself stays single-threaded and `BLAS.gemm` splits a
+/// large product's rows (or columns) over the project's own workers: after a
+/// threaded call OpenBLAS's workers keep spinning for a while, and would
+/// compete with the project's next parallel loop for the two cores. With
+/// MEDR1_OPENBLAS_THREADING=1 in the environment, OpenBLAS threads the
+/// products instead (set to one thread inside `parallelFor` bodies), for
+/// comparison. Either way two levels of threads never run at once.
 /// Results are deterministic for a given thread count: work is split into
 /// chunks that depend only on the problem size and `threads`, each chunk
 /// writes disjoint outputs, and reductions add chunk partials in a fixed order.
 public enum Parallelism {
     nonisolated(unsafe) private static var current: Int = {
         let n = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(splitProducts ? 1 : Int32(n))
         return n
     }()
+
+    /// Whether `BLAS.gemm` splits products over the project's workers (true)
+    /// or leaves threading to OpenBLAS (MEDR1_OPENBLAS_THREADING=1).
+    static let splitProducts = ProcessInfo.processInfo.environment["MEDR1_OPENBLAS_THREADING"] != "1"
+
+    /// True while `parallelFor` workers run (products inside stay on one thread).
+    nonisolated(unsafe) static var inParallelRegion = false
 
     /// The number of threads in use (default: the number of cores).
     public static var threads: Int { current }
@@ -26,7 +38,7 @@ public enum Parallelism {
     public static func setThreads(_ n: Int) {
         let n = max(1, n)
         current = n
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(splitProducts ? 1 : Int32(n))
     }
 
     /// Runs `body(i)` for i in 0..<n, spread over `threads` workers in
@@ -44,7 +56,8 @@ public enum Parallelism {
             for i in 0..<n { body(0, i) }
             return
         }
-        openblas_set_num_threads(1)
+        if !splitProducts { openblas_set_num_threads(1) }
+        inParallelRegion = true
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -52,7 +65,8 @@ public enum Parallelism {
                 for i in lo..<hi { box.value(w, i) }
             }
         }
-        openblas_set_num_threads(Int32(current))
+        inParallelRegion = false
+        if !splitProducts { openblas_set_num_threads(Int32(current)) }
     }
 
     /// How many workers `parallelFor` uses for `n` items.
