@@ -62,7 +62,12 @@ final class CommandLineTests: XCTestCase {
             }
             var status: Int32 = 0
             waitpid(pid, &status, 0)
+            socketPath = (try? tmux(["display-message", "-p", "#{socket_path}"]))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         }
+
+        /// The server's socket file, removed by close().
+        private var socketPath = ""
 
         @discardableResult
         func tmux(_ arguments: [String]) throws -> String {
@@ -99,7 +104,11 @@ final class CommandLineTests: XCTestCase {
             (try? tmux(["list-panes", "-t", "0", "-F", "#{pane_dead}"]))?.hasPrefix("0") ?? false
         }
 
-        func close() { _ = try? tmux(["kill-server"]) }
+        /// Stops the server and removes its socket file (kill-server leaves it behind).
+        func close() {
+            _ = try? tmux(["kill-server"])
+            if socketPath.hasSuffix(socket) { try? FileManager.default.removeItem(atPath: socketPath) }
+        }
     }
 
     func testEditingHistoryAndCompletionInATerminal() throws {
