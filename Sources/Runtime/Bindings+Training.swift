@@ -61,7 +61,7 @@ public final class TrainerObject: HostObject {
     public var summary: String {
         "\(mode) trainer on \(data.name) (\(data.count) samples): step \(stepCount)"
             + (planned.map { " of \($0) planned" } ?? "")
-            + (history.last.map { ", " + Bindings.compactLine($0, planned: nil).replacingOccurrences(of: "  ", with: ", ") } ?? "")
+            + (history.last.map { ": " + Bindings.compactLine($0, planned: nil, head: false).replacingOccurrences(of: "  ", with: ", ") } ?? "")
     }
     public var display: String {
         var lines = ["\(mode) trainer on \(data.name) (\(data.count) samples): step \(stepCount)" + (planned.map { " of \($0) planned" } ?? "")]
@@ -290,12 +290,12 @@ extension Bindings {
     }
 
     /// The line printed after a step: the numbers a student watches.
-    static func compactLine(_ m: StepMetrics, planned: Int?) -> String {
+    static func compactLine(_ m: StepMetrics, planned: Int?, head withHead: Bool = true) -> String {
         func f(_ k: String, _ label: String, _ spec: String = "%.3f") -> String? {
             m[k].map { "\(label) " + ($0.isNaN ? "nan" : String(format: spec, $0)) }
         }
         let head = "\(m.mode) step \(m.step)" + (planned.map { "/\($0)" } ?? "")
-        var parts: [String] = [head]
+        var parts: [String] = withHead ? [head] : []
         if m.mode == "grpo" {
             var r = f("reward", "reward") ?? "reward -"
             let each = m.names.filter { $0.hasPrefix("rewards/") && $0.hasSuffix("/mean") }.map { n -> String in

@@ -92,6 +92,11 @@ final class LibEditLineEditor: LineEditor {
     init(historyPath: String?) {
         self.historyPath = historyPath
         rl_readline_name = UnsafePointer(strdup("medr1"))
+        // Without libedit's own signal handling, ^C interrupts read() and readline
+        // returns nil with our flag set: the half-typed statement (also one spanning
+        // continuation lines) is dropped, as CPython's prompt does. With it, libedit
+        // only erased the current line and kept reading.
+        rl_catch_signals = 0
         rl_initialize()
         using_history()
         stifle_history(Self.historyLimit)

@@ -191,7 +191,8 @@ struct RenderNotebook: ParsableCommand {
             throw ExitCode(ExitStatus.runtime)
         }
         let failed = cells.filter { $0.outputs.contains { if case .error = $0 { return true } else { return false } } }.count
-        writeErr("wrote \(output): \(cells.count) cells, \(images) images\(failed > 0 ? ", \(failed) failed" : "")\n")
+        let plural: (Int, String) -> String = { "\($0) \($1)\($0 == 1 ? "" : "s")" }
+        writeErr("wrote \(output): \(plural(cells.count, "cell")), \(plural(images, "image"))\(failed > 0 ? ", \(failed) failed" : "")\n")
         if failed > 0 && !allowErrors { throw ExitCode(ExitStatus.runtime) }
     }
 }

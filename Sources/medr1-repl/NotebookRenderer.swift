@@ -63,7 +63,11 @@ struct NotebookRenderer {
             html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
             html += "</tr></thead>\n<tbody>\n"
             for row in rows {
-                html += "<tr>" + row.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>\n"
+                html += "<tr>" + row.map { cell in
+                    // Numbers right-aligned so digits line up; text (completions, names) left.
+                    let numeric = Double(cell.trimmingBlanks().replacingOccurrences(of: "+", with: "")) != nil
+                    return (numeric ? "<td class=\"num\">" : "<td>") + escapeHTML(cell) + "</td>"
+                }.joined() + "</tr>\n"
             }
             return html + "</tbody>\n</table>\n"
         case .png(let data, let caption):
@@ -94,9 +98,9 @@ struct NotebookRenderer {
     pre.output { background: #fff; border: 1px solid #e3e3e3; }
     pre.error { background: #fdecea; color: #8e1c12; border: 1px solid #f3b8b0; }
     table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-    th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+    th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+    td.num { text-align: right; font-variant-numeric: tabular-nums; }
     th { background: #eef2f7; }
-    td:first-child, th:first-child { text-align: left; }
     figure { margin: 0.6em 0; }
     figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
     figcaption { color: #555; font-size: 0.85em; }
@@ -112,7 +116,7 @@ struct NotebookRenderer {
         var assets: [(name: String, data: Data)] = []
         for (index, cell) in cells.enumerated() {
             let number = index + 1
-            text += "\n## [\(number)]" + (cell.title.map { " " + $0 } ?? "") + "\n\n"
+            text += "\n## [\(number)]" + (cell.title.map { " " + escapeHTML($0) } ?? "") + "\n\n"
             if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
             var figure = 0
             for output in cell.outputs {

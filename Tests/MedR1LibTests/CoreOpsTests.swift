@@ -18,6 +18,34 @@ final class CoreOpsTests: XCTestCase {
         XCTAssertEqual(VectorMath.exp(0), 1)
     }
 
+    /// Products large enough to be split over two workers (rows or columns,
+    /// all transpose cases) equal a naive Double product.
+    func testSplitProductsMatchNaive() {
+        let saved = Parallelism.threads
+        Parallelism.setThreads(2)
+        defer { Parallelism.setThreads(saved) }
+        for (m, n, k) in [(96, 40, 80), (40, 100, 72)] {
+            XCTAssertGreaterThanOrEqual(m * n * k, 1 << 18)
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = CoreTest.random(m * k, seed: 40), b = CoreTest.random(k * n, seed: 41)
+                var c = [Float](repeating: 1, count: m * n)
+                BLAS.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                          beta: 0.5, c: &c, ldc: n)
+                var worst = 0.0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = 0.5
+                        for t in 0..<k {
+                            s += Double(ta ? a[t * m + i] : a[i * k + t]) * Double(tb ? b[j * k + t] : b[t * n + j])
+                        }
+                        worst = max(worst, abs(s - Double(c[i * n + j])))
+                    }
+                }
+                XCTAssertLessThan(worst, 1e-4, "m \(m) n \(n) k \(k) transA \(ta) transB \(tb)")
+            }
+        }
+    }
+
     func testLinearWithAndWithoutBias() {
         let rows = 3, inD = 5, outD = 4
         let x = CoreTest.random(rows * inD, seed: 1), w = CoreTest.random(outD * inD, seed: 2)

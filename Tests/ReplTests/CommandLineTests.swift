@@ -62,7 +62,12 @@ final class CommandLineTests: XCTestCase {
             }
             var status: Int32 = 0
             waitpid(pid, &status, 0)
+            socketPath = (try? tmux(["display-message", "-p", "#{socket_path}"]))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         }
+
+        /// The server's socket file, removed by close().
+        private var socketPath = ""
 
         @discardableResult
         func tmux(_ arguments: [String]) throws -> String {
@@ -99,7 +104,11 @@ final class CommandLineTests: XCTestCase {
             (try? tmux(["list-panes", "-t", "0", "-F", "#{pane_dead}"]))?.hasPrefix("0") ?? false
         }
 
-        func close() { _ = try? tmux(["kill-server"]) }
+        /// Stops the server and removes its socket file (kill-server leaves it behind).
+        func close() {
+            _ = try? tmux(["kill-server"])
+            if socketPath.hasSuffix(socket) { try? FileManager.default.removeItem(atPath: socketPath) }
+        }
     }
 
     func testEditingHistoryAndCompletionInATerminal() throws {
@@ -135,6 +144,12 @@ final class CommandLineTests: XCTestCase {
         first.waitFor("the interrupted loop") { $0.contains("interrupted: loop at <stdin>:1:1") }
         try first.send("n > 0", "Enter")
         first.waitFor("the session still answering") { $0.contains("\ntrue\n") }
+        // Ctrl-C at the continuation prompt drops the whole unfinished statement.
+        try first.send("let dropped = [1,", "Enter")
+        first.waitFor("the continuation prompt again") { $0.contains("medr1> let dropped = [1,\n  ...>") }
+        try first.send("C-c")
+        try first.send("dropped", "Enter")
+        first.waitFor("the dropped statement") { $0.contains("'dropped' is not defined") }
         // Ctrl-C at the prompt clears the typed text and prompts again.
         try first.send("garbage", "C-c")
         try first.send(":quit", "Enter")
@@ -150,8 +165,8 @@ final class CommandLineTests: XCTestCase {
         let second = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { second.close() }
         second.waitFor("the prompt") { $0.contains("medr1>") }
-        // Newest first: :quit, n > 0, while, let n, :history, two statements, then the first.
-        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
+        // Newest first: :quit, dropped, n > 0, while, let n, :history, two statements, then the first.
+        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
         second.waitFor("the recalled statement") { $0.contains("medr1> let x = [1,") }
         try second.send("C-d")
     }

@@ -37,6 +37,8 @@ final class NotebookRendererTests: XCTestCase {
         XCTAssertTrue(html.contains("<pre class=\"error\">error: x.medr1:7:4: expected an expression</pre>"))
         XCTAssertTrue(html.contains("<section class=\"cell failed\" id=\"cell-4\">"))
         XCTAssertTrue(summary.text.contains("let d = synth(n: 8)"))
+        XCTAssertTrue(html.contains("<tr><td>MRI</td><td>&lt;1&gt;</td></tr>"))
+        XCTAssertTrue(html.contains("<tr><td>CT</td><td class=\"num\">0.5</td></tr>"))
     }
 
     func testMarkdownWritesImagesBesideIt() {
@@ -46,6 +48,9 @@ final class NotebookRendererTests: XCTestCase {
         XCTAssertTrue(page.text.contains("![a < b](demo_files/cell2-1.png)"))
         XCTAssertTrue(page.text.contains("**accuracy**\n\n| modality | acc\\|uracy |\n| ---: | ---: |\n| CT | 0.5 |\n"))
         XCTAssertTrue(page.text.contains("## [4] broken\n\n```medr1\n1 +\n```\n\n**Error:**"))
+        let escaped = NotebookRenderer(title: "t", subtitle: "s")
+            .markdown([NotebookCell(title: "a <b>", source: "", outputs: [])], assetDirectory: "x").text
+        XCTAssertTrue(escaped.contains("## [1] a &lt;b&gt;\n"), escaped)
     }
 
     func testFenceOutgrowsBackticksInside() {

@@ -23,6 +23,11 @@ final class TrainingBindingTests: XCTestCase {
             for _ in 0..<Int(a.positional[0].asNumber ?? 1) { Interrupt.request() }
             return .null
         }))
+        // The same through a real signal and the SIGINT handler the REPL installs.
+        s.interpreter.builtins.define("test_sigint", .function(Builtin("test_sigint") { a, _ in
+            for _ in 0..<Int(a.positional[0].asNumber ?? 1) { raise(SIGINT) }
+            return .null
+        }))
         XCTAssertEqual(s.run(source: Self.setup, file: "setup.medr1"), .ok, sink.text)
         return (s, sink)
     }
@@ -257,6 +262,27 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertEqual(trainer(u).history.steps.map(\.withoutTiming), g.history.steps.map(\.withoutTiming))
         guard case .grpo(let ug) = trainer(u).kind else { return XCTFail() }
         XCTAssertEqual(ug.model.flatValues, g.model.flatValues)
+    }
+
+    /// A real SIGINT (handled by Interrupt.installHandler) during step 2 of `step t, 4`.
+    func testRealSIGINTStopsAfterTheCurrentStep() throws {
+        let (s, sink) = try session()
+        Interrupt.installHandler()
+        defer { signal(SIGINT, SIG_DFL) }
+        let out = run(s, sink, """
+        let fired = false
+        fn hook(c) {
+            if t.step == 1 and not fired {
+                fired = true
+                test_sigint(1)
+            }
+            return 0
+        }
+        let t = grpo(m, data, rewards: [hook], group: 2, prompts: 1, max_tokens: 3, seed: 1)
+        step t, 4
+        """, expect: .runtimeError)
+        XCTAssertTrue(out.contains("interrupted: stopped after step 2 (2 of 4 steps done); the trainer is consistent"), out)
+        XCTAssertEqual(run(s, sink, "print(t.step, len(t.history))"), "2 2")
     }
 
     func testSaveResumeAndModelCheckpoints() throws {

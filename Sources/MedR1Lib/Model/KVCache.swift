@@ -16,7 +16,9 @@ final class KVPrefix: @unchecked Sendable {
 }
 
 /// Per-row keys and values of the tokens decoded after the prefix, per
-/// text layer: (rows, capacity, d).
+/// text layer. Values are (rows, capacity, d); keys are stored transposed,
+/// (rows, d, capacity), so one row's scores against its own keys are dh
+/// contiguous axpys instead of many short dot products.
 final class KVSuffix: @unchecked Sendable {
     var capacity: Int
     let rows: Int, layers: Int, d: Int
@@ -37,7 +39,10 @@ final class KVSuffix: @unchecked Sendable {
         let s = KVSuffix(rows: rowsWanted.count, layers: layers, d: d, capacity: cap)
         for l in 0..<layers {
             for (i, r) in rowsWanted.enumerated() where lengths[r] > 0 {
-                (s.keys[l].pointer + i * cap * d).update(from: keys[l].pointer + r * capacity * d, count: lengths[r] * d)
+                for e in 0..<d {
+                    (s.keys[l].pointer + (i * d + e) * cap).update(from: keys[l].pointer + (r * d + e) * capacity,
+                                                                  count: lengths[r])
+                }
                 (s.values[l].pointer + i * cap * d).update(from: values[l].pointer + r * capacity * d, count: lengths[r] * d)
             }
         }
@@ -172,9 +177,10 @@ extension MedR1Model {
             Linear.forward(a, w + o.qkv, nil, qkv, rows: R, inDim: d, outDim: 3 * d)
             let sk = suffix.keys[l].pointer, sv = suffix.values[l].pointer
             for r in 0..<R {
-                let at = (r * cap + suffix.lengths[r]) * d
-                (sk + at).update(from: qkv + r * 3 * d + d, count: d)
-                (sv + at).update(from: qkv + r * 3 * d + 2 * d, count: d)
+                let len = suffix.lengths[r]
+                let kr = qkv + r * 3 * d + d
+                for e in 0..<d { sk[(r * d + e) * cap + len] = kr[e] }
+                (sv + (r * cap + len) * d).update(from: qkv + r * 3 * d + 2 * d, count: d)
             }
             // Attention per (prefix group, head): the rows sharing a prefix
             // score it with one sgemm, S_prefix (G, Lp) = Q_g K_p^T, and read
@@ -194,9 +200,10 @@ extension MedR1Model {
                           c: sc, ldc: ldS)
                 for (i, r) in rowsOf.enumerated() {
                     let ls = suffix.lengths[r] + 1
-                    let rk = sk + r * cap * d + hd * dh
-                    let row = sc + i * ldS
-                    for j in 0..<ls { row[lp + j] = VectorMath.dot(qg + i * dh, rk + j * d, dh) * scale }
+                    let rk = sk + (r * d + hd * dh) * cap  // (dh, cap) transposed keys
+                    let row = sc + i * ldS, q = qg + i * dh
+                    (row + lp).update(repeating: 0, count: ls)
+                    for e in 0..<dh { VectorMath.axpy(q[e] * scale, rk + e * cap, row + lp, ls) }
                     Softmax.rowInPlace(row, lp + ls)
                 }
                 BLAS.gemm(m: G, n: dh, k: lp, a: sc, lda: ldS, b: pv, ldb: d, c: og, ldc: dh)
