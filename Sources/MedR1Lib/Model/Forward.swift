@@ -18,7 +18,7 @@ final class BlockTape {
     let r2 = FloatBuffer(zeroed: false)     /// (S) 1/rms of x1
     let m = FloatBuffer(zeroed: false)      /// (S, d) RMSNorm_2(x1)
     let h = FloatBuffer(zeroed: false)      /// (S, 4d) m W1^T (pre-GELU)
-    let g = FloatBuffer(zeroed: false)      /// (S, 4d) gelu(h)
+    let t = FloatBuffer(zeroed: false)      /// (S, 4d) tanh(u) of the GELU (kept only with grad; gelu(h) = 0.5 h (1 + t))
 }
 
 /// Everything one batched forward keeps for its backward.
@@ -50,6 +50,7 @@ final class ForwardTape {
     // Backward scratch, shared by all layers.
     let dX = FloatBuffer(zeroed: false)       /// (S, d)
     let dBig = FloatBuffer(zeroed: false)     /// (S, 4d) also used as (S, 3d)
+    let gelu = FloatBuffer(zeroed: false)     /// (S, 4d) gelu(h) of the block being computed (forward only)
     let dSmall = FloatBuffer(zeroed: false)   /// (S, d)
     let dLogits = FloatBuffer(zeroed: false)  /// (P, V)
     let dHn = FloatBuffer(zeroed: false)      /// (P, d)
@@ -234,7 +235,7 @@ extension MedR1Model {
         for u in 0..<U { PositionAdd.forward(vx + u * N * d, w + visionPos, rows: N, d: d) }
         for (l, o) in visionBlocks.enumerated() {
             blockForward(o, x: vx, tape: tape.block(vision: true, l, layers: c.visionLayers),
-                         layout: tape.visionLayout, causal: false, save: tape.withGrad)
+                         layout: tape.visionLayout, causal: false, save: tape.withGrad, gelu: tape.gelu)
         }
         let img = tape.img.reserve(U * N * d)
         RMSNorm.forward(vx, w + visionNorm, img, tape.visionR.reserve(U * N), rows: U * N, d: d, eps: c.normEps)
@@ -256,7 +257,7 @@ extension MedR1Model {
         }
         for (l, o) in textBlocks.enumerated() {
             let bt = tape.block(vision: false, l, layers: c.textLayers)
-            blockForward(o, x: tx, tape: bt, layout: tape.textLayout, causal: true, save: tape.withGrad)
+            blockForward(o, x: tx, tape: bt, layout: tape.textLayout, causal: true, save: tape.withGrad, gelu: tape.gelu)
             layerHook?(l, bt.qkv.pointer)
         }
     }
@@ -282,7 +283,7 @@ extension MedR1Model {
     /// One block, updating the residual stream x (S, d) in place:
     ///   x = x + attn(RMSNorm_1(x)) Wo^T;  x = x + gelu(RMSNorm_2(x) W1^T) W2^T
     func blockForward(_ o: BlockOffsets, x: UnsafeMutablePointer<Float>, tape t: BlockTape,
-                      layout: PackedLayout, causal: Bool, save: Bool) {
+                      layout: PackedLayout, causal: Bool, save: Bool, gelu: FloatBuffer) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer
         if save { t.x.reserve(S * d).update(from: x, count: S * d) }
@@ -297,9 +298,9 @@ extension MedR1Model {
         if save { t.x1.reserve(S * d).update(from: x, count: S * d) }
         let m = t.m.reserve(S * d), r2 = t.r2.reserve(S)
         RMSNorm.forward(x, w + o.norm2, m, r2, rows: S, d: d, eps: c.normEps)
-        let h = t.h.reserve(S * hid), g = t.g.reserve(S * hid)
+        let h = t.h.reserve(S * hid), g = gelu.reserve(S * hid)
         Linear.forward(m, w + o.fc1, nil, h, rows: S, inDim: d, outDim: hid)
-        GELU.forward(h, g, S * hid)
+        GELU.forward(h, g, S * hid, tanhOut: save ? t.t.reserve(S * hid) : nil)
         BLAS.gemm(transB: true, m: S, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)
     }
 
@@ -369,10 +370,13 @@ extension MedR1Model {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer, gw = grads.pointer
         let dBig = scratch.dBig.reserve(S * hid), dSmall = scratch.dSmall.reserve(S * d)
-        // `x = x1 + g W2^T`: dW2 += dx^T g; dg = dx W2 (dx1 = dx passes through).
-        Linear.backward(t.g.pointer, w + o.fc2, dx, dx: dBig, dw: gw + o.fc2, db: nil, rows: S, inDim: hid, outDim: d)
+        // `x = x1 + g W2^T`: dW2 += dx^T g (g rebuilt from h and the saved
+        // tanh); then dg = dx W2 overwrites it (dx1 = dx passes through).
+        GELU.recompute(x: t.h.pointer, tanh: t.t.pointer, dBig, S * hid)
+        BLAS.gemm(transA: true, m: d, n: hid, k: S, a: dx, lda: d, b: dBig, ldb: hid, beta: 1, c: gw + o.fc2, ldc: hid)
+        BLAS.gemm(m: S, n: hid, k: d, a: dx, lda: d, b: w + o.fc2, ldb: hid, c: dBig, ldc: hid)
         // `g = gelu(h)`.
-        GELU.backward(t.h.pointer, dBig, dBig, S * hid)
+        GELU.backward(x: t.h.pointer, tanh: t.t.pointer, dy: dBig, dx: dBig, S * hid)
         // `h = m W1^T`.
         Linear.backward(t.m.pointer, w + o.fc1, dBig, dx: dSmall, dw: gw + o.fc1, db: nil, rows: S, inDim: d, outDim: hid)
         // `m = RMSNorm_2(x1)`: dx1 += ...

@@ -95,8 +95,10 @@ enum VectorMath {
 enum GELU {
     static let c: Float = 0.797_884_560_802_865_4 // sqrt(2/pi)
 
-    /// y = gelu(x), both (n).
-    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    /// y = gelu(x), both (n); with `tanhOut`, also t = tanh(u) per element,
+    /// which lets the backward skip the exp (`backward(x:tanh:...)`).
+    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                        tanhOut: UnsafeMutablePointer<Float>? = nil) {
         Parallelism.parallelRanges(n, minChunk: 1 << 14) { r in
             var i = r.lowerBound
             var tail = F8(), out = F8()
@@ -109,6 +111,9 @@ enum GELU {
                 let t = VectorMath.tanh(c * (v + 0.044_715 * v * v * v))
                 out = 0.5 * v * (1 + t)
                 if m == 8 { VectorMath.store(out, y + i) } else { for k in 0..<m { y[i + k] = out[k] } }
+                if let tanhOut {
+                    if m == 8 { VectorMath.store(t, tanhOut + i) } else { for k in 0..<m { tanhOut[i + k] = t[k] } }
+                }
                 i += m
             }
         }
@@ -140,6 +145,43 @@ enum GELU {
                 if m == 8 { VectorMath.store(out, dx + i) } else { for k in 0..<m { dx[i + k] = out[k] } }
                 i += m
             }
+        }
+    }
+
+    /// The backward from saved t = tanh(u) (no exp), writing dx = dy * gelu'(x);
+    /// dy and dx may be the same buffer. Same formula as `backward`.
+    static func backward(x: UnsafePointer<Float>, tanh tv: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        Parallelism.parallelRanges(n, minChunk: 1 << 14) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = VectorMath.load(x + i), t = VectorMath.load(tv + i), g = VectorMath.load(dy + i)
+                let one = F8(repeating: 1), half = F8(repeating: 0.5)
+                let du: F8 = c * (one + 0.134_145 * v * v)
+                let d: F8 = half * (one + t) + half * v * (one - t * t) * du
+                VectorMath.store(g * d, dx + i)
+                i += 8
+            }
+            while i < r.upperBound {
+                let v = x[i], t = tv[i]
+                let d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 0.134_145 * v * v)
+                dx[i] = dy[i] * d
+                i += 1
+            }
+        }
+    }
+
+    /// g = 0.5 x (1 + t) from saved t = tanh(u): gelu(x) again without an exp.
+    static func recompute(x: UnsafePointer<Float>, tanh tv: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                          _ n: Int) {
+        Parallelism.parallelRanges(n, minChunk: 1 << 14) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = VectorMath.load(x + i), t = VectorMath.load(tv + i)
+                VectorMath.store(0.5 * v * (1 + t), g + i)
+                i += 8
+            }
+            while i < r.upperBound { g[i] = 0.5 * x[i] * (1 + tv[i]); i += 1 }
         }
     }
 }
