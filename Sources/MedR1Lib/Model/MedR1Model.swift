@@ -17,6 +17,15 @@ struct BlockOffsets {
     var fc2 = 0     /// (d, 4d)
 }
 
+/// medr1-tiny with its parameters. Entry points (API.md, with one deviation:
+/// everything that takes user input `throws` a ModelError naming the row,
+/// token or field, instead of trapping):
+///   `init(config:seed:) throws`, `copy()`, `zeroGrad()`, `summary`,
+///   `tokenLogProbs(images:sequences:targetStart:temperature:withGrad:entropy:) throws`,
+///   `backward(_:dLogProbs:) throws`, `prefill(image:prompt:) throws`,
+///   `prefill(images:prompts:) throws`, `expand(_:copies:)`, `decode(_:tokens:) throws`.
+/// Not thread-safe: one model is used from one thread at a time (its
+/// workspaces are reused between calls); the library parallelises inside.
 public final class MedR1Model {
     public let config: ModelConfig
     /// All parameters in spec order, views into `values` / `grads`.

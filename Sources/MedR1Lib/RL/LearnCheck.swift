@@ -46,7 +46,8 @@ public struct LearnCheckReport: Sendable, CustomStringConvertible {
     public var lines: [String] = []
     public var sftSecondsPerStep = 0.0
     public var grpoSecondsPerStep = 0.0
-    /// (step, mean reward, frac_reward_zero_std, kl) of logged GRPO steps.
+    /// (step, reward, frac_reward_zero_std, kl) at logged GRPO steps, each the mean over the
+    /// steps since the previous logged one.
     public var rewardCurve: [(step: Int, reward: Double, zeroStd: Double, kl: Double)] = []
     public var greedyBefore = 0.0, greedyAfter = 0.0
     public var sampledBefore = 0.0, sampledAfter = 0.0
@@ -130,14 +131,22 @@ public enum LearnCheck {
         let grpo = try GRPOTrainer(model: model, tokenizer: tok, dataset: train, rewards: [.format, .accuracy],
                                    config: gc, template: .tiny, images: images)
         let tg = Date(), cg = cpuSeconds()
+        var window: [StepMetrics] = []
         for i in 0..<c.grpoSteps {
             let m = try grpo.step()
+            window.append(m)
             if i == 0 || (i + 1) % c.logEvery == 0 {
-                rep.rewardCurve.append((m.step, m.reward, m.fracRewardZeroStd, m.kl))
+                // Single steps are noisy (16 prompts): also show the mean since the last line.
+                func mean(_ k: String) -> Double { window.map { $0[k] ?? .nan }.reduce(0, +) / Double(window.count) }
+                rep.rewardCurve.append((m.step, mean("reward"), mean("frac_reward_zero_std"), mean("kl")))
                 say("grpo " + m.summary + String(format: ", format %.3f, accuracy %.3f (rollout %.2f s, ref %.2f s, policy %.2f s)",
                                                   m["rewards/format/mean"] ?? .nan, m["rewards/accuracy/mean"] ?? .nan,
                                                   grpo.phaseSeconds.rollout, grpo.phaseSeconds.reference,
                                                   grpo.phaseSeconds.policyUpdate))
+                say(String(format: "  mean of steps %d-%d: reward %.3f, format %.3f, accuracy %.3f, frac_reward_zero_std %.3f, kl %.4f",
+                           window.first!.step, m.step, mean("reward"), mean("rewards/format/mean"),
+                           mean("rewards/accuracy/mean"), mean("frac_reward_zero_std"), mean("kl")))
+                window.removeAll()
             }
         }
         rep.grpoSecondsPerStep = Date().timeIntervalSince(tg) / Double(max(c.grpoSteps, 1))

@@ -23,10 +23,14 @@ public enum FinishReason: String, Codable, Sendable, Equatable {
 public struct Completion: Codable, Sendable, Equatable {
     /// Decoded completion text without the final `<|eos|>`.
     public var text: String
-    /// Content of the first `<think>…</think>` (nil when absent).
-    public var think: String?
+    /// Content of the first `<think>…</think>` (nil when absent). Computed from `text`, so it
+    /// never goes stale when `text` is changed.
+    public var think: String? { Completion.firstTagContent(text, open: "<think>", close: "</think>") }
     /// Content of the first `<answer>…</answer>`, trimmed (nil when absent).
-    public var answer: String?
+    public var answer: String? {
+        Completion.firstTagContent(text, open: "<answer>", close: "</answer>")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
     /// The question this completion answers (question, options, answer, modality, type).
     public var sample: Sample
     /// Completion token ids, `<|eos|>` included when finishReason == .eos.
@@ -44,9 +48,6 @@ public struct Completion: Codable, Sendable, Equatable {
     public init(text: String, sample: Sample, tokens: [Int] = [], logProbs: [Float] = [],
                 finishReason: FinishReason = .eos, promptIndex: Int = 0, groupIndex: Int = 0) {
         self.text = text
-        self.think = Completion.firstTagContent(text, open: "<think>", close: "</think>")
-        self.answer = Completion.firstTagContent(text, open: "<answer>", close: "</answer>")
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         self.sample = sample
         self.tokens = tokens
         self.logProbs = logProbs
