@@ -40,7 +40,11 @@ public final class Interpreter: CallContext {
         self.useColor = color
         globals = Environment(parent: builtins)
         for (name, b) in Builtins.library() { builtins.define(name, .function(b)) }
-        builtins.define("help", .function(Builtin("help") { [unowned self] a, _ in try self.helpBuiltin(a) }))
+        // help prints its text (a quoted string with \n escapes is no help) and returns nil.
+        builtins.define("help", .function(Builtin("help") { [unowned self] a, _ in
+            if case .string(let text) = try self.helpBuiltin(a) { self.emit(.text(text)) }
+            return .null
+        }))
     }
 
     /// Forget every user binding (builtins stay).

@@ -153,6 +153,24 @@ final class CoreModelTests: XCTestCase {
         XCTAssertEqual(grads[0], grads[1])
     }
 
+    /// Rows with nothing to score (targetStart == count) and empty batches
+    /// give empty results and zero gradients, not a crash.
+    func testEmptyTargets() throws {
+        let m = try MedR1Model(config: Self.tiny, seed: 1)
+        let r = try m.tokenLogProbs(images: [Self.image(1)], sequences: [[1, 2]], targetStart: [2], withGrad: true,
+                                    entropy: true)
+        XCTAssertEqual(r.logProbs, [[]])
+        XCTAssertEqual(r.entropy, [[]])
+        m.zeroGrad()
+        try m.backward(r, dLogProbs: [[]])
+        XCTAssertEqual(m.flatGrads.map { abs($0) }.max(), 0)
+        let none = try m.tokenLogProbs(images: [], sequences: [], targetStart: [], withGrad: false)
+        XCTAssertEqual(none.logProbs.count, 0)
+        XCTAssertThrowsError(try m.backward(r, dLogProbs: [[]])) {
+            XCTAssertEqual("\($0)", "backward: the result has no activations: compute it with withGrad: true, and call backward once")
+        }
+    }
+
     func testInputErrorsNameTheRow() throws {
         let m = try MedR1Model(config: Self.tiny, seed: 1)
         XCTAssertThrowsError(try m.tokenLogProbs(images: [Self.image(1)], sequences: [[1, 40]], targetStart: [0], withGrad: false)) {

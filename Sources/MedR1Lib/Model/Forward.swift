@@ -133,7 +133,7 @@ extension MedR1Model {
         headForward(tape)
         var lp = [Float](repeating: 0, count: P)
         var ent = [Float](repeating: 0, count: entropy ? P : 0)
-        tape.targets.withUnsafeBufferPointer { t in
+        if P > 0 { tape.targets.withUnsafeBufferPointer { t in
             lp.withUnsafeMutableBufferPointer { lpb in
                 ent.withUnsafeMutableBufferPointer { eb in
                     TokenLogProbs.forward(logits: tape.logits.pointer, targets: t.baseAddress!, temperature: temperature,
@@ -141,7 +141,7 @@ extension MedR1Model {
                                           rows: P, vocab: V, scratch: scratch)
                 }
             }
-        }
+        } }
         var out: [[Float]] = [], outE: [[Float]] = []
         var k = 0
         for b in 0..<sequences.count {
@@ -179,9 +179,11 @@ extension MedR1Model {
         result.tape = nil
         let P = tape.needRows.count, V = config.vocabSize
         let dLogits = tape.dLogits.reserve(P * V)
-        tape.targets.withUnsafeBufferPointer { t in
-            TokenLogProbs.backward(logits: tape.logits.pointer, targets: t.baseAddress!, temperature: tape.temperature,
-                                   dlogp: flat, dlogits: dLogits, rows: P, vocab: V)
+        if P > 0 {
+            tape.targets.withUnsafeBufferPointer { t in
+                TokenLogProbs.backward(logits: tape.logits.pointer, targets: t.baseAddress!,
+                                       temperature: tape.temperature, dlogp: flat, dlogits: dLogits, rows: P, vocab: V)
+            }
         }
         backwardFromLogits(tape)
         spareTape = tape
