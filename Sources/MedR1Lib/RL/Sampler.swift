@@ -127,6 +127,19 @@ public struct Sampler: Sendable {
             for i in 1..<v where logits[i] > logits[best] { best = i }
             return (best, Float(Double(logits[best]) / t - logZ))
         }
+        if config.topK <= 0 && config.topP >= 1 {
+            // Plain sampling (W1/W2's hot path): the same sums as the general
+            // path below, in the same order, stopping at the chosen token, with
+            // no per-row arrays.
+            return logits.withUnsafeBufferPointer { z in
+                var acc = 0.0, chosen = v - 1
+                for i in 0..<v {
+                    acc += exp(Double(z[i]) / t - logZ)
+                    if u < acc { chosen = i; break }
+                }
+                return (chosen, Float(Double(z[chosen]) / t - logZ))
+            }
+        }
         // Candidate set after top-k / top-p, probabilities renormalised.
         var idx = Array(0..<v)
         var p = logits.map { exp(Double($0) / t - logZ) }
