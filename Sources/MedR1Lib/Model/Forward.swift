@@ -49,7 +49,7 @@ final class ForwardTape {
     let logits = FloatBuffer(zeroed: false)   /// (P, V)
     // Backward scratch, shared by all layers.
     let dX = FloatBuffer(zeroed: false)       /// (S, d)
-    let dBig = FloatBuffer(zeroed: false)     /// (S, 4d) also used as (S, 3d)
+    let dBig = FloatBuffer(zeroed: false)     /// (S, max(mlp hidden, 3d)): the MLP backward and the attention dqkv
     let gelu = FloatBuffer(zeroed: false)     /// (S, 4d) gelu(h) of the block being computed (forward only)
     let dSmall = FloatBuffer(zeroed: false)   /// (S, d)
     let dLogits = FloatBuffer(zeroed: false)  /// (P, V)
@@ -369,7 +369,7 @@ extension MedR1Model {
                        layout: PackedLayout, causal: Bool, scratch: ForwardTape) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer, gw = grads.pointer
-        let dBig = scratch.dBig.reserve(S * hid), dSmall = scratch.dSmall.reserve(S * d)
+        let dBig = scratch.dBig.reserve(S * max(hid, 3 * d)), dSmall = scratch.dSmall.reserve(S * d)
         // `x = x1 + g W2^T`: dW2 += dx^T g (g rebuilt from h and the saved
         // tanh); then dg = dx W2 overwrites it (dx1 = dx passes through).
         GELU.recompute(x: t.h.pointer, tanh: t.t.pointer, dBig, S * hid)
