@@ -260,34 +260,6 @@ extension Bindings {
         return r
     }
 
-    /// One JSON line whose numbers read back as the very same Doubles (bit for bit):
-    /// integers up to 2^53 as integers, -0 as -0.0, the rest in Swift's shortest
-    /// round-trip form; NaN and infinities (no JSON numbers) as null.
-    static func metricsJSONLine(_ m: StepMetrics) -> String {
-        var parts = ["\"step\": \(m.step)", "\"mode\": \(jsonQuote(m.mode))"]
-        for (n, v) in zip(m.names, m.values) { parts.append("\(jsonQuote(n)): \(exactJSONNumber(v))") }
-        return "{" + parts.joined(separator: ", ") + "}"
-    }
-
-    static func exactJSONNumber(_ v: Double) -> String {
-        guard v.isFinite else { return "null" }
-        if v == 0 { return v.sign == .minus ? "-0.0" : "0" }
-        if v == v.rounded(), abs(v) <= 9_007_199_254_740_992 { return String(Int64(v)) }
-        return "\(v)"
-    }
-
-    static func jsonQuote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 
     /// The line printed after a step: the numbers a student watches.
     static func compactLine(_ m: StepMetrics, planned: Int?, head withHead: Bool = true) -> String {
@@ -355,7 +327,7 @@ extension Bindings {
                 throw error
             }
             done.append(m)
-            if let session { try session.recordMetrics(jsonLine: metricsJSONLine(m)) }
+            if let session { try session.recordMetrics(jsonLine: m.jsonLine) }
             if !quiet && ((i + 1) % every == 0 || i == n - 1) { say(compactLine(m, planned: nil)) }
             var status = m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
                                           : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""

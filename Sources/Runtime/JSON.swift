@@ -2,6 +2,7 @@
 // JSONSerialization does not), for read_json/write_json and metrics lines.
 
 import Foundation
+import MedR1Lib
 
 enum JSONValue {
     /// Parse JSON text into a Value: objects become records (key order kept),
@@ -24,7 +25,7 @@ enum JSONValue {
         case .number(let x):
             guard x.isFinite else { throw RuntimeError("cannot write \(formatNumber(x)) as JSON (JSON has no infinity or NaN)") }
             return formatNumber(x)
-        case .string(let s): return encodeString(s)
+        case .string(let s): return JSONLiteral.string(s)
         case .range: return try serialize(.list(v.asList!), pretty: pretty, indent: indent)
         case .list(let xs):
             if xs.isEmpty { return "[]" }
@@ -35,7 +36,7 @@ enum JSONValue {
         case .record(let r):
             if r.count == 0 { return "{}" }
             let inner = indent + "  "
-            let parts = try r.fields.map { encodeString($0.name) + (pretty ? ": " : ":") + (try serialize($0.value, pretty: pretty, indent: inner)) }
+            let parts = try r.fields.map { JSONLiteral.string($0.name) + (pretty ? ": " : ":") + (try serialize($0.value, pretty: pretty, indent: inner)) }
             return pretty ? "{\n" + parts.map { inner + $0 }.joined(separator: ",\n") + "\n\(indent)}"
                           : "{" + parts.joined(separator: ",") + "}"
         case .function(let f): throw RuntimeError("cannot write function \(f.name) as JSON")
@@ -43,21 +44,6 @@ enum JSONValue {
         }
     }
 
-    static func encodeString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 
     private struct Parser {
         let chars: [Unicode.Scalar]

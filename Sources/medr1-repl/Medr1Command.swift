@@ -84,6 +84,12 @@ struct Medr1REPL: ParsableCommand {
         version: medr1Version,
         subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self])
 
+    /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
+    static func main() {
+        BLASEnvironment.ensureFastKernels()
+        main(nil)
+    }
+
     @OptionGroup var flags: SessionFlags
 
     mutating func run() throws {

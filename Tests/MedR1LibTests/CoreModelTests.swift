@@ -47,7 +47,19 @@ final class CoreModelTests: XCTestCase {
     /// gradients stand well above float32 noise; tolerance 2e-3 norm-wise
     /// (measured 2e-4).
     func testWholeModelGradientMatchesFiniteDifferences() throws {
-        let m = try MedR1Model(config: Self.tiny, seed: 3)
+        try checkWholeModelGradient(Self.tiny)
+    }
+
+    /// mlp_ratio below 3 makes the MLP hidden width smaller than the
+    /// attention's (S, 3d) gradient, which shares its scratch buffer.
+    func testWholeModelGradientWithNarrowMLP() throws {
+        var c = Self.tiny
+        c.mlpRatio = 1
+        try checkWholeModelGradient(c)
+    }
+
+    func checkWholeModelGradient(_ config: ModelConfig) throws {
+        let m = try MedR1Model(config: config, seed: 3)
         for p in m.parameters where !p.name.hasSuffix("norm1.weight") && !p.name.hasSuffix("norm2.weight") && !p.name.hasSuffix("norm.weight") {
             for i in 0..<p.count { p.value[i] *= 5 }
         }

@@ -54,6 +54,15 @@ final class RLConfigMetricsTests: XCTestCase {
         XCTAssertEqual(back.loss, -0.125)
         XCTAssertTrue(back.kl.isNaN)
         XCTAssertEqual(back["rewards/format/mean"], 0.875)
+        // Every number comes back bit for bit (replay compares them so), -0 included.
+        var exact = StepMetrics(step: 9, mode: "grpo")
+        let values: [Double] = [0.1 + 0.2, -0.0, 1e-300, 123456789.123456789, 3, 2.5e20, Double.ulpOfOne]
+        for (i, v) in values.enumerated() { exact.set("m\(i)", v) }
+        let reread = try StepMetrics(jsonLine: exact.jsonLine)
+        XCTAssertEqual(reread.values.map(\.bitPattern), values.map(\.bitPattern))
+        XCTAssertThrowsError(try StepMetrics(jsonLine: "{\"step\": 1, \"mode\": \"sft\", \"loss\": abc}")) { e in
+            XCTAssertEqual(String(describing: e), "trainer state: metrics line: value of \"loss\" is not a number: abc")
+        }
 
         let dir = try TestSupport.temporaryDirectory()
         let url = dir.appendingPathComponent("sub/metrics.jsonl")

@@ -41,12 +41,12 @@ public enum SafeTensors {
         }
         // Header: metadata (keys sorted) then tensors in order; deterministic bytes.
         var header = "{\"__metadata__\":{"
-        header += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+        header += metadata.keys.sorted().map { "\(JSONLiteral.string($0)):\(JSONLiteral.string(metadata[$0]!))" }.joined(separator: ",")
         header += "}"
         var offset = 0
         for t in tensors {
             let bytes = t.data.count * 4
-            header += ",\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            header += ",\(JSONLiteral.string(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         header += "}"
@@ -170,21 +170,4 @@ public enum SafeTensors {
         return out
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters
-    /// escaped; everything else as UTF-8.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 }

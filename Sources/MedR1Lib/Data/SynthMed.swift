@@ -66,7 +66,7 @@ public enum SynthMed {
             }
             fields.append(("modality_type", spec.omniName))
             fields.append(("reasoning", item.reasoning))
-            json += "  {" + fields.map { "\(jsonString($0.0)): \(jsonString($0.1))" }.joined(separator: ", ") + "}"
+            json += "  {" + fields.map { "\(JSONLiteral.string($0.0)): \(JSONLiteral.string($0.1))" }.joined(separator: ", ") + "}"
             json += i + 1 < items.count ? ",\n" : "\n"
         }
         json += "]\n"
@@ -90,22 +90,6 @@ public enum SynthMed {
         return "\(config.dataset)_" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 
-    /// JSON string literal with the escapes RFC 8259 requires.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 
     // MARK: - Contact sheet
 

@@ -49,9 +49,10 @@ final class ForwardTape {
     let logits = FloatBuffer(zeroed: false)   /// (P, V)
     // Backward scratch, shared by all layers.
     let dX = FloatBuffer(zeroed: false)       /// (S, d)
-    /// (S, 4d) one scratch for the forward and the backward (never live at once):
-    /// forward: RMSNorm outputs (with grad) then gelu(h) of the block being computed;
-    /// backward: dBig, also used as (S, 3d).
+    /// (S, max(mlp hidden, 3d)) one scratch for the forward and the backward
+    /// (never live at once): forward: the RMSNorm outputs (with grad), then
+    /// gelu(h) of the block being computed; backward: dBig, the MLP backward
+    /// and the attention dqkv.
     let gelu = FloatBuffer(zeroed: false)
     var dBig: FloatBuffer { gelu }
     /// (S, d) a block's RMSNorm output recomputed for its backward.
@@ -341,7 +342,7 @@ extension MedR1Model {
         if save { t.x.reserve(S * d).update(from: x, count: S * d) }
         // With grad the norm outputs live in the gelu scratch (dead before
         // GELU writes it) and the backward recomputes them: 2 x (S, d) less per block.
-        let scratchOut = save ? gelu.reserve(S * hid) : nil
+        let scratchOut = save ? gelu.reserve(S * max(hid, d)) : nil
         let a = scratchOut ?? t.a.reserve(S * d), r1 = t.r1.reserve(S)
         RMSNorm.forward(x, w + o.norm1, a, r1, rows: S, d: d, eps: c.normEps)
         let qkv = t.qkv.reserve(S * 3 * d)
@@ -424,7 +425,7 @@ extension MedR1Model {
                        layout: PackedLayout, causal: Bool, scratch: ForwardTape) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer, gw = grads.pointer
-        let dBig = scratch.dBig.reserve(S * hid), dSmall = scratch.dSmall.reserve(S * d)
+        let dBig = scratch.dBig.reserve(S * max(hid, 3 * d)), dSmall = scratch.dSmall.reserve(S * d)
         // `x = x1 + g W2^T`: dW2 += dx^T g (g rebuilt from h and the saved
         // tanh); then dg = dx W2 overwrites it (dx1 = dx passes through).
         GELU.recompute(x: t.h.pointer, tanh: t.t.pointer, dBig, S * hid)

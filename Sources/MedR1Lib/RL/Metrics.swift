@@ -46,27 +46,33 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         return m
     }
 
-    /// One JSON object on one line: {"step": 1, "mode": "grpo", "loss": ..., ...}; NaN and
-    /// infinities as null (JSON has no such numbers).
+    /// One JSON object on one line: {"step": 1, "mode": "grpo", "loss": ..., ...}; every
+    /// number reads back bit for bit (replay compares them); NaN and infinities as null
+    /// (JSON has no such numbers).
     public var jsonLine: String {
-        var parts = ["\"step\": \(step)", "\"mode\": \(jsonString(mode))"]
+        var parts = ["\"step\": \(step)", "\"mode\": \(JSONLiteral.string(mode))"]
         for (n, v) in zip(names, values) {
-            parts.append("\(jsonString(n)): \(v.isFinite ? jsonNumber(v) : "null")")
+            parts.append("\(JSONLiteral.string(n)): \(JSONLiteral.number(v))")
         }
         return "{" + parts.joined(separator: ", ") + "}"
     }
 
-    /// Parses a line written by `jsonLine` (null becomes NaN).
+    /// Parses a line written by `jsonLine` (null becomes NaN). Numbers are read
+    /// from their text with `Double(_:)`, so they come back bit for bit
+    /// (JSONSerialization can be off in the last bit).
     public init(jsonLine: String) throws {
-        guard let data = jsonLine.data(using: .utf8),
-              let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let step = obj["step"] as? Int, let mode = obj["mode"] as? String else {
+        let fields = StepMetrics.fields(jsonLine)
+        guard let stepText = fields.first(where: { $0.key == "step" })?.value, let step = Int(stepText),
+              let modeText = fields.first(where: { $0.key == "mode" })?.value,
+              modeText.hasPrefix("\""), modeText.hasSuffix("\""), modeText.count >= 2 else {
             throw RLError.badState("metrics line is not a metrics object: \(jsonLine.prefix(80))")
         }
-        self.init(step: step, mode: mode)
-        // JSONSerialization loses key order: recover it from the text.
-        for key in StepMetrics.keysInOrder(jsonLine) where key != "step" && key != "mode" {
-            if let v = obj[key] as? NSNumber { set(key, v.doubleValue) } else { set(key, .nan) }
+        self.init(step: step, mode: String(modeText.dropFirst().dropLast()))
+        for (key, text) in fields where key != "step" && key != "mode" {
+            guard text == "null" || Double(text) != nil else {
+                throw RLError.badState("metrics line: value of \"\(key)\" is not a number: \(text.prefix(40))")
+            }
+            set(key, Double(text) ?? .nan)
         }
     }
 
@@ -78,48 +84,43 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         return "\(mode) step \(step): " + shown.joined(separator: ", ")
     }
 
-    private static func keysInOrder(_ line: String) -> [String] {
-        // Keys are the strings followed by ':' at object level; our writer never nests.
-        var keys: [String] = []
+    /// The (key, value text) pairs of a flat JSON object, in order. Our writer never
+    /// nests and writes only numbers, null and simple strings as values.
+    private static func fields(_ line: String) -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
         let s = Array(line.unicodeScalars)
         var i = 0
-        while i < s.count {
-            if s[i] == "\"" {
-                var j = i + 1, text = ""
-                while j < s.count && s[j] != "\"" {
-                    if s[j] == "\\" && j + 1 < s.count { text.unicodeScalars.append(s[j + 1]); j += 2; continue }
-                    text.unicodeScalars.append(s[j]); j += 1
-                }
-                var k = j + 1
-                while k < s.count && s[k] == " " { k += 1 }
-                if k < s.count && s[k] == ":" { keys.append(text) }
-                i = j + 1
-            } else { i += 1 }
+        func readString() -> String {   // s[i] == "\"": reads to the closing quote, unescaping
+            var text = ""
+            i += 1
+            while i < s.count && s[i] != "\"" {
+                if s[i] == "\\" && i + 1 < s.count { text.unicodeScalars.append(s[i + 1]); i += 2; continue }
+                text.unicodeScalars.append(s[i]); i += 1
+            }
+            i += 1
+            return text
         }
-        return keys
+        while i < s.count {
+            guard s[i] == "\"" else { i += 1; continue }
+            let key = readString()
+            while i < s.count && s[i] == " " { i += 1 }
+            guard i < s.count, s[i] == ":" else { continue }
+            i += 1
+            while i < s.count && s[i] == " " { i += 1 }
+            if i < s.count && s[i] == "\"" {
+                out.append((key, "\"" + readString() + "\""))
+            } else {
+                var text = ""
+                while i < s.count && s[i] != "," && s[i] != "}" && s[i] != " " { text.unicodeScalars.append(s[i]); i += 1 }
+                out.append((key, text))
+            }
+        }
+        return out
     }
 }
 
-private func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
 
 /// Shortest text that reads back as the same Double.
-private func jsonNumber(_ v: Double) -> String {
-    if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
-    return "\(v)"
-}
 
 /// Metrics of a run, in order, optionally mirrored to a JSON-lines file.
 public struct MetricsHistory: Sendable, Equatable {

@@ -22,7 +22,7 @@ extension Tokenizer {
 
     /// Compact JSON with a fixed key order, so equal tokenizers give equal text.
     public func toJSON() -> String {
-        let specials = Tokenizer.specialTokens.map { jsonQuote($0) }.joined(separator: ",")
+        let specials = Tokenizer.specialTokens.map { JSONLiteral.string($0) }.joined(separator: ",")
         let ms = merges.map { "[\($0.left),\($0.right)]" }.joined(separator: ",")
         return "{\"format\":\"\(Tokenizer.jsonFormat)\",\"version\":\(Tokenizer.jsonVersion),"
             + "\"specials\":[\(specials)],\"merges\":[\(ms)]}"
@@ -80,19 +80,3 @@ extension Tokenizer {
     }
 }
 
-/// JSON string literal of `s` (quotes, backslashes and control characters escaped).
-private func jsonQuote(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
