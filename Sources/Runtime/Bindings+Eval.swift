@@ -125,6 +125,9 @@ extension Bindings {
                                samplesPerQuestion: samples, seed: try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx))
             if let b = try a.namedInt("batch") { ev.batch = max(1, b) }
             ev.shouldStop = { Interrupt.isRequested }
+            let bar = ProgressBar(total: d.count, label: "eval", enabled: showProgress(ctx))
+            defer { bar.finish() }
+            ev.onProgress = { done, _, acc in bar.update(done: done, status: String(format: "accuracy %.3f", acc)) }
             let rep: EvalReport
             do {
                 rep = try ev.evaluate(mo.model, on: d, images: imageCache(mo.model.config, ctx), name: try a.namedString("name"))

@@ -296,8 +296,12 @@ final class RLTrainerTests: XCTestCase {
         let l1 = try t.loss(on: RLFixture.samples())
         XCTAssertLessThan(l1, 0.5 * l0, "SFT loss \(l0) -> \(l1)")
         XCTAssertEqual(t.history.series("loss").count, 30)
-        let eval = Evaluator(tokenizer: tok, template: .tiny, sampler: SamplerConfig(greedy: true, maxTokens: 12))
+        var eval = Evaluator(tokenizer: tok, template: .tiny, sampler: SamplerConfig(greedy: true, maxTokens: 12))
+        eval.batch = 3
+        nonisolated(unsafe) var progress: [String] = []
+        eval.onProgress = { done, total, _ in progress.append("\(done)/\(total)") }
         let rep = try eval.evaluate(t.model, on: RLFixture.dataset, images: RLFixture.images())
+        XCTAssertEqual(progress, ["3/8", "6/8", "8/8"])
         XCTAssertEqual(rep.accuracy.total, 8)
         XCTAssertEqual(rep.format.total, 8)
         XCTAssertGreaterThanOrEqual(rep.format.rate, 0.75, "\(rep.completions.map(\.text))")

@@ -108,6 +108,8 @@ public struct Evaluator {
     public var batch = 64
     /// Polled between chunks of questions; true stops and reports what was answered so far.
     public var shouldStop: () -> Bool = { false }
+    /// Called after each chunk with (questions answered, questions in all) and the accuracy so far.
+    public var onProgress: (_ done: Int, _ total: Int, _ accuracy: Double) -> Void = { _, _, _ in }
 
     public init(tokenizer: Tokenizer, template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
                 sampler: SamplerConfig = SamplerConfig(greedy: true, maxTokens: 64),
@@ -150,6 +152,7 @@ public struct Evaluator {
                 }
             }
             i += chunk.count
+            onProgress(i, dataset.count, rep.accuracy.total > 0 ? Double(rep.accuracy.correct) / Double(rep.accuracy.total) : 0)
         }
         rep.seconds = Date().timeIntervalSince(t0)
         return rep
