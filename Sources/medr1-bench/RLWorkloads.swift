@@ -6,12 +6,17 @@
 // in its own process (`medr1-bench --threads 2 --reps 1 W6`).
 import MedR1Lib
 
+/// Seconds of each part of every W1 step run (sampling, reference log-probs,
+/// policy forward + backward, clip + AdamW); main prints their medians as `W1.parts`.
+nonisolated(unsafe) var w1Parts: [(sample: Double, reference: Double, policy: Double, update: Double)] = []
+
 nonisolated(unsafe) let rlWorkloads: [Workload] = [
     // One GRPO step: 8 prompts x G 8, 64 tokens each (EOS ignored), reference log-probs,
     // policy forward + backward of the grpo loss (beta 0.04), AdamW lr 1e-5, format reward.
     Workload(id: "W1", unit: "s/step", flops: RLBench.w1FLOPs / 1e9, prepare: {
         let w = try RLBench.Workload(seed: 1)
-        return { try w.grpoStep() }
+        w1Parts = []
+        return { w1Parts.append(try w.grpoStep()) }
     }, figure: { $0 }),
 
     // Sampling alone: 8 prompts (image + 48 tokens) x 8 completions x 64 new tokens, KV cache,

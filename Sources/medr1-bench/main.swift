@@ -94,6 +94,17 @@ do {
                             ("utilisation", util), ("commit", options.commit), ("date", date),
                             ("seconds", secs)])
             FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
+            if w.id == "W1" && !w1Parts.isEmpty {
+                // Where a W1 step's time goes: the median of each part over the runs (warm-up included).
+                func med(_ f: ((sample: Double, reference: Double, policy: Double, update: Double)) -> Double) -> Double {
+                    let v = w1Parts.map(f).sorted(); return v[v.count / 2]
+                }
+                let parts = jsonLine([("id", "W1.parts"), ("sample", med { $0.sample }), ("reference", med { $0.reference }),
+                                      ("policy", med { $0.policy }), ("update", med { $0.update }), ("unit", "s"),
+                                      ("threads", t), ("commit", options.commit), ("date", date)])
+                FileHandle.standardOutput.write((parts + "\n").data(using: .utf8)!)
+                w1Parts = []
+            }
         }
     }
 } catch {

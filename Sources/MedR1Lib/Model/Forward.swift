@@ -10,13 +10,13 @@
 final class BlockTape {
     let x = FloatBuffer(zeroed: false)      /// (S, d) block input (kept only with grad)
     let r1 = FloatBuffer(zeroed: false)     /// (S) 1/rms of x
-    let a = FloatBuffer(zeroed: false)      /// (S, d) RMSNorm_1(x)
+    let a = FloatBuffer(zeroed: false)      /// (S, d) RMSNorm_1(x) (kept only without grad; recomputed from x, r1)
     let qkv = FloatBuffer(zeroed: false)    /// (S, 3d) q | k | v
     let probs = FloatBuffer(zeroed: false)  /// per (row, head) (L, L) attention probabilities
     let y = FloatBuffer(zeroed: false)      /// (S, d) heads' outputs, concatenated
     let x1 = FloatBuffer(zeroed: false)     /// (S, d) after the attention residual (kept only with grad)
     let r2 = FloatBuffer(zeroed: false)     /// (S) 1/rms of x1
-    let m = FloatBuffer(zeroed: false)      /// (S, d) RMSNorm_2(x1)
+    let m = FloatBuffer(zeroed: false)      /// (S, d) RMSNorm_2(x1) (kept only without grad; recomputed from x1, r2)
     let h = FloatBuffer(zeroed: false)      /// (S, 4d) m W1^T (pre-GELU)
     let t = FloatBuffer(zeroed: false)      /// (S, 4d) tanh(u) of the GELU (kept only with grad; gelu(h) = 0.5 h (1 + t))
 }
@@ -49,8 +49,14 @@ final class ForwardTape {
     let logits = FloatBuffer(zeroed: false)   /// (P, V)
     // Backward scratch, shared by all layers.
     let dX = FloatBuffer(zeroed: false)       /// (S, d)
-    let dBig = FloatBuffer(zeroed: false)     /// (S, max(mlp hidden, 3d)): the MLP backward and the attention dqkv
-    let gelu = FloatBuffer(zeroed: false)     /// (S, 4d) gelu(h) of the block being computed (forward only)
+    /// (S, max(mlp hidden, 3d)) one scratch for the forward and the backward
+    /// (never live at once): forward: the RMSNorm outputs (with grad), then
+    /// gelu(h) of the block being computed; backward: dBig, the MLP backward
+    /// and the attention dqkv.
+    let gelu = FloatBuffer(zeroed: false)
+    var dBig: FloatBuffer { gelu }
+    /// (S, d) a block's RMSNorm output recomputed for its backward.
+    let normOut = FloatBuffer(zeroed: false)
     let dSmall = FloatBuffer(zeroed: false)   /// (S, d)
     let dLogits = FloatBuffer(zeroed: false)  /// (P, V)
     let dHn = FloatBuffer(zeroed: false)      /// (P, d)
@@ -112,6 +118,24 @@ extension MedR1Model {
         }
         for (b, s) in targetStart.enumerated() where s < 0 || s > sequences[b].count {
             throw ModelError("tokenLogProbs: row \(b): targetStart \(s) is outside 0...\(sequences[b].count) (the row's token count)")
+        }
+        if !withGrad, images.count == sequences.count, let chunks = inferenceChunks(sequences), chunks.count > 1 {
+            try validateInputs(images: images, sequences: sequences)  // errors name the row in the whole batch
+            // Without grad nothing outlives a chunk: run the rows in chunks of
+            // about `inferenceChunkPositions` positions so the one shared
+            // inference tape stays small (W6: the reference model's tape was
+            // ~80 MiB for W1's 64 x 128 positions). Every row is computed by
+            // the same row-wise kernels, so the numbers do not depend on the chunking
+            // beyond sgemm's own blocking.
+            var lp: [[Float]] = [], ent: [[Float]] = []
+            for r in chunks {
+                let part = try tokenLogProbs(images: Array(images[r]), sequences: Array(sequences[r]),
+                                             targetStart: Array(targetStart[r]), temperature: temperature,
+                                             withGrad: false, entropy: entropy)
+                lp += part.logProbs; ent += part.entropy
+            }
+            return LogProbResult(logProbs: lp, entropy: ent, temperature: temperature, tape: nil,
+                                 modelID: ObjectIdentifier(self))
         }
         let tape: ForwardTape
         if withGrad { tape = spareTape ?? ForwardTape(); spareTape = nil } else { tape = inferenceTape }
@@ -190,13 +214,33 @@ extension MedR1Model {
         spareTape = tape
     }
 
+    /// Positions per chunk of a no-grad `tokenLogProbs` call: large enough
+    /// that every projection stays one big sgemm (2048 x 128 x 512 and up).
+    /// (A var only so tests can chunk tiny batches.)
+    nonisolated(unsafe) static var inferenceChunkPositions = 2048
+
+    /// Contiguous row ranges of about `inferenceChunkPositions` positions
+    /// each, or nil when the images and sequences disagree in count (the
+    /// unchunked path then reports the error).
+    func inferenceChunks(_ sequences: [[Int]]) -> [Range<Int>]? {
+        guard !sequences.isEmpty else { return nil }
+        var out: [Range<Int>] = []
+        var lo = 0, positions = 0
+        for (b, s) in sequences.enumerated() {
+            positions += config.nPatches + s.count
+            if positions >= MedR1Model.inferenceChunkPositions {
+                out.append(lo..<(b + 1)); lo = b + 1; positions = 0
+            }
+        }
+        if lo < sequences.count { out.append(lo..<sequences.count) }
+        return out
+    }
+
     // MARK: - Forward
 
-    /// Checks the inputs, runs the vision tower and the text blocks, leaving
-    /// the final (pre-norm) residual stream in tape.textX. `layerHook(l, qkv)`
-    /// sees each text block's (S, 3d) q|k|v (prefill copies the keys and values).
-    func forwardTrunk(images: [[Float]], sequences: [[Int]], tape: ForwardTape,
-                      layerHook: ((Int, UnsafePointer<Float>) -> Void)?) throws {
+    /// Throws ModelError naming the row for a count mismatch, a wrong image
+    /// size, a row longer than max_seq or a token id outside the vocabulary.
+    func validateInputs(images: [[Float]], sequences: [[Int]]) throws {
         let c = config
         guard images.count == sequences.count else {
             throw ModelError("\(images.count) images but \(sequences.count) token sequences: give one image per row")
@@ -212,6 +256,15 @@ extension MedR1Model {
                 throw ModelError("row \(b), token \(j): id \(t) is outside the vocabulary 0..<\(c.vocabSize)")
             }
         }
+    }
+
+    /// Checks the inputs, runs the vision tower and the text blocks, leaving
+    /// the final (pre-norm) residual stream in tape.textX. `layerHook(l, qkv)`
+    /// sees each text block's (S, 3d) q|k|v (prefill copies the keys and values).
+    func forwardTrunk(images: [[Float]], sequences: [[Int]], tape: ForwardTape,
+                      layerHook: ((Int, UnsafePointer<Float>) -> Void)?) throws {
+        try validateInputs(images: images, sequences: sequences)
+        let c = config
         let B = images.count, N = c.nPatches, d = c.dModel
         tape.batch = B
         let w = values.pointer
@@ -287,7 +340,10 @@ extension MedR1Model {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
         let w = values.pointer
         if save { t.x.reserve(S * d).update(from: x, count: S * d) }
-        let a = t.a.reserve(S * d), r1 = t.r1.reserve(S)
+        // With grad the norm outputs live in the gelu scratch (dead before
+        // GELU writes it) and the backward recomputes them: 2 x (S, d) less per block.
+        let scratchOut = save ? gelu.reserve(S * max(hid, d)) : nil
+        let a = scratchOut ?? t.a.reserve(S * d), r1 = t.r1.reserve(S)
         RMSNorm.forward(x, w + o.norm1, a, r1, rows: S, d: d, eps: c.normEps)
         let qkv = t.qkv.reserve(S * 3 * d)
         Linear.forward(a, w + o.qkv, nil, qkv, rows: S, inDim: d, outDim: 3 * d)
@@ -296,7 +352,7 @@ extension MedR1Model {
                           heads: c.nHeads, d: d, causal: causal)
         BLAS.gemm(transB: true, m: S, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
         if save { t.x1.reserve(S * d).update(from: x, count: S * d) }
-        let m = t.m.reserve(S * d), r2 = t.r2.reserve(S)
+        let m = scratchOut ?? t.m.reserve(S * d), r2 = t.r2.reserve(S)
         RMSNorm.forward(x, w + o.norm2, m, r2, rows: S, d: d, eps: c.normEps)
         let h = t.h.reserve(S * hid), g = gelu.reserve(S * hid)
         Linear.forward(m, w + o.fc1, nil, h, rows: S, inDim: d, outDim: hid)
@@ -377,8 +433,10 @@ extension MedR1Model {
         BLAS.gemm(m: S, n: hid, k: d, a: dx, lda: d, b: w + o.fc2, ldb: hid, c: dBig, ldc: hid)
         // `g = gelu(h)`.
         GELU.backward(x: t.h.pointer, tanh: t.t.pointer, dy: dBig, dx: dBig, S * hid)
-        // `h = m W1^T`.
-        Linear.backward(t.m.pointer, w + o.fc1, dBig, dx: dSmall, dw: gw + o.fc1, db: nil, rows: S, inDim: d, outDim: hid)
+        // `h = m W1^T`, m = RMSNorm_2(x1) recomputed exactly as the forward did.
+        let normOut = scratch.normOut.reserve(S * d)
+        RMSNorm.apply(t.x1.pointer, w + o.norm2, t.r2.pointer, normOut, rows: S, d: d)
+        Linear.backward(normOut, w + o.fc1, dBig, dx: dSmall, dw: gw + o.fc1, db: nil, rows: S, inDim: d, outDim: hid)
         // `m = RMSNorm_2(x1)`: dx1 += ...
         RMSNorm.backward(t.x1.pointer, w + o.norm2, t.r2.pointer, dSmall, dx, gw + o.norm2,
                          rows: S, d: d, accumulate: true, scratch: scratch.normScratch)
@@ -387,8 +445,9 @@ extension MedR1Model {
         // attention: dqkv (S, 3d) into dBig.
         Attention.backward(qkv: t.qkv.pointer, probs: t.probs.pointer, dy: dSmall, dqkv: dBig, layout: layout,
                            heads: c.nHeads, d: d, causal: causal, scratch: scratch.attnScratch)
-        // `qkv = a Wqkv^T`.
-        Linear.backward(t.a.pointer, w + o.qkv, dBig, dx: dSmall, dw: gw + o.qkv, db: nil, rows: S, inDim: d, outDim: 3 * d)
+        // `qkv = a Wqkv^T`, a = RMSNorm_1(x) recomputed.
+        RMSNorm.apply(t.x.pointer, w + o.norm1, t.r1.pointer, normOut, rows: S, d: d)
+        Linear.backward(normOut, w + o.qkv, dBig, dx: dSmall, dw: gw + o.qkv, db: nil, rows: S, inDim: d, outDim: 3 * d)
         // `a = RMSNorm_1(x)`: dx += ...
         RMSNorm.backward(t.x.pointer, w + o.norm1, t.r1.pointer, dSmall, dx, gw + o.norm1,
                          rows: S, d: d, accumulate: true, scratch: scratch.normScratch)

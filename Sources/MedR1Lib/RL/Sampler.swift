@@ -90,9 +90,21 @@ public struct Sampler: Sendable {
             var logits = cache.lastLogits   /// (rows, vocab)
             var feed = [Int](repeating: eos >= 0 && eos < cfg.vocabSize ? eos : 0, count: rows)
             var done = [Bool](repeating: false, count: rows)
+            var uniforms = [Double](repeating: 0, count: rows)
+            var picks = [(Int, Float)](repeating: (0, 0), count: rows)
             for stepIndex in 0..<cap {
+                // One uniform per unfinished row, rows in order (the draw order),
+                // then the rows' picks in parallel: each reads only its own logits.
+                for r in 0..<rows where !done[r] { uniforms[r] = rng.nextDouble() }
+                let drawConfig = config
+                picks.withUnsafeMutableBufferPointer { pk in
+                    let pk = UncheckedSendable(pk)
+                    Parallelism.parallelFor(rows) { r in
+                        if !done[r] { pk.value[r] = Sampler.pick(logits[r], u: uniforms[r], config: drawConfig) }
+                    }
+                }
                 for r in 0..<rows where !done[r] {
-                    let (tok, lp) = draw(logits[r])
+                    let (tok, lp) = picks[r]
                     out[r].tokens.append(tok)
                     out[r].logProbs.append(lp)
                     feed[r] = tok
@@ -113,7 +125,12 @@ public struct Sampler: Sendable {
     /// softmax(logits / temperature). Always consumes exactly one uniform (even when
     /// greedy), so the draw order never depends on the settings.
     mutating func draw(_ logits: [Float]) -> (Int, Float) {
-        let u = rng.nextDouble()
+        Sampler.pick(logits, u: rng.nextDouble(), config: config)
+    }
+
+    /// The token for uniform `u` from one row of logits, and its log-prob
+    /// (see `draw`); a pure function, so rows can be picked in parallel.
+    static func pick(_ logits: [Float], u: Double, config: SamplerConfig) -> (Int, Float) {
         let t = config.greedy ? 1.0 : config.temperature
         let v = logits.count
         // log-softmax in Double for a stable, exactly reproducible reduction.
@@ -126,6 +143,19 @@ public struct Sampler: Sendable {
             var best = 0
             for i in 1..<v where logits[i] > logits[best] { best = i }
             return (best, Float(Double(logits[best]) / t - logZ))
+        }
+        if config.topK <= 0 && config.topP >= 1 {
+            // Plain sampling (W1/W2's hot path): the same sums as the general
+            // path below, in the same order, stopping at the chosen token, with
+            // no per-row arrays.
+            return logits.withUnsafeBufferPointer { z in
+                var acc = 0.0, chosen = v - 1
+                for i in 0..<v {
+                    acc += exp(Double(z[i]) / t - logZ)
+                    if u < acc { chosen = i; break }
+                }
+                return (chosen, Float(Double(z[chosen]) / t - logZ))
+            }
         }
         // Candidate set after top-k / top-p, probabilities renormalised.
         var idx = Array(0..<v)

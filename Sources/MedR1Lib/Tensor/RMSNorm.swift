@@ -20,6 +20,25 @@ enum RMSNorm {
         }
     }
 
+    /// y = x * rInv * g with rInv saved by `forward`: the same products in
+    /// the same order, so y is bit-identical to forward's (the backward
+    /// recomputes norm outputs instead of keeping them).
+    static func apply(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ rInv: UnsafePointer<Float>,
+                      _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+        Parallelism.parallelRanges(rows, minChunk: 256) { range in
+            for row in range {
+                let xr = x + row * d, yr = y + row * d
+                let r = rInv[row]
+                var i = 0
+                let rv = F8(repeating: r)
+                while i + 8 <= d {
+                    VectorMath.store(VectorMath.load(xr + i) * rv * VectorMath.load(g + i), yr + i); i += 8
+                }
+                while i < d { yr[i] = xr[i] * r * g[i]; i += 1 }
+            }
+        }
+    }
+
     /// Backward of `y = xhat * g`, xhat = x * r:
     ///   dg += sum_rows dy * xhat
     ///   dx (+)= r * (dy*g - xhat * mean(dy*g * xhat))
