@@ -92,7 +92,10 @@ public enum Plotter {
         if !spec.ylabel.isEmpty { s += "set ylabel \(gq(spec.ylabel)) noenhanced\n" }
         switch spec.kind {
         case .lines(let series, let window):
-            s += "set key noenhanced top left\nset grid\n"
+            // In a picture the key goes under the plot, clear of the curves; a text
+            // chart has no room to spare, so there it stays inside, top left.
+            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below\n" }
+            s += "set grid\n"
             var clauses: [String] = []
             var blocks: [String] = []
             for (k, se) in series.enumerated() {
