@@ -221,6 +221,11 @@ extension Bindings {
         if let x = try a.namedNumber("temperature") { c.temperature = x }
         if let x = try a.namedInt("top_k") { c.topK = x }
         if let x = try a.namedNumber("top_p") { c.topP = x }
+        try applyOptimizer(a, &c)
+    }
+
+    /// schedule, warmup, steps, min_lr, max_grad_norm, weight_decay, adam_*: shared by sft and grpo.
+    static func applyOptimizer<C: OptimizerSettings>(_ a: Arguments, _ c: inout C) throws {
         c.schedule = try schedule(a, current: c.schedule)
         if let x = try a.namedNumber("max_grad_norm") { c.maxGradNorm = x }
         if let x = try a.namedNumber("weight_decay") { c.weightDecay = x }
@@ -232,12 +237,7 @@ extension Bindings {
     static func applySFT(_ a: Arguments, _ c: inout SFTConfig) throws {
         if let x = try a.namedInt("batch") { c.batchSize = x }
         if let x = try a.namedNumber("lr") { c.learningRate = x }
-        c.schedule = try schedule(a, current: c.schedule)
-        if let x = try a.namedNumber("max_grad_norm") { c.maxGradNorm = x }
-        if let x = try a.namedNumber("weight_decay") { c.weightDecay = x }
-        if let x = try a.namedNumber("adam_beta1") { c.adamBeta1 = x }
-        if let x = try a.namedNumber("adam_beta2") { c.adamBeta2 = x }
-        if let x = try a.namedNumber("adam_eps") { c.adamEps = x }
+        try applyOptimizer(a, &c)
     }
 
     /// Each reward made abortable: it throws once a second Ctrl-C is pending, which makes

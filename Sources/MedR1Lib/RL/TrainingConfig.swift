@@ -41,7 +41,17 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// GRPO trainer settings. Defaults: model-spec.md's GRPO section, training-recipe.md §3.
-public struct GRPOConfig: Codable, Sendable, Equatable {
+/// The optimiser settings SFT and GRPO share (AdamW, clipping, schedule).
+public protocol OptimizerSettings {
+    var schedule: LRSchedule { get set }
+    var maxGradNorm: Double { get set }
+    var weightDecay: Double { get set }
+    var adamBeta1: Double { get set }
+    var adamBeta2: Double { get set }
+    var adamEps: Double { get set }
+}
+
+public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// Completions per prompt, G (model-spec: 8; must be >= 2 for a group std).
     public var group = 8
     /// Prompts per optimiser step (training-recipe §3: 16 prompts x G 8).
@@ -107,7 +117,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable {
 }
 
 /// Supervised warm-up settings. Defaults: training-recipe.md §2.
-public struct SFTConfig: Codable, Sendable, Equatable {
+public struct SFTConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// Sequences per step, all question types mixed (training-recipe §2: 64).
     public var batchSize = 64
     /// Base learning rate (training-recipe §2: 1e-3 with AdamW on medr1-tiny).
