@@ -118,13 +118,18 @@ public enum LearnCheck {
         say(String(format: "SFT: %d steps, %.3f s/step wall, %.3f CPU s/step", c.sftSteps, rep.sftSecondsPerStep,
                    (cpuSeconds() - cs) / Double(max(c.sftSteps, 1))))
 
-        let g0 = try greedy.evaluate(model, on: test, images: images, name: "test greedy, before GRPO")
-        let s0 = try sampled.evaluate(model, on: test, images: images, name: "test sampled, before GRPO")
+        /// Greedy and sampled test evaluation, printed; `when` is "before GRPO" or "after GRPO".
+        func evaluateBoth(_ when: String) throws -> (greedy: EvalReport, sampled: EvalReport) {
+            let g = try greedy.evaluate(model, on: test, images: images, name: "test greedy, \(when)")
+            let s = try sampled.evaluate(model, on: test, images: images, name: "test sampled, \(when)")
+            say(g.description)
+            say(String(format: "sampled (T=%.1f, %d per question): accuracy %.3f, format %.3f (%.1f s)",
+                       c.grpo.temperature, c.sampledPerQuestion, s.accuracy.rate, s.format.rate, s.seconds))
+            return (g, s)
+        }
+        let (g0, s0) = try evaluateBoth("before GRPO")
         rep.greedyBefore = g0.accuracy.rate; rep.sampledBefore = s0.accuracy.rate
         rep.formatBefore = g0.format.rate; rep.sampledFormatBefore = s0.format.rate
-        say(g0.description)
-        say(String(format: "sampled (T=%.1f, %d per question): accuracy %.3f, format %.3f (%.1f s)",
-                   c.grpo.temperature, c.sampledPerQuestion, s0.accuracy.rate, s0.format.rate, s0.seconds))
 
         // GRPO.
         var gc = c.grpo
@@ -153,13 +158,9 @@ public enum LearnCheck {
         rep.grpoSecondsPerStep = Date().timeIntervalSince(tg) / Double(max(c.grpoSteps, 1))
         say(String(format: "GRPO: %d steps, %.3f s/step wall, %.3f CPU s/step", c.grpoSteps, rep.grpoSecondsPerStep,
                    (cpuSeconds() - cg) / Double(max(c.grpoSteps, 1))))
-        let g1 = try greedy.evaluate(model, on: test, images: images, name: "test greedy, after GRPO")
-        let s1 = try sampled.evaluate(model, on: test, images: images, name: "test sampled, after GRPO")
+        let (g1, s1) = try evaluateBoth("after GRPO")
         rep.greedyAfter = g1.accuracy.rate; rep.sampledAfter = s1.accuracy.rate
         rep.formatAfter = g1.format.rate; rep.sampledFormatAfter = s1.format.rate
-        say(g1.description)
-        say(String(format: "sampled (T=%.1f, %d per question): accuracy %.3f, format %.3f (%.1f s)",
-                   c.grpo.temperature, c.sampledPerQuestion, s1.accuracy.rate, s1.format.rate, s1.seconds))
         say(String(format: "summary: GRPO reward %.3f (step 1) -> %.3f (mean of the last %d steps), "
                    + "greedy accuracy %.3f -> %.3f, sampled accuracy %.3f -> %.3f, "
                    + "sampled format %.3f -> %.3f; total %.0f s",
