@@ -21,11 +21,15 @@ final class PerfChunkTests: XCTestCase {
     func testChunkedInferenceMatchesOnePass() throws {
         let m = try MedR1Model(config: CoreModelTests.tiny, seed: 5)
         let b = batch()
-        XCTAssertEqual(m.inferenceChunks(b.seqs), [0..<5])  // 43 positions: one chunk at the default 2048
+        // No two rows share image and prefix: five groups of one, 4 image + 6, 4, 3, 8, 2 positions.
+        let plan = PrefixPlan(images: b.images, sequences: b.seqs, targetStart: b.starts, nPatches: 4)
+        XCTAssertEqual(plan.groups, [[0], [1], [2], [3], [4]])
+        XCTAssertEqual(plan.positions, [10, 8, 7, 12, 6])
+        XCTAssertEqual(m.inferenceChunks(plan.positions), [0..<5])  // 43 positions: one chunk at the default 2048
         let whole = try m.tokenLogProbs(images: b.images, sequences: b.seqs, targetStart: b.starts, temperature: 0.8,
                                         withGrad: false, entropy: true)
         MedR1Model.inferenceChunkPositions = 10
-        XCTAssertEqual(m.inferenceChunks(b.seqs), [0..<1, 1..<3, 3..<4, 4..<5])
+        XCTAssertEqual(m.inferenceChunks(plan.positions), [0..<1, 1..<3, 3..<4, 4..<5])
         let chunked = try m.tokenLogProbs(images: b.images, sequences: b.seqs, targetStart: b.starts, temperature: 0.8,
                                           withGrad: false, entropy: true)
         XCTAssertEqual(chunked.logProbs.map(\.count), [4, 4, 2, 5, 1])

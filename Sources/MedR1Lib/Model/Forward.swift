@@ -110,49 +110,55 @@ extension MedR1Model {
     /// range, rows longer than max_seq, or a bad targetStart.
     public func tokenLogProbs(images: [[Float]], sequences: [[Int]], targetStart: [Int], temperature: Float = 1,
                               withGrad: Bool, entropy: Bool = false) throws -> LogProbResult {
-        guard targetStart.count == sequences.count else {
-            throw ModelError("tokenLogProbs: \(sequences.count) sequences but \(targetStart.count) targetStart values: give one per row")
-        }
-        guard temperature > 0, temperature.isFinite else {
-            throw ModelError("tokenLogProbs: temperature \(temperature) must be a positive number")
-        }
-        for (b, s) in targetStart.enumerated() where s < 0 || s > sequences[b].count {
-            throw ModelError("tokenLogProbs: row \(b): targetStart \(s) is outside 0...\(sequences[b].count) (the row's token count)")
-        }
-        if !withGrad, images.count == sequences.count, let chunks = inferenceChunks(sequences), chunks.count > 1 {
-            try validateInputs(images: images, sequences: sequences)  // errors name the row in the whole batch
-            // Without grad nothing outlives a chunk: run the rows in chunks of
-            // about `inferenceChunkPositions` positions so the one shared
-            // inference tape stays small (W6: the reference model's tape was
-            // ~80 MiB for W1's 64 x 128 positions). Every row is computed by
-            // the same row-wise kernels, so the numbers do not depend on the chunking
-            // beyond sgemm's own blocking.
-            var lp: [[Float]] = [], ent: [[Float]] = []
-            for r in chunks {
-                let part = try tokenLogProbs(images: Array(images[r]), sequences: Array(sequences[r]),
-                                             targetStart: Array(targetStart[r]), temperature: temperature,
-                                             withGrad: false, entropy: entropy)
-                lp += part.logProbs; ent += part.entropy
-            }
-            return LogProbResult(logProbs: lp, entropy: ent, temperature: temperature, tape: nil,
-                                 modelID: ObjectIdentifier(self))
-        }
+        try checkLogProbArguments(images: images, sequences: sequences, targetStart: targetStart,
+                                  temperature: temperature, caller: "tokenLogProbs")
+        let plan = PrefixPlan(images: images, sequences: sequences, targetStart: targetStart, nPatches: config.nPatches)
         let tape: ForwardTape
         if withGrad { tape = spareTape ?? ForwardTape(); spareTape = nil } else { tape = inferenceTape }
         tape.withGrad = withGrad
-        try forwardTrunk(images: images, sequences: sequences, tape: tape, layerHook: nil)
-
-        // Needed rows: position N-1+j predicts token j.
-        let N = config.nPatches
-        tape.needRows.removeAll(keepingCapacity: true)
-        tape.targets.removeAll(keepingCapacity: true)
-        for b in 0..<sequences.count {
-            let start = tape.textLayout.starts[b]
-            for j in targetStart[b]..<sequences[b].count {
-                tape.needRows.append(start + N - 1 + j)
-                tape.targets.append(sequences[b][j])
+        // Without grad nothing outlives a chunk: run the groups in chunks of
+        // about `inferenceChunkPositions` packed positions so the one shared
+        // inference tape stays small (W6). Every row is computed by the same
+        // row-wise kernels, so the numbers do not depend on the chunking
+        // beyond sgemm's own blocking. With grad, one pass keeps everything.
+        let chunks = withGrad ? [0..<plan.groups.count] : inferenceChunks(plan.positions)
+        var out = [[Float]](repeating: [], count: sequences.count)
+        var outE = [[Float]](repeating: [], count: sequences.count)
+        for chunk in chunks {
+            let rows = try packedForward(plan, groups: chunk, images: images, sequences: sequences,
+                                         targetStart: targetStart, tape: tape)
+            let (lp, ent) = headLogProbs(tape, temperature: temperature, entropy: entropy)
+            var k = 0
+            for b in rows {
+                let n = sequences[b].count - targetStart[b]
+                out[b] = Array(lp[k..<(k + n)])
+                if entropy { outE[b] = Array(ent[k..<(k + n)]) }
+                k += n
             }
         }
+        return LogProbResult(logProbs: out, entropy: outE, temperature: temperature,
+                             tape: withGrad ? tape : nil, modelID: ObjectIdentifier(self))
+    }
+
+    /// Throws ModelError for mismatched counts, a bad temperature or
+    /// targetStart, and (naming the row of the whole batch) bad images or tokens.
+    func checkLogProbArguments(images: [[Float]], sequences: [[Int]], targetStart: [Int], temperature: Float,
+                               caller: String) throws {
+        guard targetStart.count == sequences.count else {
+            throw ModelError("\(caller): \(sequences.count) sequences but \(targetStart.count) targetStart values: give one per row")
+        }
+        guard temperature > 0, temperature.isFinite else {
+            throw ModelError("\(caller): temperature \(temperature) must be a positive number")
+        }
+        for (b, s) in targetStart.enumerated() where s < 0 || s > sequences[b].count {
+            throw ModelError("\(caller): row \(b): targetStart \(s) is outside 0...\(sequences[b].count) (the row's token count)")
+        }
+        try validateInputs(images: images, sequences: sequences)
+    }
+
+    /// Logits at the needed rows of a packed forward, then the log-probs of
+    /// the targets (and entropies): (P) each, in needRows order.
+    func headLogProbs(_ tape: ForwardTape, temperature: Float, entropy: Bool) -> (logp: [Float], entropy: [Float]) {
         tape.temperature = temperature
         let P = tape.needRows.count, V = config.vocabSize
         headForward(tape)
@@ -167,16 +173,54 @@ extension MedR1Model {
                 }
             }
         } }
-        var out: [[Float]] = [], outE: [[Float]] = []
-        var k = 0
-        for b in 0..<sequences.count {
-            let n = sequences[b].count - targetStart[b]
-            out.append(Array(lp[k..<(k + n)]))
-            outE.append(entropy ? Array(ent[k..<(k + n)]) : [])
-            k += n
+        return (lp, ent)
+    }
+
+    /// Packs the rows of `groups` (a range of plan.groups) and runs the
+    /// trunk: a group of rows sharing (image, tokens before targetStart) is
+    /// one root sequence (image + shared tokens) with one continuation per
+    /// row (its tokens from targetStart on); a row alone is a root of its
+    /// own. Fills tape.needRows/targets for the rows in ascending order
+    /// (position N-1+j predicts token j) and returns those rows.
+    func packedForward(_ plan: PrefixPlan, groups: Range<Int>, images: [[Float]], sequences: [[Int]],
+                       targetStart: [Int], tape: ForwardTape) throws -> [Int] {
+        let N = config.nPatches
+        var pImages: [[Float]] = [], pSeqs: [[Int]] = [], parents: [Int] = []
+        // Per row: (packed root, packed continuation or -1).
+        var place: [Int: (root: Int, cont: Int)] = [:]
+        for g in groups {
+            let members = plan.groups[g]
+            let root = pSeqs.count
+            if members.count >= 2 {
+                let b0 = members[0], ts = targetStart[b0]
+                pImages.append(images[b0]); pSeqs.append(Array(sequences[b0][0..<ts])); parents.append(-1)
+                for b in members {
+                    place[b] = (root, pSeqs.count)
+                    pImages.append(images[b0]); pSeqs.append(Array(sequences[b][ts...])); parents.append(root)
+                }
+            } else {
+                let b = members[0]
+                place[b] = (root, -1)
+                pImages.append(images[b]); pSeqs.append(sequences[b]); parents.append(-1)
+            }
         }
-        return LogProbResult(logProbs: out, entropy: outE, temperature: temperature,
-                             tape: withGrad ? tape : nil, modelID: ObjectIdentifier(self))
+        try forwardTrunk(images: pImages, sequences: pSeqs, parents: parents, tape: tape, layerHook: nil)
+        let layout = tape.textLayout
+        let rows = place.keys.sorted()
+        tape.needRows.removeAll(keepingCapacity: true)
+        tape.targets.removeAll(keepingCapacity: true)
+        for b in rows {
+            let (root, cont) = place[b]!
+            let rootStart = layout.starts[root], ts = targetStart[b]
+            for j in ts..<sequences[b].count {
+                // Continuations: token ts is predicted by the prefix's last row,
+                // token j > ts by the continuation's row j - ts - 1.
+                tape.needRows.append(cont < 0 || j == ts ? rootStart + N - 1 + (cont < 0 ? j : ts)
+                                                         : layout.starts[cont] + j - ts - 1)
+                tape.targets.append(sequences[b][j])
+            }
+        }
+        return rows
     }
 
     /// Accumulates parameter gradients of a loss L given dL/dlogp for every
@@ -219,20 +263,16 @@ extension MedR1Model {
     /// (A var only so tests can chunk tiny batches.)
     nonisolated(unsafe) static var inferenceChunkPositions = 2048
 
-    /// Contiguous row ranges of about `inferenceChunkPositions` positions
-    /// each, or nil when the images and sequences disagree in count (the
-    /// unchunked path then reports the error).
-    func inferenceChunks(_ sequences: [[Int]]) -> [Range<Int>]? {
-        guard !sequences.isEmpty else { return nil }
+    /// Contiguous ranges of groups of about `size` packed positions each
+    /// (a chunk closes once it reaches the size).
+    func inferenceChunks(_ positions: [Int], size: Int = MedR1Model.inferenceChunkPositions) -> [Range<Int>] {
         var out: [Range<Int>] = []
-        var lo = 0, positions = 0
-        for (b, s) in sequences.enumerated() {
-            positions += config.nPatches + s.count
-            if positions >= MedR1Model.inferenceChunkPositions {
-                out.append(lo..<(b + 1)); lo = b + 1; positions = 0
-            }
+        var lo = 0, total = 0
+        for (g, n) in positions.enumerated() {
+            total += n
+            if total >= size { out.append(lo..<(g + 1)); lo = g + 1; total = 0 }
         }
-        if lo < sequences.count { out.append(lo..<sequences.count) }
+        if lo < positions.count { out.append(lo..<positions.count) }
         return out
     }
 
@@ -261,17 +301,25 @@ extension MedR1Model {
     /// Checks the inputs, runs the vision tower and the text blocks, leaving
     /// the final (pre-norm) residual stream in tape.textX. `layerHook(l, qkv)`
     /// sees each text block's (S, 3d) q|k|v (prefill copies the keys and values).
-    func forwardTrunk(images: [[Float]], sequences: [[Int]], tape: ForwardTape,
+    /// parents[b] >= 0 makes row b a continuation of the earlier root row
+    /// parents[b] (see PackedLayout): it has no image tokens (images[b] must
+    /// be the root's image) and its tokens take the positions after the root's.
+    func forwardTrunk(images: [[Float]], sequences: [[Int]], parents: [Int]? = nil, tape: ForwardTape,
                       layerHook: ((Int, UnsafePointer<Float>) -> Void)?) throws {
         try validateInputs(images: images, sequences: sequences)
+        let parents = parents ?? [Int](repeating: -1, count: sequences.count)
         let c = config
         let B = images.count, N = c.nPatches, d = c.dModel
         tape.batch = B
         let w = values.pointer
+        for (b, p) in parents.enumerated() where p >= 0 {
+            precondition(p < b && parents[p] < 0, "forwardTrunk: row \(b) must continue an earlier root row")
+        }
         // Rows with the same image (a prompt's G completions) share one vision pass.
         var seen: [[Float]: Int] = [:]
         var distinct: [Int] = []
         tape.imageIndex = images.enumerated().map { b, im in
+            if parents[b] >= 0 { return -1 }  // continuations have no image tokens
             if let u = seen[im] { return u }
             seen[im] = distinct.count; distinct.append(b)
             return distinct.count - 1
@@ -294,19 +342,22 @@ extension MedR1Model {
         RMSNorm.forward(vx, w + visionNorm, img, tape.visionR.reserve(U * N), rows: U * N, d: d, eps: c.normEps)
 
         // Text: s = [img_1..img_N, embed[t_1]..embed[t_T]] + text_pos[0 ..< N+T].
-        tape.textLayout = PackedLayout(lengths: sequences.map { N + $0.count }, heads: c.nHeads)
+        tape.textLayout = PackedLayout(lengths: sequences.enumerated().map { b, s in (parents[b] < 0 ? N : 0) + s.count },
+                                       heads: c.nHeads, parents: parents)
         let S = tape.textLayout.total
         let tx = tape.textX.reserve(S * d)
         tape.tokenIDs.removeAll(keepingCapacity: true)
         tape.tokenRows.removeAll(keepingCapacity: true)
         for b in 0..<B {
             let start = tape.textLayout.starts[b]
-            (tx + start * d).update(from: img + tape.imageIndex[b] * N * d, count: N * d)
+            let n0 = parents[b] < 0 ? N : 0  // image tokens of this packed sequence
+            if n0 > 0 { (tx + start * d).update(from: img + tape.imageIndex[b] * N * d, count: N * d) }
             for (j, t) in sequences[b].enumerated() {
-                tape.tokenIDs.append(t); tape.tokenRows.append(start + N + j)
-                (tx + (start + N + j) * d).update(from: w + embed + t * d, count: d)
+                tape.tokenIDs.append(t); tape.tokenRows.append(start + n0 + j)
+                (tx + (start + n0 + j) * d).update(from: w + embed + t * d, count: d)
             }
-            PositionAdd.forward(tx + start * d, w + textPos, rows: N + sequences[b].count, d: d)
+            PositionAdd.forward(tx + start * d, w + textPos + tape.textLayout.positionOffset(b) * d,
+                                rows: tape.textLayout.lengths[b], d: d)
         }
         for (l, o) in textBlocks.enumerated() {
             let bt = tape.block(vision: false, l, layers: c.textLayers)
@@ -400,8 +451,9 @@ extension MedR1Model {
         dImg.update(repeating: 0, count: U * N * d)
         for b in 0..<B {
             let start = tape.textLayout.starts[b]
-            PositionAdd.backward(dX + start * d, gw + textPos, rows: tape.textLayout.lengths[b], d: d)
-            VectorMath.axpy(1, dX + start * d, dImg + tape.imageIndex[b] * N * d, N * d)
+            PositionAdd.backward(dX + start * d, gw + textPos + tape.textLayout.positionOffset(b) * d,
+                                 rows: tape.textLayout.lengths[b], d: d)
+            if tape.imageIndex[b] >= 0 { VectorMath.axpy(1, dX + start * d, dImg + tape.imageIndex[b] * N * d, N * d) }
         }
         for (k, t) in tape.tokenIDs.enumerated() { VectorMath.axpy(1, dX + tape.tokenRows[k] * d, gw + embed + t * d, d) }
 

@@ -115,59 +115,108 @@ public enum GRPOLoss {
                                config: GRPOLossConfig) -> GRPOLossResult {
         let n = logProbs.count
         precondition(advantages.count == n, "one advantage per completion")
-        let useKL = config.beta != 0 && refLogProbs != nil
-        var d = logProbs.map { [Float](repeating: 0, count: $0.count) }
-        var perCompletion = [Double](repeating: 0, count: n)   // sum_t L_i,t
-        var tokensOf = [Int](repeating: 0, count: n)
-        var klSum = 0.0, low = 0, high = 0, region = 0
-        for i in 0..<n where mask?[i] ?? true {
-            let a = advantages[i]
-            let lp = logProbs[i]
-            tokensOf[i] = lp.count
-            for t in 0..<lp.count {
-                let x = Double(lp[t])
-                let old = oldLogProbs.map { Double($0[i][t]) } ?? x
-                let ratio = exp(x - old)
-                let clipped = min(max(ratio, 1 - config.epsLow), 1 + config.epsHigh)
-                let c1 = ratio * a, c2 = clipped * a
-                var l = -min(c1, c2)
-                // d(-min(c1, c2))/dx: c1 wins (or ties, or ratio inside the range where
-                // clip is the identity): -ratio a; c2 strictly smaller with ratio clipped: 0.
-                let inside = ratio >= 1 - config.epsLow && ratio <= 1 + config.epsHigh
-                var g = (c1 <= c2 || inside) ? -ratio * a : 0
-                if useKL, let ref = refLogProbs {
-                    let delta = Double(ref[i][t]) - x
-                    let kl = exp(delta) - delta - 1
-                    l += config.beta * kl
-                    g += config.beta * (1 - exp(delta))
-                    klSum += kl
-                }
-                if ratio < 1 - config.epsLow && a < 0 { low += 1 }
-                if ratio > 1 + config.epsHigh && a > 0 { high += 1 }
-                if (ratio < 1 - config.epsLow && a < 0) || (ratio > 1 + config.epsHigh && a > 0) { region += 1 }
-                perCompletion[i] += l
-                d[i][t] = Float(g)
-            }
+        var acc = GRPOLossAccumulator(tokenCounts: logProbs.map(\.count), advantages: advantages, mask: mask,
+                                      withReference: refLogProbs != nil, config: config)
+        let d = (0..<n).map { i in
+            acc.gradient(row: i, logProbs: logProbs[i], old: oldLogProbs?[i], reference: refLogProbs?[i])
         }
-        let total = tokensOf.reduce(0, +)
+        return acc.result(dLogProbs: d)
+    }
+}
+
+/// `GRPOLoss.compute` one completion at a time, so the model can take the
+/// loss gradient of a chunk of rows, run their backward and free their
+/// activations before the next chunk (MedR1Model.logProbsWithBackward): each
+/// token's gradient depends only on its own completion and on counts known
+/// before the forward (completions, tokens), so the chunks' gradients are
+/// exactly those of the whole batch.
+public struct GRPOLossAccumulator: Sendable {
+    public let config: GRPOLossConfig
+    let advantages: [Double]
+    let mask: [Bool]?
+    let useKL: Bool
+    let n: Int
+    /// Tokens of each completion that count (0 when masked).
+    let tokensOf: [Int]
+    /// Unmasked tokens of the batch.
+    let total: Int
+    // Per completion (summed in row order by `result`).
+    var perCompletion: [Double]
+    var klSums: [Double]
+    var low: [Int], high: [Int], region: [Int]
+
+    /// - tokenCounts: completion tokens of each row (its number of log-probs).
+    /// - withReference: reference log-probs will be given (with beta != 0: a KL term).
+    public init(tokenCounts: [Int], advantages: [Double], mask: [Bool]?, withReference: Bool, config: GRPOLossConfig) {
+        precondition(advantages.count == tokenCounts.count, "one advantage per completion")
+        self.config = config; self.advantages = advantages; self.mask = mask
+        n = tokenCounts.count
+        useKL = config.beta != 0 && withReference
+        tokensOf = tokenCounts.indices.map { (mask?[$0] ?? true) ? tokenCounts[$0] : 0 }
+        total = tokensOf.reduce(0, +)
+        perCompletion = [Double](repeating: 0, count: n)
+        klSums = [Double](repeating: 0, count: n)
+        low = [Int](repeating: 0, count: n); high = low; region = low
+    }
+
+    /// dLoss/dlogp_theta for completion i (normalised for the whole batch),
+    /// recording its loss and metric terms. old nil: logp_old = logp detached.
+    public mutating func gradient(row i: Int, logProbs lp: [Float], old: [Float]?, reference ref: [Float]?) -> [Float] {
+        var d = [Float](repeating: 0, count: lp.count)
+        guard mask?[i] ?? true else { return d }
+        precondition(lp.count == tokensOf[i], "row \(i): \(lp.count) log-probs, \(tokensOf[i]) expected")
+        let a = advantages[i]
+        var sum = 0.0, klSum = 0.0
+        for t in 0..<lp.count {
+            let x = Double(lp[t])
+            let o = old.map { Double($0[t]) } ?? x
+            let ratio = exp(x - o)
+            let clipped = min(max(ratio, 1 - config.epsLow), 1 + config.epsHigh)
+            let c1 = ratio * a, c2 = clipped * a
+            var l = -min(c1, c2)
+            // d(-min(c1, c2))/dx: c1 wins (or ties, or ratio inside the range where
+            // clip is the identity): -ratio a; c2 strictly smaller with ratio clipped: 0.
+            let inside = ratio >= 1 - config.epsLow && ratio <= 1 + config.epsHigh
+            var g = (c1 <= c2 || inside) ? -ratio * a : 0
+            if useKL, let ref {
+                let delta = Double(ref[t]) - x
+                let kl = exp(delta) - delta - 1
+                l += config.beta * kl
+                g += config.beta * (1 - exp(delta))
+                klSum += kl
+            }
+            if ratio < 1 - config.epsLow && a < 0 { low[i] += 1 }
+            if ratio > 1 + config.epsHigh && a > 0 { high[i] += 1 }
+            if (ratio < 1 - config.epsLow && a < 0) || (ratio > 1 + config.epsHigh && a > 0) { region[i] += 1 }
+            sum += l
+            d[t] = Float(g)
+        }
+        perCompletion[i] = sum; klSums[i] = klSum
         // Scale of each token's contribution to the loss.
+        switch config.lossType {
+        case .grpo:
+            let s = 1.0 / (Double(max(tokensOf[i], 1)) * Double(max(n, 1)))
+            for t in 0..<d.count { d[t] = Float(Double(d[t]) * s) }
+        case .bnpo, .drGRPO:
+            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxCompletionTokens)
+            for t in 0..<d.count { d[t] = Float(Double(d[t]) / denom) }
+        }
+        return d
+    }
+
+    /// The loss and metrics over every completion given so far, with their gradients.
+    public func result(dLogProbs: [[Float]]) -> GRPOLossResult {
         var loss = 0.0
         switch config.lossType {
         case .grpo:
-            for i in 0..<n {
-                let s = 1.0 / (Double(max(tokensOf[i], 1)) * Double(max(n, 1)))
-                loss += perCompletion[i] * s
-                for t in 0..<d[i].count { d[i][t] = Float(Double(d[i][t]) * s) }
-            }
+            for i in 0..<n { loss += perCompletion[i] * (1.0 / (Double(max(tokensOf[i], 1)) * Double(max(n, 1)))) }
         case .bnpo, .drGRPO:
-            let denom = config.lossType == .bnpo ? Double(max(total, 1))
-                                                 : Double(max(n, 1) * config.maxCompletionTokens)
+            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxCompletionTokens)
             loss = perCompletion.reduce(0, +) / denom
-            for i in 0..<n { for t in 0..<d[i].count { d[i][t] = Float(Double(d[i][t]) / denom) } }
         }
         let tk = Double(max(total, 1))
-        return GRPOLossResult(loss: loss, dLogProbs: d, kl: useKL ? klSum / tk : 0,
-                              clipLow: Double(low) / tk, clipHigh: Double(high) / tk,
-                              clipRegion: Double(region) / tk, tokens: total)
+        return GRPOLossResult(loss: loss, dLogProbs: dLogProbs, kl: useKL ? klSums.reduce(0, +) / tk : 0,
+                              clipLow: Double(low.reduce(0, +)) / tk, clipHigh: Double(high.reduce(0, +)) / tk,
+                              clipRegion: Double(region.reduce(0, +)) / tk, tokens: total)
     }
 }

@@ -183,15 +183,23 @@ public final class GRPOTrainer {
         var lr = 0.0
         for it in 0..<config.numIterations {
             model.zeroGrad()
-            let res = try model.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: temp,
-                                          withGrad: true, entropy: it == 0)
-            let loss = GRPOLoss.compute(logProbs: res.logProbs, oldLogProbs: old, refLogProbs: refLP,
-                                        advantages: ro.advantages, mask: mask, config: config.loss)
+            // Forward, loss gradient and backward a chunk of prompt groups at a
+            // time (only one chunk's activations resident); the loss is per
+            // completion with batch-wide normalisers, so this is the whole
+            // batch's gradient.
+            var acc = GRPOLossAccumulator(tokenCounts: seqs.indices.map { seqs[$0].count - starts[$0] },
+                                          advantages: ro.advantages, mask: mask, withReference: refLP != nil,
+                                          config: config.loss)
+            let oldLP = old
+            let res = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts,
+                                                     temperature: temp, entropy: it == 0) { rows, lps in
+                zip(rows, lps).map { b, lp in acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: refLP?[b]) }
+            }
+            let loss = acc.result(dLogProbs: [])
             if it == 0 {
                 old = res.logProbs
                 entropy = GRPOTrainer.meanEntropy(res.entropy, mask: mask)
             }
-            try model.backward(res, dLogProbs: loss.dLogProbs)
             let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
                                             : clipGradNorm(model, maxNorm: .infinity)
             lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)

@@ -64,11 +64,13 @@ public enum RLBench {
                                                   withGrad: false).logProbs
             let tRef = Date().timeIntervalSince(t); t = Date()
             model.zeroGrad()
-            let res = try model.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: 1,
-                                              withGrad: true)
-            let loss = GRPOLoss.compute(logProbs: res.logProbs, oldLogProbs: nil, refLogProbs: ref,
-                                        advantages: adv.values, config: GRPOLossConfig(beta: 0.04))
-            try model.backward(res, dLogProbs: loss.dLogProbs)
+            // As GRPOTrainer.update: forward + loss gradient + backward per chunk of prompt groups.
+            var acc = GRPOLossAccumulator(tokenCounts: seqs.indices.map { seqs[$0].count - starts[$0] },
+                                          advantages: adv.values, mask: nil, withReference: true,
+                                          config: GRPOLossConfig(beta: 0.04))
+            _ = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts, temperature: 1) { rows, lps in
+                zip(rows, lps).map { b, lp in acc.gradient(row: b, logProbs: lp, old: nil, reference: ref[b]) }
+            }
             let tPolicy = Date().timeIntervalSince(t); t = Date()
             clipGradNorm(model, maxNorm: 1.0)
             optimizer.step(model, lr: 1e-5)
