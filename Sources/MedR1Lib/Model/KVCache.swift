@@ -2,15 +2,29 @@
 // tokens) is computed once by `prefill`, shared by reference among the G
 // completions made by `expand`, and each `decode` step runs one new token
 // per row through the text blocks, attending over prefix + own suffix.
+//
+// A decode step is 64 rows x 4 small layers in W2, about 1 ms: too short to
+// split every product and attention loop over the cores separately (each
+// parallel region costs a thread wake-up). So the rows are split once per
+// step into one contiguous chunk per thread, and each thread runs its rows
+// through all layers and the head on its own (single-threaded sgemm calls,
+// SIMD attention of DecodeKernels.swift); rows never read each other's
+// activations, only the shared prefixes.
 
-/// Keys and values of a shared prefix, per text layer: (length, d) each.
+/// Keys and values of a shared prefix, per text layer. Keys are stored
+/// transposed, (d, stride) with stride = length rounded up to 8 and zero
+/// padding, so a query's scores are whole-vector axpys; values (length, d).
 final class KVPrefix: @unchecked Sendable {
     let length: Int
+    /// Row stride of the transposed keys (length rounded up to 8).
+    let stride: Int
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
     init(length: Int, layers: Int, d: Int) {
         self.length = length
-        keys = (0..<layers).map { _ in FloatBuffer(count: length * d, zeroed: false) }
+        stride = DecodeAttention.padded(length)
+        let s = stride
+        keys = (0..<layers).map { _ in FloatBuffer(count: d * s, zeroed: true) }
         values = (0..<layers).map { _ in FloatBuffer(count: length * d, zeroed: false) }
     }
 }
@@ -18,32 +32,39 @@ final class KVPrefix: @unchecked Sendable {
 /// Per-row keys and values of the tokens decoded after the prefix, per
 /// text layer. Values are (rows, capacity, d); keys are stored transposed,
 /// (rows, d, capacity), so one row's scores against its own keys are dh
-/// contiguous axpys instead of many short dot products.
+/// contiguous axpys instead of many short dot products. Capacity is a
+/// multiple of 8; key columns from a row's length up to the next multiple
+/// of 8 are kept zero (the score kernel reads whole 8-lane blocks).
 final class KVSuffix: @unchecked Sendable {
-    var capacity: Int
+    let capacity: Int
     let rows: Int, layers: Int, d: Int
-    var keys: [FloatBuffer]
-    var values: [FloatBuffer]
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
     var lengths: [Int]
 
+    /// Memory is only touched as tokens are written (no zero fill of the
+    /// whole capacity), so an exact-capacity suffix costs what it holds.
     init(rows: Int, layers: Int, d: Int, capacity: Int) {
-        self.rows = rows; self.layers = layers; self.d = d; self.capacity = max(capacity, 1)
-        keys = (0..<layers).map { _ in FloatBuffer(count: rows * max(capacity, 1) * d, zeroed: false) }
-        values = (0..<layers).map { _ in FloatBuffer(count: rows * max(capacity, 1) * d, zeroed: false) }
+        let cap = DecodeAttention.padded(max(capacity, 1))
+        self.rows = rows; self.layers = layers; self.d = d; self.capacity = cap
+        keys = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
+        values = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
         lengths = [Int](repeating: 0, count: rows)
     }
 
-    /// A copy with the given rows (in order) of this suffix.
+    /// A copy with the given rows (in order) of this suffix, with room for at least `newCap` tokens per row.
     func select(_ rowsWanted: [Int], capacity newCap: Int? = nil) -> KVSuffix {
-        let cap = max(newCap ?? capacity, capacity)
-        let s = KVSuffix(rows: rowsWanted.count, layers: layers, d: d, capacity: cap)
+        let s = KVSuffix(rows: rowsWanted.count, layers: layers, d: d, capacity: max(newCap ?? capacity, capacity))
+        let cap = s.capacity
         for l in 0..<layers {
             for (i, r) in rowsWanted.enumerated() where lengths[r] > 0 {
+                let n = lengths[r], n8 = min(DecodeAttention.padded(n), cap)
                 for e in 0..<d {
-                    (s.keys[l].pointer + (i * d + e) * cap).update(from: keys[l].pointer + (r * d + e) * capacity,
-                                                                  count: lengths[r])
+                    let dst = s.keys[l].pointer + (i * d + e) * cap
+                    dst.update(from: keys[l].pointer + (r * d + e) * capacity, count: n)
+                    (dst + n).update(repeating: 0, count: n8 - n)
                 }
-                (s.values[l].pointer + i * cap * d).update(from: values[l].pointer + r * capacity * d, count: lengths[r] * d)
+                (s.values[l].pointer + i * cap * d).update(from: values[l].pointer + r * capacity * d, count: n * d)
             }
         }
         s.lengths = rowsWanted.map { lengths[$0] }
@@ -58,10 +79,15 @@ public struct KVCache: @unchecked Sendable {
     /// Index into `prefixes` of each row.
     var rowPrefix: [Int]
     var suffix: KVSuffix
+    let vocab: Int
+    /// (rows, vocab) logits at each row's last position, flat.
+    var logits: [Float]
+
     /// Logits (rows, vocab) at each row's last position: after `prefill` they
     /// predict the first completion token, after `decode` the next one.
-    public internal(set) var lastLogits: [[Float]]
-
+    public var lastLogits: [[Float]] {
+        (0..<rows).map { Array(logits[($0 * vocab)..<(($0 + 1) * vocab)]) }
+    }
     /// Number of rows.
     public var rows: Int { rowPrefix.count }
     /// Positions (image + text tokens) held for a row.
@@ -70,7 +96,7 @@ public struct KVCache: @unchecked Sendable {
     public func decodedCount(row: Int) -> Int { suffix.lengths[row] }
 }
 
-/// Reused buffers for one decode step over R rows.
+/// Reused buffers for one decode step over R rows (each worker uses its own rows' part).
 final class DecodeWorkspace {
     let x = FloatBuffer(zeroed: false)       /// (R, d)
     let a = FloatBuffer(zeroed: false)       /// (R, d)
@@ -79,8 +105,7 @@ final class DecodeWorkspace {
     let y = FloatBuffer(zeroed: false)       /// (R, d)
     let h = FloatBuffer(zeroed: false)       /// (R, 4d)
     let g = FloatBuffer(zeroed: false)       /// (R, 4d)
-    let scores = FloatBuffer(zeroed: false)  /// (workers, maxSeq)
-    let logits = FloatBuffer(zeroed: false)  /// (R, V)
+    let scratch = FloatBuffer(zeroed: false) /// (workers, DecodeAttention.scratchSize)
 }
 
 extension MedR1Model {
@@ -101,10 +126,11 @@ extension MedR1Model {
         try forwardTrunk(images: images, sequences: prompts, tape: tape) { layer, qkv in
             layout = tape.textLayout
             for (b, p) in prefixes.enumerated() {
-                let start = layout.starts[b]
+                let start = layout.starts[b], ld = p.stride
+                let kt = p.keys[layer].pointer
                 for i in 0..<p.length {
                     let src = qkv + (start + i) * 3 * d
-                    (p.keys[layer].pointer + i * d).update(from: src + d, count: d)
+                    for e in 0..<d { kt[e * ld + i] = src[d + e] }
                     (p.values[layer].pointer + i * d).update(from: src + 2 * d, count: d)
                 }
             }
@@ -113,27 +139,43 @@ extension MedR1Model {
         tape.needRows = (0..<prompts.count).map { layout.starts[$0] + layout.lengths[$0] - 1 }
         headForward(tape)
         let V = c.vocabSize
-        let logits = (0..<prompts.count).map { tape.logits.array(V, from: $0 * V) }
         return KVCache(prefixes: prefixes, rowPrefix: Array(0..<prompts.count),
                        suffix: KVSuffix(rows: prompts.count, layers: c.textLayers, d: d, capacity: 0),
-                       lastLogits: logits)
+                       vocab: V, logits: tape.logits.array(prompts.count * V))
     }
 
     /// G rows per input row, sharing its prefix (and copying any decoded
     /// suffix): rows come out as row 0's copies, then row 1's, ...
     public func expand(_ cache: KVCache, copies: Int) -> KVCache {
-        let g = max(copies, 1)
+        expand(cache, copies: copies, capacity: 0)
+    }
+
+    /// `expand` with room for `capacity` decoded tokens per row allocated up
+    /// front (the sampler knows its cap: no regrowth copies while decoding).
+    func expand(_ cache: KVCache, copies: Int, capacity: Int) -> KVCache {
+        let g = max(copies, 1), V = cache.vocab
         var rowsWanted: [Int] = []
         for r in 0..<cache.rows { rowsWanted += [Int](repeating: r, count: g) }
+        var logits = [Float](repeating: 0, count: rowsWanted.count * V)
+        for (i, r) in rowsWanted.enumerated() {
+            for k in 0..<V { logits[i * V + k] = cache.logits[r * V + k] }
+        }
         return KVCache(prefixes: cache.prefixes, rowPrefix: rowsWanted.map { cache.rowPrefix[$0] },
-                       suffix: cache.suffix.select(rowsWanted), lastLogits: rowsWanted.map { cache.lastLogits[$0] })
+                       suffix: cache.suffix.select(rowsWanted, capacity: capacity), vocab: V, logits: logits)
     }
 
     /// Appends one token per row and returns the logits (rows, vocab) at the
     /// new position (they predict the following token). Throws if a row would
     /// pass max_seq or a token is outside the vocabulary.
     public func decode(_ cache: inout KVCache, tokens: [Int]) throws -> [[Float]] {
-        let c = config, d = c.dModel, hid = c.mlpHidden, V = c.vocabSize, R = cache.rows
+        try decodeStep(&cache, tokens: tokens)
+        return cache.lastLogits
+    }
+
+    /// `decode` leaving the logits only in `cache.logits` (rows, vocab), flat
+    /// (the sampler reads them there, no per-row arrays).
+    func decodeStep(_ cache: inout KVCache, tokens: [Int]) throws {
+        let c = config, d = c.dModel, V = c.vocabSize, R = cache.rows
         guard tokens.count == R else {
             throw ModelError("decode: \(tokens.count) tokens for \(R) cache rows: give one token per row")
         }
@@ -143,89 +185,113 @@ extension MedR1Model {
                 throw ModelError("decode: row \(r) already holds \(cache.length(row: r)) positions, max_seq is \(c.maxSeq): stop decoding earlier")
             }
         }
+        if R == 0 { return }
         // Copy-on-write, and room for one more token per row.
         let need = (cache.suffix.lengths.max() ?? 0) + 1
         if !isKnownUniquelyReferenced(&cache.suffix) || need > cache.suffix.capacity {
             let cap = need > cache.suffix.capacity ? max(need, min(2 * cache.suffix.capacity, c.maxSeq), 16) : cache.suffix.capacity
             cache.suffix = cache.suffix.select(Array(0..<R), capacity: cap)
         }
-        let suffix = cache.suffix
-        let cap = suffix.capacity
-        let w = values.pointer, ws = decodeWork
+        let ws = decodeWork
+        let hid = c.mlpHidden
         let x = ws.x.reserve(R * d), a = ws.a.reserve(R * d), rr = ws.r.reserve(R)
-        // x = embed[t] + text_pos[position].
-        for r in 0..<R {
-            let pos = cache.length(row: r)
-            for i in 0..<d { x[r * d + i] = w[embed + tokens[r] * d + i] + w[textPos + pos * d + i] }
-        }
         let qkv = ws.qkv.reserve(R * 3 * d), y = ws.y.reserve(R * d)
         let h = ws.h.reserve(R * hid), g = ws.g.reserve(R * hid)
-        let heads = c.nHeads, dh = c.headDim
-        let scale = 1 / Float(dh).squareRoot()
-        // Rows grouped by shared prefix (expand makes each group contiguous).
-        var groupIndex: [Int: Int] = [:]
-        var groups: [[Int]] = []
-        for r in 0..<R {
-            let p = cache.rowPrefix[r]
-            if let g = groupIndex[p] { groups[g].append(r) } else { groupIndex[p] = groups.count; groups.append([r]) }
-        }
-        let maxGroup = groups.map(\.count).max() ?? 1
-        let scoreStride = maxGroup * (2 * dh + c.maxSeq + cap)
-        let scores = ws.scores.reserve(Parallelism.workers(groups.count * heads) * scoreStride)
-        for (l, o) in textBlocks.enumerated() {
-            RMSNorm.forward(x, w + o.norm1, a, rr, rows: R, d: d, eps: c.normEps)
-            Linear.forward(a, w + o.qkv, nil, qkv, rows: R, inDim: d, outDim: 3 * d)
-            let sk = suffix.keys[l].pointer, sv = suffix.values[l].pointer
-            for r in 0..<R {
-                let len = suffix.lengths[r]
-                let kr = qkv + r * 3 * d + d
-                for e in 0..<d { sk[(r * d + e) * cap + len] = kr[e] }
-                (sv + (r * cap + len) * d).update(from: qkv + r * 3 * d + 2 * d, count: d)
+        let workers = Parallelism.workers(R)
+        let scratchSize = DecodeAttention.scratchSize(dh: c.headDim, maxLength: c.maxSeq)
+        let scratch = ws.scratch.reserve(workers * scratchSize)
+        let prefixes = cache.prefixes, rowPrefix = cache.rowPrefix, suffix = cache.suffix
+        let positions = (0..<R).map { prefixes[rowPrefix[$0]].length + suffix.lengths[$0] }
+        var logits = cache.logits
+        cache.logits = []  // unique, so written in place
+        logits.withUnsafeMutableBufferPointer { lg in
+            let out = UncheckedSendable(lg.baseAddress!)
+            let bufs = DecodeBuffers(x: x, a: a, r: rr, qkv: qkv, y: y, h: h, g: g)
+            Parallelism.parallelFor(workers) { w in
+                let lo = R * w / workers, hi = R * (w + 1) / workers
+                decodeRows(lo..<hi, tokens: tokens, positions: positions, prefixes: prefixes, rowPrefix: rowPrefix,
+                           suffix: suffix, buffers: bufs, logits: out.value, scratch: scratch + w * scratchSize)
             }
-            // Attention per (prefix group, head): the rows sharing a prefix
-            // score it with one sgemm, S_prefix (G, Lp) = Q_g K_p^T, and read
-            // it with another, P_prefix V_p; each row's own suffix (short)
-            // is done with SIMD loops.
-            let prefixes = cache.prefixes
-            Parallelism.parallelFor(groups.count * heads) { worker, item in
-                let rowsOf = groups[item / heads], hd = item % heads
-                let G = rowsOf.count
-                let p = prefixes[cache.rowPrefix[rowsOf[0]]]
-                let lp = p.length, ldS = lp + cap
-                let base = scores + worker * scoreStride
-                let qg = base, og = base + maxGroup * dh, sc = base + 2 * maxGroup * dh
-                for (i, r) in rowsOf.enumerated() { (qg + i * dh).update(from: qkv + r * 3 * d + hd * dh, count: dh) }
-                let pk = p.keys[l].pointer + hd * dh, pv = p.values[l].pointer + hd * dh
-                BLAS.gemm(transB: true, m: G, n: lp, k: dh, alpha: scale, a: qg, lda: dh, b: pk, ldb: d,
-                          c: sc, ldc: ldS)
-                for (i, r) in rowsOf.enumerated() {
-                    let ls = suffix.lengths[r] + 1
-                    let rk = sk + (r * d + hd * dh) * cap  // (dh, cap) transposed keys
-                    let row = sc + i * ldS, q = qg + i * dh
-                    (row + lp).update(repeating: 0, count: ls)
-                    for e in 0..<dh { VectorMath.axpy(q[e] * scale, rk + e * cap, row + lp, ls) }
-                    Softmax.rowInPlace(row, lp + ls)
-                }
-                BLAS.gemm(m: G, n: dh, k: lp, a: sc, lda: ldS, b: pv, ldb: d, c: og, ldc: dh)
-                for (i, r) in rowsOf.enumerated() {
-                    let ls = suffix.lengths[r] + 1
-                    let rv = sv + r * cap * d + hd * dh, out = og + i * dh, row = sc + i * ldS
-                    for j in 0..<ls { VectorMath.axpy(row[lp + j], rv + j * d, out, dh) }
-                    (y + r * d + hd * dh).update(from: out, count: dh)
-                }
-            }
-            BLAS.gemm(transB: true, m: R, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
-            RMSNorm.forward(x, w + o.norm2, a, rr, rows: R, d: d, eps: c.normEps)
-            Linear.forward(a, w + o.fc1, nil, h, rows: R, inDim: d, outDim: hid)
-            GELU.forward(h, g, R * hid)
-            BLAS.gemm(transB: true, m: R, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)
         }
+        cache.logits = logits
         for r in 0..<R { suffix.lengths[r] += 1 }
-        RMSNorm.forward(x, w + textNorm, a, rr, rows: R, d: d, eps: c.normEps)
-        let logits = ws.logits.reserve(R * V)
-        Linear.forward(a, w + embed, nil, logits, rows: R, inDim: d, outDim: V)
-        let out = (0..<R).map { ws.logits.array(V, from: $0 * V) }
-        cache.lastLogits = out
-        return out
     }
+
+    /// One decode step for rows `rows` (one worker's chunk): embedding,
+    /// the text blocks with the KV writes, the final norm and the head.
+    /// Writes only these rows of the buffers, the suffix and the logits.
+    private func decodeRows(_ rows: Range<Int>, tokens: [Int], positions: [Int], prefixes: [KVPrefix],
+                            rowPrefix: [Int], suffix: KVSuffix, buffers b: DecodeBuffers,
+                            logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let c = config, d = c.dModel, hid = c.mlpHidden, V = c.vocabSize
+        let heads = c.nHeads, dh = c.headDim
+        let n = rows.count, lo = rows.lowerBound
+        if n == 0 { return }
+        let w = values.pointer
+        let x = b.x + lo * d, a = b.a + lo * d, rr = b.r + lo, qkv = b.qkv + lo * 3 * d
+        let y = b.y + lo * d, h = b.h + lo * hid, g = b.g + lo * hid
+        // x = embed[t] + text_pos[position].
+        for r in rows {
+            let xr = b.x + r * d, e = w + embed + tokens[r] * d, p = w + textPos + positions[r] * d
+            var i = 0
+            while i + 8 <= d { VectorMath.store(VectorMath.load(e + i) + VectorMath.load(p + i), xr + i); i += 8 }
+            while i < d { xr[i] = e[i] + p[i]; i += 1 }
+        }
+        let cap = suffix.capacity
+        let scale = 1 / Float(dh).squareRoot()
+        for (l, o) in textBlocks.enumerated() {
+            RMSNorm.forward(x, w + o.norm1, a, rr, rows: n, d: d, eps: c.normEps)
+            Linear.forward(a, w + o.qkv, nil, qkv, rows: n, inDim: d, outDim: 3 * d)
+            // The new token's key (transposed) and value into the row's suffix.
+            let sk = suffix.keys[l].pointer, sv = suffix.values[l].pointer
+            for r in rows {
+                let len = suffix.lengths[r]
+                let kr = b.qkv + r * 3 * d + d
+                let kt = sk + r * d * cap
+                for e in 0..<d { kt[e * cap + len] = kr[e] }
+                if len % 8 == 0 {
+                    // A new 8-column block: zero the rest of it (read by the score kernel).
+                    let end = min(len + 8, cap)
+                    for e in 0..<d { (kt + e * cap + len + 1).update(repeating: 0, count: end - len - 1) }
+                }
+                (sv + (r * cap + len) * d).update(from: kr + d, count: d)
+            }
+            for r in rows {
+                let p = prefixes[rowPrefix[r]]
+                let pk = p.keys[l].pointer, pv = p.values[l].pointer
+                let ls = suffix.lengths[r] + 1
+                for hd in 0..<heads {
+                    DecodeAttention.attendRow(
+                        q: b.qkv + r * 3 * d + hd * dh, scale: scale, dh: dh,
+                        pk: pk + hd * dh * p.stride, ldpk: p.stride, pv: pv + hd * dh, lp: p.length,
+                        sk: sk + (r * d + hd * dh) * cap, ldsk: cap, sv: sv + r * cap * d + hd * dh, ls: ls, ldv: d,
+                        out: b.y + r * d + hd * dh, scratch: scratch)
+                }
+            }
+            BLAS.gemm(transB: true, m: n, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
+            RMSNorm.forward(x, w + o.norm2, a, rr, rows: n, d: d, eps: c.normEps)
+            Linear.forward(a, w + o.fc1, nil, h, rows: n, inDim: d, outDim: hid)
+            // GELU in pieces below its own parallel threshold (this already runs on one worker).
+            var i = 0
+            while i < n * hid {
+                let m = min(1 << 14, n * hid - i)
+                GELU.forward(h + i, g + i, m)
+                i += m
+            }
+            BLAS.gemm(transB: true, m: n, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)
+        }
+        RMSNorm.forward(x, w + textNorm, a, rr, rows: n, d: d, eps: c.normEps)
+        Linear.forward(a, w + embed, nil, logits + lo * V, rows: n, inDim: d, outDim: V)
+    }
+}
+
+/// The decode workspace's pointers for one step (all rows; workers offset by their rows).
+struct DecodeBuffers: @unchecked Sendable {
+    let x: UnsafeMutablePointer<Float>    /// (R, d)
+    let a: UnsafeMutablePointer<Float>    /// (R, d)
+    let r: UnsafeMutablePointer<Float>    /// (R)
+    let qkv: UnsafeMutablePointer<Float>  /// (R, 3d)
+    let y: UnsafeMutablePointer<Float>    /// (R, d)
+    let h: UnsafeMutablePointer<Float>    /// (R, 4d)
+    let g: UnsafeMutablePointer<Float>    /// (R, 4d)
 }

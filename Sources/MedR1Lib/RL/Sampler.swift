@@ -78,29 +78,41 @@ public struct Sampler: Sendable {
                                       count: rows)
         if cap > 0 && !prompts.isEmpty {
             var cache: KVCache
+            // Room for every token the loop below decodes (cap - 1: the last
+            // sampled token is never fed back), allocated once.
             if sharePrefix {
-                cache = model.expand(try model.prefill(images: images, prompts: prompts), copies: count)
+                cache = model.expand(try model.prefill(images: images, prompts: prompts), copies: count,
+                                     capacity: cap - 1)
             } else {
                 var imgs: [[Float]] = [], ps: [[Int]] = []
                 for p in 0..<prompts.count {
                     for _ in 0..<count { imgs.append(images[p]); ps.append(prompts[p]) }
                 }
-                cache = try model.prefill(images: imgs, prompts: ps)
+                cache = model.expand(try model.prefill(images: imgs, prompts: ps), copies: 1, capacity: cap - 1)
             }
-            var logits = cache.lastLogits   /// (rows, vocab)
-            var feed = [Int](repeating: eos >= 0 && eos < cfg.vocabSize ? eos : 0, count: rows)
+            let V = cfg.vocabSize
+            var feed = [Int](repeating: eos >= 0 && eos < V ? eos : 0, count: rows)
             var done = [Bool](repeating: false, count: rows)
             var uniforms = [Double](repeating: 0, count: rows)
             var picks = [(Int, Float)](repeating: (0, 0), count: rows)
+            let drawConfig = config
+            let scratchSize = TokenDraw.scratchSize(V)
+            let scratch = FloatBuffer(count: Parallelism.workers(rows) * scratchSize, zeroed: false)
             for stepIndex in 0..<cap {
                 // One uniform per unfinished row, rows in order (the draw order),
-                // then the rows' picks in parallel: each reads only its own logits.
+                // then the rows' picks in parallel: each reads only its own logits
+                // (cache.logits, (rows, V) flat) and uniform.
                 for r in 0..<rows where !done[r] { uniforms[r] = rng.nextDouble() }
-                let drawConfig = config
-                picks.withUnsafeMutableBufferPointer { pk in
-                    let pk = UncheckedSendable(pk)
-                    Parallelism.parallelFor(rows) { r in
-                        if !done[r] { pk.value[r] = Sampler.pick(logits[r], u: uniforms[r], config: drawConfig) }
+                cache.logits.withUnsafeBufferPointer { lg in
+                    picks.withUnsafeMutableBufferPointer { pk in
+                        let lg = UncheckedSendable(lg.baseAddress!), pk = UncheckedSendable(pk)
+                        let scr = UncheckedSendable(scratch.pointer)
+                        Parallelism.parallelFor(rows) { worker, r in
+                            if !done[r] {
+                                pk.value[r] = Sampler.pick(lg.value + r * V, V, u: uniforms[r], config: drawConfig,
+                                                           scratch: scr.value + worker * scratchSize)
+                            }
+                        }
                     }
                 }
                 for r in 0..<rows where !done[r] {
@@ -115,7 +127,7 @@ public struct Sampler: Sendable {
                 }
                 // Stop as soon as every row has finished, and never decode the last token.
                 if done.allSatisfy({ $0 }) || stepIndex == cap - 1 { break }
-                logits = try model.decode(&cache, tokens: feed)
+                try model.decodeStep(&cache, tokens: feed)
             }
         }
         return (0..<prompts.count).map { p in Array(out[(p * count)..<((p + 1) * count)]) }
@@ -125,12 +137,31 @@ public struct Sampler: Sendable {
     /// softmax(logits / temperature). Always consumes exactly one uniform (even when
     /// greedy), so the draw order never depends on the settings.
     mutating func draw(_ logits: [Float]) -> (Int, Float) {
-        Sampler.pick(logits, u: rng.nextDouble(), config: config)
+        let u = rng.nextDouble()
+        var scratch = [Float](repeating: 0, count: TokenDraw.scratchSize(logits.count))
+        return logits.withUnsafeBufferPointer { z in
+            scratch.withUnsafeMutableBufferPointer { s in
+                Sampler.pick(z.baseAddress!, z.count, u: u, config: config, scratch: s.baseAddress!)
+            }
+        }
     }
 
-    /// The token for uniform `u` from one row of logits, and its log-prob
-    /// (see `draw`); a pure function, so rows can be picked in parallel.
-    static func pick(_ logits: [Float], u: Double, config: SamplerConfig) -> (Int, Float) {
+    /// The token for uniform `u` from one row of logits (v values at `z`), and
+    /// its log-prob (see `draw`); a pure function of the row and `u`, so rows
+    /// can be picked in parallel. Plain sampling (W1/W2's hot path) is
+    /// `TokenDraw.plain` (vectorised float exps); greedy, top-k and top-p use
+    /// the Double reference below. `scratch`: TokenDraw.scratchSize(v) floats.
+    static func pick(_ z: UnsafePointer<Float>, _ v: Int, u: Double, config: SamplerConfig,
+                     scratch: UnsafeMutablePointer<Float>) -> (Int, Float) {
+        if !config.greedy && config.topK <= 0 && config.topP >= 1 {
+            return TokenDraw.plain(z, v, u: u, temperature: config.temperature, scratch: scratch)
+        }
+        return pickReference(Array(UnsafeBufferPointer(start: z, count: v)), u: u, config: config)
+    }
+
+    /// `pick` in Double with libm exps, one row as an array: the general path
+    /// (greedy, top-k, top-p) and the reference the plain path is tested against.
+    static func pickReference(_ logits: [Float], u: Double, config: SamplerConfig) -> (Int, Float) {
         let t = config.greedy ? 1.0 : config.temperature
         let v = logits.count
         // log-softmax in Double for a stable, exactly reproducible reduction.
@@ -145,9 +176,9 @@ public struct Sampler: Sendable {
             return (best, Float(Double(logits[best]) / t - logZ))
         }
         if config.topK <= 0 && config.topP >= 1 {
-            // Plain sampling (W1/W2's hot path): the same sums as the general
-            // path below, in the same order, stopping at the chosen token, with
-            // no per-row arrays.
+            // Plain sampling (the reference of TokenDraw.plain): the same sums
+            // as the general path below, in the same order, stopping at the
+            // chosen token.
             return logits.withUnsafeBufferPointer { z in
                 var acc = 0.0, chosen = v - 1
                 for i in 0..<v {

@@ -1,0 +1,222 @@
+// Kernels of one decode step (KVCache.swift): a single new query per row and
+// head against its prefix's keys and its own suffix's keys, and the draw of
+// a token from a row of logits (Sampler.swift).
+//
+// Decode attention is tiny per call (1 query x ~100 keys x 32 dims): as
+// sgemm calls it was dominated by OpenBLAS's call overhead and packing, so
+// these are plain SIMD loops. Keys are stored transposed, (dh, n) per head
+// with a row stride rounded up to 8 and zero padding, so scores are axpys
+// over whole 8-lane vectors with the accumulators kept in registers.
+// `addingProduct` compiles to a vector FMA under -target-cpu haswell (the
+// release flags of MedR1Lib); without it (debug builds) it is a libm call
+// per lane, slow but exact.
+
+import Foundation
+
+enum DecodeAttention {
+    /// `n` rounded up to a multiple of 8 (the padded key stride).
+    @inline(__always)
+    static func padded(_ n: Int) -> Int { (n + 7) & ~7 }
+
+    /// s[j] = sum_e q[e] * kt[e * ldk + j] for j in 0..<padded(n).
+    /// - q: (dh); kt: (dh, ldk) transposed keys, columns up to padded(n)
+    ///   readable (zero past n); s: padded(n) floats written.
+    @inline(__always)
+    static func scores(q: UnsafePointer<Float>, kt: UnsafePointer<Float>, ldk: Int, n: Int, dh: Int,
+                       s: UnsafeMutablePointer<Float>) {
+        let n8 = padded(n)
+        var j = 0
+        while j + 64 <= n8 {
+            var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8(), a4 = F8(), a5 = F8(), a6 = F8(), a7 = F8()
+            for e in 0..<dh {
+                let qe = F8(repeating: q[e])
+                let k = kt + e * ldk + j
+                a0 = a0.addingProduct(qe, VectorMath.load(k))
+                a1 = a1.addingProduct(qe, VectorMath.load(k + 8))
+                a2 = a2.addingProduct(qe, VectorMath.load(k + 16))
+                a3 = a3.addingProduct(qe, VectorMath.load(k + 24))
+                a4 = a4.addingProduct(qe, VectorMath.load(k + 32))
+                a5 = a5.addingProduct(qe, VectorMath.load(k + 40))
+                a6 = a6.addingProduct(qe, VectorMath.load(k + 48))
+                a7 = a7.addingProduct(qe, VectorMath.load(k + 56))
+            }
+            VectorMath.store(a0, s + j); VectorMath.store(a1, s + j + 8)
+            VectorMath.store(a2, s + j + 16); VectorMath.store(a3, s + j + 24)
+            VectorMath.store(a4, s + j + 32); VectorMath.store(a5, s + j + 40)
+            VectorMath.store(a6, s + j + 48); VectorMath.store(a7, s + j + 56)
+            j += 64
+        }
+        while j + 32 <= n8 {
+            var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
+            for e in 0..<dh {
+                let qe = F8(repeating: q[e])
+                let k = kt + e * ldk + j
+                a0 = a0.addingProduct(qe, VectorMath.load(k))
+                a1 = a1.addingProduct(qe, VectorMath.load(k + 8))
+                a2 = a2.addingProduct(qe, VectorMath.load(k + 16))
+                a3 = a3.addingProduct(qe, VectorMath.load(k + 24))
+            }
+            VectorMath.store(a0, s + j); VectorMath.store(a1, s + j + 8)
+            VectorMath.store(a2, s + j + 16); VectorMath.store(a3, s + j + 24)
+            j += 32
+        }
+        while j < n8 {
+            // One 8-key block: two interleaved chains over e halve the FMA latency chain.
+            var a0 = F8(), a1 = F8()
+            var e = 0
+            while e + 2 <= dh {
+                a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(kt + e * ldk + j))
+                a1 = a1.addingProduct(F8(repeating: q[e + 1]), VectorMath.load(kt + (e + 1) * ldk + j))
+                e += 2
+            }
+            if e < dh { a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(kt + e * ldk + j)) }
+            VectorMath.store(a0 + a1, s + j)
+            j += 8
+        }
+    }
+
+    /// out[e] (+)= sum_j p[j] * v[j * ldv + e] for e in 0..<dh.
+    /// - p: (n); v: (n, ldv) row-major values; out: (dh).
+    @inline(__always)
+    static func weightedSum(p: UnsafePointer<Float>, n: Int, v: UnsafePointer<Float>, ldv: Int, dh: Int,
+                            out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        var c = 0
+        while c + 32 <= dh {
+            // 4 vectors of dims, two chains over j (even / odd keys).
+            var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
+            var b0 = F8(), b1 = F8(), b2 = F8(), b3 = F8()
+            var j = 0
+            while j + 2 <= n {
+                let pa = F8(repeating: p[j]), pb = F8(repeating: p[j + 1])
+                let va = v + j * ldv + c, vb = va + ldv
+                a0 = a0.addingProduct(pa, VectorMath.load(va)); a1 = a1.addingProduct(pa, VectorMath.load(va + 8))
+                a2 = a2.addingProduct(pa, VectorMath.load(va + 16)); a3 = a3.addingProduct(pa, VectorMath.load(va + 24))
+                b0 = b0.addingProduct(pb, VectorMath.load(vb)); b1 = b1.addingProduct(pb, VectorMath.load(vb + 8))
+                b2 = b2.addingProduct(pb, VectorMath.load(vb + 16)); b3 = b3.addingProduct(pb, VectorMath.load(vb + 24))
+                j += 2
+            }
+            if j < n {
+                let pa = F8(repeating: p[j]), va = v + j * ldv + c
+                a0 = a0.addingProduct(pa, VectorMath.load(va)); a1 = a1.addingProduct(pa, VectorMath.load(va + 8))
+                a2 = a2.addingProduct(pa, VectorMath.load(va + 16)); a3 = a3.addingProduct(pa, VectorMath.load(va + 24))
+            }
+            a0 += b0; a1 += b1; a2 += b2; a3 += b3
+            let o = out + c
+            if accumulate {
+                a0 += VectorMath.load(o); a1 += VectorMath.load(o + 8)
+                a2 += VectorMath.load(o + 16); a3 += VectorMath.load(o + 24)
+            }
+            VectorMath.store(a0, o); VectorMath.store(a1, o + 8)
+            VectorMath.store(a2, o + 16); VectorMath.store(a3, o + 24)
+            c += 32
+        }
+        while c + 8 <= dh {
+            var a0 = F8(), b0 = F8()
+            var j = 0
+            while j + 2 <= n {
+                a0 = a0.addingProduct(F8(repeating: p[j]), VectorMath.load(v + j * ldv + c))
+                b0 = b0.addingProduct(F8(repeating: p[j + 1]), VectorMath.load(v + (j + 1) * ldv + c))
+                j += 2
+            }
+            if j < n { a0 = a0.addingProduct(F8(repeating: p[j]), VectorMath.load(v + j * ldv + c)) }
+            a0 += b0
+            if accumulate { a0 += VectorMath.load(out + c) }
+            VectorMath.store(a0, out + c)
+            c += 8
+        }
+        while c < dh {
+            var s: Float = accumulate ? out[c] : 0
+            for j in 0..<n { s += p[j] * v[j * ldv + c] }
+            out[c] = s
+            c += 1
+        }
+    }
+
+    /// Floats of scratch `attendRow` needs for prefixes and suffixes up to `maxLength` positions each.
+    static func scratchSize(dh: Int, maxLength: Int) -> Int { padded(dh) + 2 * padded(maxLength) + 16 }
+
+    /// One query row of one head against its prefix (shared, `lp` keys) and
+    /// its own suffix (`ls` keys, the new token's included):
+    ///   p = softmax(scale q [K_prefix; K_suffix]^T),  out = p [V_prefix; V_suffix].
+    /// - q: (dh); pk: (dh, ldpk) transposed prefix keys; pv: (lp, ldv) prefix
+    ///   values; sk: (dh, ldsk) transposed suffix keys; sv: (ls, ldv) suffix
+    ///   values; out: (dh); scratch: `scratchSize` floats.
+    @inline(__always)
+    static func attendRow(q: UnsafePointer<Float>, scale: Float, dh: Int,
+                          pk: UnsafePointer<Float>, ldpk: Int, pv: UnsafePointer<Float>, lp: Int,
+                          sk: UnsafePointer<Float>, ldsk: Int, sv: UnsafePointer<Float>, ls: Int, ldv: Int,
+                          out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let qs = scratch, row = scratch + padded(dh)
+        for e in 0..<dh { qs[e] = q[e] * scale }
+        scores(q: qs, kt: pk, ldk: ldpk, n: lp, dh: dh, s: row)
+        let suffixScores = row + padded(lp)
+        scores(q: qs, kt: sk, ldk: ldsk, n: ls, dh: dh, s: suffixScores)
+        if suffixScores != row + lp {
+            // Close the gap of the prefix's padding (forward copy, destination below source).
+            for j in 0..<ls { row[lp + j] = suffixScores[j] }
+        }
+        Softmax.rowInPlace(row, lp + ls)
+        weightedSum(p: row, n: lp, v: pv, ldv: ldv, dh: dh, out: out, accumulate: false)
+        weightedSum(p: row + lp, n: ls, v: sv, ldv: ldv, dh: dh, out: out, accumulate: true)
+    }
+}
+
+enum TokenDraw {
+    /// The token for uniform `u` in [0, 1) from one row of logits under
+    /// softmax(logits / temperature), and its log-probability. Vectorised
+    /// float exps (VectorMath.exp, relative error ~2e-7), each computed once:
+    ///   s_i = z_i / T - max_j z_j / T,  e_i = exp(s_i),  Z = sum e_i (in Double),
+    ///   token = first i with u Z < e_0 + ... + e_i,  log p = s_i - log Z.
+    /// Sums run in a fixed order (8-lane block sums in float, added in
+    /// Double), so the result is a pure function of the row and `u`.
+    /// - z: (v) logits; scratch: (padded v) floats.
+    static func plain(_ z: UnsafePointer<Float>, _ v: Int, u: Double, temperature: Double,
+                      scratch: UnsafeMutablePointer<Float>) -> (Int, Float) {
+        let invT = Float(1 / temperature)
+        let mx = Softmax.rowMax(z, v) * invT
+        let e = scratch
+        let iv = F8(repeating: invT), mv = F8(repeating: mx)
+        var i = 0
+        var total = 0.0
+        let blocks = (v + 7) / 8
+        // Block sums stored after the exps' padded row.
+        let sums = scratch + blocks * 8
+        for b in 0..<blocks {
+            var x: F8
+            if i + 8 <= v { x = VectorMath.load(z + i) } else {
+                x = F8(repeating: -Float.infinity)
+                for k in 0..<(v - i) { x[k] = z[i + k] }
+            }
+            var ex = VectorMath.exp(x * iv - mv)
+            // VectorMath.exp never returns 0: masked logits (-inf) and the padding get exactly 0.
+            ex.replace(with: 0, where: x .== -Float.infinity)
+            VectorMath.store(ex, e + i)
+            let s = ex.sum()
+            sums[b] = s
+            total += Double(s)
+            i += 8
+        }
+        let target = u * total
+        var acc = 0.0, chosen = v - 1
+        search: for b in 0..<blocks {
+            let next = acc + Double(sums[b])
+            if target < next {
+                // The element sums can round below the block sum: then the
+                // block's last token with nonzero probability is taken.
+                var a = acc
+                for k in (b * 8)..<min(b * 8 + 8, v) {
+                    a += Double(e[k])
+                    if e[k] > 0 { chosen = k }
+                    if target < a { break }
+                }
+                break search
+            }
+            acc = next
+        }
+        let s = z[chosen] * invT - mx
+        return (chosen, Float(Double(s) - Foundation.log(total)))
+    }
+
+    /// Floats of scratch `plain` needs for a vocabulary of `v`.
+    static func scratchSize(_ v: Int) -> Int { DecodeAttention.padded(v) + (v + 7) / 8 + 8 }
+}

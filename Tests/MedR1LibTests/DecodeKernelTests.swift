@@ -1,0 +1,126 @@
+import XCTest
+@testable import MedR1Lib
+
+/// The decode step's own kernels (DecodeKernels.swift) against plain
+/// reference loops, and the KV suffix's growth and padding.
+final class DecodeKernelTests: XCTestCase {
+    /// softmax(scale q [Kp; Ks]^T) [Vp; Vs] in Double, keys given row-major (n, dh).
+    func referenceAttention(q: [Float], scale: Float, keys: [[Float]], values: [[Float]]) -> [Float] {
+        let s = keys.map { k in Double(scale) * zip(q, k).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
+        let m = s.max()!
+        let e = s.map { Foundation.exp($0 - m) }
+        let z = e.reduce(0, +)
+        var out = [Double](repeating: 0, count: q.count)
+        for (j, v) in values.enumerated() { for i in 0..<q.count { out[i] += e[j] / z * Double(v[i]) } }
+        return out.map { Float($0) }
+    }
+
+    func testAttendRowMatchesReference() {
+        var rng = SplitMix64(seed: 3)
+        func vec(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextFloat() * 2 - 1 } }
+        // dh 32 (the default model), 8 (the tiny test model) and 12 (scalar tail of the value sum);
+        // prefix lengths off and on multiples of 8 and 64; suffix 1 to 64.
+        for (dh, lp, ls) in [(32, 64, 1), (32, 64, 64), (32, 70, 9), (8, 7, 3), (12, 13, 17), (32, 129, 40)] {
+            let ldv = dh + 5  // values live in a wider row (all heads), as in the cache
+            let q = vec(dh)
+            let pKeys = (0..<lp).map { _ in vec(dh) }, sKeys = (0..<ls).map { _ in vec(dh) }
+            let pVals = (0..<lp).map { _ in vec(dh) }, sVals = (0..<ls).map { _ in vec(dh) }
+            let ldpk = DecodeAttention.padded(lp), ldsk = DecodeAttention.padded(ls) + 8
+            var pk = [Float](repeating: 0, count: dh * ldpk), sk = [Float](repeating: 0, count: dh * ldsk)
+            for j in 0..<lp { for e in 0..<dh { pk[e * ldpk + j] = pKeys[j][e] } }
+            for j in 0..<ls { for e in 0..<dh { sk[e * ldsk + j] = sKeys[j][e] } }
+            var pv = [Float](repeating: 9, count: lp * ldv), sv = [Float](repeating: 9, count: ls * ldv)
+            for j in 0..<lp { for e in 0..<dh { pv[j * ldv + e] = pVals[j][e] } }
+            for j in 0..<ls { for e in 0..<dh { sv[j * ldv + e] = sVals[j][e] } }
+            var out = [Float](repeating: .nan, count: dh)
+            var scratch = [Float](repeating: 0, count: DecodeAttention.scratchSize(dh: dh, maxLength: max(lp, ls)))
+            let scale = 1 / Float(dh).squareRoot()
+            DecodeAttention.attendRow(q: q, scale: scale, dh: dh, pk: pk, ldpk: ldpk, pv: pv, lp: lp,
+                                      sk: sk, ldsk: ldsk, sv: sv, ls: ls, ldv: ldv, out: &out, scratch: &scratch)
+            let ref = referenceAttention(q: q, scale: scale, keys: pKeys + sKeys, values: pVals + sVals)
+            let err = CoreTest.relativeError(out, ref)
+            XCTAssertLessThan(err, 1e-6, "dh \(dh) lp \(lp) ls \(ls): relative error \(err)")
+        }
+    }
+
+    func testScoresAndWeightedSumMatchLoops() {
+        var rng = SplitMix64(seed: 4)
+        let dh = 32, n = 100, ld = DecodeAttention.padded(n)
+        let q = (0..<dh).map { _ in rng.nextFloat() - 0.5 }
+        let kt = (0..<(dh * ld)).map { _ in rng.nextFloat() - 0.5 }
+        var s = [Float](repeating: 0, count: ld)
+        DecodeAttention.scores(q: q, kt: kt, ldk: ld, n: n, dh: dh, s: &s)
+        for j in [0, 7, 63, 64, 95, 99, 103] {
+            var ref: Float = 0
+            for e in 0..<dh { ref += q[e] * kt[e * ld + j] }
+            XCTAssertEqual(s[j], ref, accuracy: 1e-5, "score \(j)")
+        }
+        let p = (0..<n).map { _ in rng.nextFloat() }
+        let v = (0..<(n * 40)).map { _ in rng.nextFloat() - 0.5 }
+        var out = [Float](repeating: 1, count: dh)
+        DecodeAttention.weightedSum(p: p, n: n, v: v, ldv: 40, dh: dh, out: &out, accumulate: true)
+        for e in [0, 8, 31] {
+            var ref: Float = 1
+            for j in 0..<n { ref += p[j] * v[j * 40 + e] }
+            XCTAssertEqual(out[e], ref, accuracy: 1e-4, "dim \(e)")
+        }
+    }
+
+    /// The vectorised float draw picks the same tokens as the Double
+    /// reference (libm exps) and log-probs within float rounding.
+    func testPlainDrawMatchesDoubleReference() {
+        var rng = SplitMix64(seed: 5)
+        var worst: Float = 0, differ = 0, total = 0
+        for (v, t) in [(512, 1.0), (40, 1.0), (37, 0.7), (512, 1.3)] {
+            var scratch = [Float](repeating: 0, count: TokenDraw.scratchSize(v))
+            for row in 0..<16 {
+                let spread: Float = row % 2 == 0 ? 3 : 12
+                let z = (0..<v).map { _ in (rng.nextFloat() - 0.5) * spread }
+                for _ in 0..<12 {
+                    let u = rng.nextDouble()
+                    let cfg = SamplerConfig(temperature: t)
+                    let (tok, lp) = TokenDraw.plain(z, v, u: u, temperature: t, scratch: &scratch)
+                    let (rt, rlp) = Sampler.pickReference(z, u: u, config: cfg)
+                    total += 1
+                    if tok != rt { differ += 1 } else { worst = max(worst, abs(lp - rlp)) }
+                }
+            }
+        }
+        XCTAssertEqual(differ, 0, "\(differ) of \(total) draws picked another token")
+        XCTAssertLessThan(worst, 2e-6)
+        // u = 0 takes the first token, u just below 1 the last; masked (-inf) tokens are never taken.
+        var scratch = [Float](repeating: 0, count: TokenDraw.scratchSize(11))
+        let z: [Float] = [-.infinity, 0, 1, 2, 3, 4, 5, 6, 7, 8, -.infinity]
+        XCTAssertEqual(TokenDraw.plain(z, 11, u: 0, temperature: 1, scratch: &scratch).0, 1)
+        XCTAssertEqual(TokenDraw.plain(z, 11, u: 1 - 1e-16, temperature: 1, scratch: &scratch).0, 9)
+        let (tok, lp) = TokenDraw.plain([0, 0, 0, 0], 4, u: 0.6, temperature: 1, scratch: &scratch)
+        XCTAssertEqual(tok, 2)
+        XCTAssertEqual(lp, -Float(Foundation.log(4.0)), accuracy: 1e-7)
+    }
+
+    /// A suffix that starts with less room than it needs grows while
+    /// decoding, and the results still equal the full forward; an
+    /// exact-capacity cache (what the sampler makes) gives the same logits.
+    func testSuffixGrowthAndExactCapacityMatchFullForward() throws {
+        let cfg = CoreModelTests.tiny
+        let m = try MedR1Model(config: cfg, seed: 8)
+        let img = CoreModelTests.image(2, cfg)
+        let prompt = [1, 6]
+        let cont = [4, 9, 13, 2, 30, 31, 7, 7, 8]  // 4 image + 2 + 9 + 1 scored below = 16 = max_seq
+        var small = m.expand(try m.prefill(image: img, prompt: prompt), copies: 2, capacity: 1)
+        var exact = m.expand(try m.prefill(image: img, prompt: prompt), copies: 2, capacity: cont.count)
+        XCTAssertEqual(small.suffix.capacity, 8)
+        XCTAssertEqual(exact.suffix.capacity, 16)
+        var last: [[Float]] = []
+        for t in cont {
+            last = try m.decode(&small, tokens: [t, t])
+            XCTAssertEqual(try m.decode(&exact, tokens: [t, t]), last)
+        }
+        XCTAssertEqual(small.suffix.capacity, 16)
+        XCTAssertEqual(exact.suffix.capacity, 16)
+        // Full forward with one more (dummy) token: its logits row k predicts token k.
+        _ = try m.tokenLogProbs(images: [img], sequences: [prompt + cont + [0]], targetStart: [0], withGrad: false)
+        let full = m.inferenceTape.logits.array(cfg.vocabSize, from: (prompt.count + cont.count) * cfg.vocabSize)
+        XCTAssertLessThan(CoreTest.relativeError(last[1], full), 1e-5)
+    }
+}
