@@ -78,16 +78,23 @@ public func clipGradNorm(_ model: MedR1Model, maxNorm: Float) -> Float {
     var total: Double = 0
     var i = 0
     while i < n {
+        // Blocks of 4096 summed in 8 float lanes, then in Double, in a fixed order.
         let e = min(n, i + 4096)
-        var acc: Float = 0
-        for j in i..<e { acc += g[j] * g[j] }
-        total += Double(acc)
+        var acc = F8()
+        var j = i
+        while j + 8 <= e { let v = VectorMath.load(g + j); acc += v * v; j += 8 }
+        var s = acc.sum()
+        while j < e { s += g[j] * g[j]; j += 1 }
+        total += Double(s)
         i = e
     }
     let norm = Float(total.squareRoot())
     if norm > maxNorm, norm > 0 {
         let s = maxNorm / (norm + 1e-6)
-        for j in 0..<n { g[j] *= s }
+        let sv = F8(repeating: s)
+        var j = 0
+        while j + 8 <= n { VectorMath.store(VectorMath.load(g + j) * sv, g + j); j += 8 }
+        while j < n { g[j] *= s; j += 1 }
     }
     return norm
 }

@@ -56,22 +56,48 @@ enum RMSNorm {
             let lo = rows * b / blocks, hi = rows * (b + 1) / blocks
             let pg = partial + b * d
             for row in lo..<hi {
-                let xr = x + row * d, dyr = dy + row * d, dxr = dx + row * d
-                let r = rInv[row]
-                var s: Float = 0
-                for i in 0..<d {
-                    let xh = xr[i] * r
-                    pg[i] += dyr[i] * xh
-                    s += dyr[i] * g[i] * xh
-                }
-                let mean = s / Float(d)
-                if accumulate {
-                    for i in 0..<d { dxr[i] += r * (dyr[i] * g[i] - xr[i] * r * mean) }
-                } else {
-                    for i in 0..<d { dxr[i] = r * (dyr[i] * g[i] - xr[i] * r * mean) }
-                }
+                backwardRow(x + row * d, g, rInv[row], dy + row * d, dx + row * d, pg, d: d, accumulate: accumulate)
             }
         }
         for b in 0..<blocks { VectorMath.axpy(1, partial + b * d, dg, d) }
+    }
+
+    /// One row of `backward`: pg += dy * xhat; dx (+)= r (dy g - xhat mean(dy g xhat)).
+    /// 8 lanes at a time (the row sum in 8 partial sums, then added), scalar tail.
+    @inline(__always)
+    private static func backwardRow(_ xr: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ r: Float,
+                                    _ dyr: UnsafePointer<Float>, _ dxr: UnsafeMutablePointer<Float>,
+                                    _ pg: UnsafeMutablePointer<Float>, d: Int, accumulate: Bool) {
+        let rv = F8(repeating: r)
+        var acc = F8()
+        var i = 0
+        while i + 8 <= d {
+            let xh = VectorMath.load(xr + i) * rv, dyv = VectorMath.load(dyr + i)
+            VectorMath.store(VectorMath.load(pg + i) + dyv * xh, pg + i)
+            acc += dyv * VectorMath.load(g + i) * xh
+            i += 8
+        }
+        var s = acc.sum()
+        while i < d {
+            let xh = xr[i] * r
+            pg[i] += dyr[i] * xh
+            s += dyr[i] * g[i] * xh
+            i += 1
+        }
+        let mean = s / Float(d)
+        let mv = F8(repeating: mean)
+        i = 0
+        while i + 8 <= d {
+            let xv = VectorMath.load(xr + i)
+            var v = rv * (VectorMath.load(dyr + i) * VectorMath.load(g + i) - xv * rv * mv)
+            if accumulate { v += VectorMath.load(dxr + i) }
+            VectorMath.store(v, dxr + i)
+            i += 8
+        }
+        while i < d {
+            let v = r * (dyr[i] * g[i] - xr[i] * r * mean)
+            dxr[i] = accumulate ? dxr[i] + v : v
+            i += 1
+        }
     }
 }
