@@ -21,22 +21,23 @@ final class DecodeKernelTests: XCTestCase {
         // dh 32 (the default model), 8 (the tiny test model) and 12 (scalar tail of the value sum);
         // prefix lengths off and on multiples of 8 and 64; suffix 1 to 64.
         for (dh, lp, ls) in [(32, 64, 1), (32, 64, 64), (32, 70, 9), (8, 7, 3), (12, 13, 17), (32, 129, 40)] {
-            let ldv = dh + 5  // values live in a wider row (all heads), as in the cache
             let q = vec(dh)
             let pKeys = (0..<lp).map { _ in vec(dh) }, sKeys = (0..<ls).map { _ in vec(dh) }
             let pVals = (0..<lp).map { _ in vec(dh) }, sVals = (0..<ls).map { _ in vec(dh) }
-            let ldpk = DecodeAttention.padded(lp), ldsk = DecodeAttention.padded(ls) + 8
-            var pk = [Float](repeating: 0, count: dh * ldpk), sk = [Float](repeating: 0, count: dh * ldsk)
-            for j in 0..<lp { for e in 0..<dh { pk[e * ldpk + j] = pKeys[j][e] } }
-            for j in 0..<ls { for e in 0..<dh { sk[e * ldsk + j] = sKeys[j][e] } }
-            var pv = [Float](repeating: 9, count: lp * ldv), sv = [Float](repeating: 9, count: ls * ldv)
-            for j in 0..<lp { for e in 0..<dh { pv[j * ldv + e] = pVals[j][e] } }
-            for j in 0..<ls { for e in 0..<dh { sv[j * ldv + e] = sVals[j][e] } }
+            // Keys in 8-key tiles (dh, 8), zero past the last key; values (n, dh), one spare row of 9s.
+            func tiles(_ keys: [[Float]]) -> [Float] {
+                var t = [Float](repeating: 0, count: DecodeAttention.padded(keys.count) * dh)
+                for (j, k) in keys.enumerated() { for e in 0..<dh { t[(j / 8) * 8 * dh + e * 8 + j % 8] = k[e] } }
+                return t
+            }
+            let pk = tiles(pKeys), sk = tiles(sKeys)
+            let pv = pVals.flatMap { $0 } + [Float](repeating: 9, count: dh)
+            let sv = sVals.flatMap { $0 } + [Float](repeating: 9, count: dh)
             var out = [Float](repeating: .nan, count: dh)
             var scratch = [Float](repeating: 0, count: DecodeAttention.scratchSize(dh: dh, maxLength: max(lp, ls)))
             let scale = 1 / Float(dh).squareRoot()
-            DecodeAttention.attendRow(q: q, scale: scale, dh: dh, pk: pk, ldpk: ldpk, pv: pv, lp: lp,
-                                      sk: sk, ldsk: ldsk, sv: sv, ls: ls, ldv: ldv, out: &out, scratch: &scratch)
+            DecodeAttention.attendRow(q: q, scale: scale, dh: dh, pk: pk, pv: pv, lp: lp,
+                                      sk: sk, sv: sv, ls: ls, out: &out, scratch: &scratch)
             let ref = referenceAttention(q: q, scale: scale, keys: pKeys + sKeys, values: pVals + sVals)
             let err = CoreTest.relativeError(out, ref)
             XCTAssertLessThan(err, 1e-6, "dh \(dh) lp \(lp) ls \(ls): relative error \(err)")
@@ -49,10 +50,10 @@ final class DecodeKernelTests: XCTestCase {
         let q = (0..<dh).map { _ in rng.nextFloat() - 0.5 }
         let kt = (0..<(dh * ld)).map { _ in rng.nextFloat() - 0.5 }
         var s = [Float](repeating: 0, count: ld)
-        DecodeAttention.scores(q: q, kt: kt, ldk: ld, n: n, dh: dh, s: &s)
+        DecodeAttention.scores(q: q, kt: kt, n: n, dh: dh, s: &s)
         for j in [0, 7, 63, 64, 95, 99, 103] {
             var ref: Float = 0
-            for e in 0..<dh { ref += q[e] * kt[e * ld + j] }
+            for e in 0..<dh { ref += q[e] * kt[(j / 8) * 8 * dh + e * 8 + j % 8] }
             XCTAssertEqual(s[j], ref, accuracy: 1e-5, "score \(j)")
         }
         let p = (0..<n).map { _ in rng.nextFloat() }
@@ -122,5 +123,56 @@ final class DecodeKernelTests: XCTestCase {
         _ = try m.tokenLogProbs(images: [img], sequences: [prompt + cont + [0]], targetStart: [0], withGrad: false)
         let full = m.inferenceTape.logits.array(cfg.vocabSize, from: (prompt.count + cont.count) * cfg.vocabSize)
         XCTAssertLessThan(CoreTest.relativeError(last[1], full), 1e-5)
+    }
+}
+
+/// The packed decode products (PackedLinear.swift) against plain loops, and a
+/// model whose every dimension packs (head included) decoding as its full forward.
+final class PackedLinearTests: XCTestCase {
+    func testPackedProductMatchesLoop() {
+        var rng = SplitMix64(seed: 6)
+        for (n, inDim, outDim) in [(9, 24, 32), (4, 16, 16), (1, 40, 48), (7, 128, 64)] {
+            let w = (0..<(outDim * inDim)).map { _ in rng.nextFloat() - 0.5 }
+            let ldx = inDim + 3, ldy = outDim + 5
+            let x = (0..<(n * ldx)).map { _ in rng.nextFloat() - 0.5 }
+            var packed = [Float](repeating: 0, count: outDim * inDim)
+            PackedLinear.pack(w, into: &packed, outDim: outDim, inDim: inDim)
+            for accumulate in [false, true] {
+                let y0 = (0..<(n * ldy)).map { _ in rng.nextFloat() }
+                var y = y0
+                PackedLinear.forward(x, ldx: ldx, packed, &y, ldy: ldy, rows: n, inDim: inDim, outDim: outDim,
+                                     accumulate: accumulate)
+                for r in 0..<n {
+                    for o in 0..<outDim {
+                        var ref = accumulate ? Double(y0[r * ldy + o]) : 0
+                        for k in 0..<inDim { ref += Double(x[r * ldx + k]) * Double(w[o * inDim + k]) }
+                        XCTAssertEqual(Double(y[r * ldy + o]), ref, accuracy: 1e-5, "n \(n) row \(r) out \(o)")
+                    }
+                    // Columns past outDim are left alone.
+                    for o in outDim..<ldy { XCTAssertEqual(y[r * ldy + o], y0[r * ldy + o]) }
+                }
+            }
+        }
+    }
+
+    func testDecodeWithPackedHeadMatchesFullForward() throws {
+        // d 32, MLP 128, vocab 48: the blocks and the head all use the packed products.
+        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 32, nHeads: 2, visionLayers: 1,
+                              textLayers: 2, mlpRatio: 4, vocabSize: 48, maxSeq: 24, normEps: 1e-5)
+        let m = try MedR1Model(config: cfg, seed: 12)
+        let img = CoreModelTests.image(5, cfg)
+        let prompt = [1, 20, 33]
+        let pre = try m.prefill(images: [img, CoreModelTests.image(6, cfg)], prompts: [prompt, [1, 2]])
+        XCTAssertNotNil(pre.packed?.head)
+        var cache = m.expand(pre, copies: 3, capacity: 5)
+        let cont = [[5, 47, 0, 9, 13], [8, 8, 8, 8, 8], [30, 2, 4, 6, 1]]
+        var last: [[Float]] = []
+        for s in 0..<5 { last = try m.decode(&cache, tokens: (0..<6).map { cont[$0 % 3][s] }) }
+        for r in 0..<3 {
+            _ = try m.tokenLogProbs(images: [img], sequences: [prompt + cont[r] + [0]], targetStart: [0], withGrad: false)
+            let full = m.inferenceTape.logits.array(cfg.vocabSize, from: (prompt.count + 5) * cfg.vocabSize)
+            let err = CoreTest.relativeError(last[r], full)
+            XCTAssertLessThan(err, 1e-5, "row \(r): relative error \(err)")
+        }
     }
 }

@@ -211,6 +211,23 @@ final class RLTrainerTests: XCTestCase {
         XCTAssertGreaterThan(m2.kl, 0, "after an update the policy has left the reference")
     }
 
+    /// The trainer's forward + backward runs in chunks of prompt groups; one
+    /// group per chunk gives the same loss, KL and gradient norm as the whole
+    /// batch in one chunk (float32 order of the gradient sums only).
+    func testGRPOChunkedBackwardMatchesOneChunk() throws {
+        let spread = Reward(name: "spread") { c in Double(c.groupIndex) }
+        let whole = try makeGRPO(rewards: [.format, spread])
+        let m1 = try whole.step()
+        MedR1Model.trainingChunkPositions = 1
+        defer { MedR1Model.trainingChunkPositions = 1024 }
+        let chunked = try makeGRPO(rewards: [.format, spread])
+        let m2 = try chunked.step()
+        XCTAssertEqual(chunked.last?.completions.map(\.tokens), whole.last?.completions.map(\.tokens))
+        XCTAssertEqual(m2.loss, m1.loss, accuracy: 1e-6 * abs(m1.loss) + 1e-9)
+        XCTAssertEqual(m2["grad_norm"]!, m1["grad_norm"]!, accuracy: 1e-5 * m1["grad_norm"]!)
+        XCTAssertGreaterThan(m1["grad_norm"]!, 0)
+    }
+
     func testThrowingRewardLeavesModelUnchanged() throws {
         var fail = true
         let flaky = Reward(name: "flaky") { c in

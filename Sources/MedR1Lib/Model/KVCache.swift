@@ -11,12 +11,13 @@
 // SIMD attention of DecodeKernels.swift); rows never read each other's
 // activations, only the shared prefixes.
 
-/// Keys and values of a shared prefix, per text layer. Keys are stored
-/// transposed, (d, stride) with stride = length rounded up to 8 and zero
-/// padding, so a query's scores are whole-vector axpys; values (length, d).
+/// Keys and values of a shared prefix, per text layer, per head: keys in
+/// tiles of 8 positions, (heads, stride / 8, dh, 8) with stride = length
+/// rounded up to 8 and zero padding (DecodeAttention.scores); values
+/// (heads, length, dh). Each head's keys and values are contiguous.
 final class KVPrefix: @unchecked Sendable {
     let length: Int
-    /// Row stride of the transposed keys (length rounded up to 8).
+    /// Positions rounded up to 8 (whole key tiles).
     let stride: Int
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
@@ -30,23 +31,23 @@ final class KVPrefix: @unchecked Sendable {
 }
 
 /// Per-row keys and values of the tokens decoded after the prefix, per
-/// text layer. Values are (rows, capacity, d); keys are stored transposed,
-/// (rows, d, capacity), so one row's scores against its own keys are dh
-/// contiguous axpys instead of many short dot products. Capacity is a
-/// multiple of 8; key columns from a row's length up to the next multiple
-/// of 8 are kept zero (the score kernel reads whole 8-lane blocks).
+/// text layer, in the prefix's layout per (row, head): keys
+/// (rows, heads, capacity / 8, dh, 8) in 8-position tiles, values
+/// (rows, heads, capacity, dh). Capacity is a multiple of 8; a row's key
+/// tile is zeroed when its first position is written, so the columns from
+/// the row's length to the tile's end read as zero.
 final class KVSuffix: @unchecked Sendable {
     let capacity: Int
-    let rows: Int, layers: Int, d: Int
+    let rows: Int, layers: Int, d: Int, heads: Int
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
     var lengths: [Int]
 
     /// Memory is only touched as tokens are written (no zero fill of the
     /// whole capacity), so an exact-capacity suffix costs what it holds.
-    init(rows: Int, layers: Int, d: Int, capacity: Int) {
+    init(rows: Int, layers: Int, d: Int, heads: Int, capacity: Int) {
         let cap = DecodeAttention.padded(max(capacity, 1))
-        self.rows = rows; self.layers = layers; self.d = d; self.capacity = cap
+        self.rows = rows; self.layers = layers; self.d = d; self.heads = heads; self.capacity = cap
         keys = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
         values = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
         lengths = [Int](repeating: 0, count: rows)
@@ -54,17 +55,20 @@ final class KVSuffix: @unchecked Sendable {
 
     /// A copy with the given rows (in order) of this suffix, with room for at least `newCap` tokens per row.
     func select(_ rowsWanted: [Int], capacity newCap: Int? = nil) -> KVSuffix {
-        let s = KVSuffix(rows: rowsWanted.count, layers: layers, d: d, capacity: max(newCap ?? capacity, capacity))
-        let cap = s.capacity
+        let s = KVSuffix(rows: rowsWanted.count, layers: layers, d: d, heads: heads,
+                         capacity: max(newCap ?? capacity, capacity))
+        let cap = s.capacity, dh = d / heads
         for l in 0..<layers {
             for (i, r) in rowsWanted.enumerated() where lengths[r] > 0 {
-                let n = lengths[r], n8 = min(DecodeAttention.padded(n), cap)
-                for e in 0..<d {
-                    let dst = s.keys[l].pointer + (i * d + e) * cap
-                    dst.update(from: keys[l].pointer + (r * d + e) * capacity, count: n)
-                    (dst + n).update(repeating: 0, count: n8 - n)
+                let n = lengths[r]
+                for hd in 0..<heads {
+                    // Whole tiles (the last one's unused columns are zero).
+                    (s.keys[l].pointer + (i * heads + hd) * cap * dh)
+                        .update(from: keys[l].pointer + (r * heads + hd) * capacity * dh,
+                                count: DecodeAttention.padded(n) * dh)
+                    (s.values[l].pointer + (i * heads + hd) * cap * dh)
+                        .update(from: values[l].pointer + (r * heads + hd) * capacity * dh, count: n * dh)
                 }
-                (s.values[l].pointer + i * cap * d).update(from: values[l].pointer + r * capacity * d, count: n * d)
             }
         }
         s.lengths = rowsWanted.map { lengths[$0] }
@@ -82,6 +86,11 @@ public struct KVCache: @unchecked Sendable {
     let vocab: Int
     /// (rows, vocab) logits at each row's last position, flat.
     var logits: [Float]
+    /// The model's text-block and head weights as of `prefill`, packed for
+    /// the decode products (nil, or a nil head, for dimensions that are not
+    /// multiples of 16: BLAS then). A cache decodes with the weights it was prefilled with,
+    /// like its keys and values; prefill again after changing the weights.
+    let packed: PackedWeights?
 
     /// Logits (rows, vocab) at each row's last position: after `prefill` they
     /// predict the first completion token, after `decode` the next one.
@@ -125,13 +134,17 @@ extension MedR1Model {
         var layout = PackedLayout(lengths: [], heads: 1)
         try forwardTrunk(images: images, sequences: prompts, tape: tape) { layer, qkv in
             layout = tape.textLayout
+            let heads = c.nHeads, dh = c.headDim
             for (b, p) in prefixes.enumerated() {
-                let start = layout.starts[b], ld = p.stride
-                let kt = p.keys[layer].pointer
+                let start = layout.starts[b]
+                let kt = p.keys[layer].pointer, vt = p.values[layer].pointer
                 for i in 0..<p.length {
                     let src = qkv + (start + i) * 3 * d
-                    for e in 0..<d { kt[e * ld + i] = src[d + e] }
-                    (p.values[layer].pointer + i * d).update(from: src + 2 * d, count: d)
+                    for hd in 0..<heads {
+                        let tile = kt + (hd * p.stride + (i / 8) * 8) * dh + i % 8
+                        for e in 0..<dh { tile[e * 8] = src[d + hd * dh + e] }
+                        (vt + (hd * p.length + i) * dh).update(from: src + 2 * d + hd * dh, count: dh)
+                    }
                 }
             }
         }
@@ -140,8 +153,8 @@ extension MedR1Model {
         headForward(tape)
         let V = c.vocabSize
         return KVCache(prefixes: prefixes, rowPrefix: Array(0..<prompts.count),
-                       suffix: KVSuffix(rows: prompts.count, layers: c.textLayers, d: d, capacity: 0),
-                       vocab: V, logits: tape.logits.array(prompts.count * V))
+                       suffix: KVSuffix(rows: prompts.count, layers: c.textLayers, d: d, heads: c.nHeads, capacity: 0),
+                       vocab: V, logits: tape.logits.array(prompts.count * V), packed: PackedWeights(model: self))
     }
 
     /// G rows per input row, sharing its prefix (and copying any decoded
@@ -161,7 +174,8 @@ extension MedR1Model {
             for k in 0..<V { logits[i * V + k] = cache.logits[r * V + k] }
         }
         return KVCache(prefixes: cache.prefixes, rowPrefix: rowsWanted.map { cache.rowPrefix[$0] },
-                       suffix: cache.suffix.select(rowsWanted, capacity: capacity), vocab: V, logits: logits)
+                       suffix: cache.suffix.select(rowsWanted, capacity: capacity), vocab: V, logits: logits,
+                       packed: cache.packed)
     }
 
     /// Appends one token per row and returns the logits (rows, vocab) at the
@@ -200,7 +214,7 @@ extension MedR1Model {
         let workers = Parallelism.workers(R)
         let scratchSize = DecodeAttention.scratchSize(dh: c.headDim, maxLength: c.maxSeq)
         let scratch = ws.scratch.reserve(workers * scratchSize)
-        let prefixes = cache.prefixes, rowPrefix = cache.rowPrefix, suffix = cache.suffix
+        let prefixes = cache.prefixes, rowPrefix = cache.rowPrefix, suffix = cache.suffix, packed = cache.packed
         let positions = (0..<R).map { prefixes[rowPrefix[$0]].length + suffix.lengths[$0] }
         var logits = cache.logits
         cache.logits = []  // unique, so written in place
@@ -210,7 +224,8 @@ extension MedR1Model {
             Parallelism.parallelFor(workers) { w in
                 let lo = R * w / workers, hi = R * (w + 1) / workers
                 decodeRows(lo..<hi, tokens: tokens, positions: positions, prefixes: prefixes, rowPrefix: rowPrefix,
-                           suffix: suffix, buffers: bufs, logits: out.value, scratch: scratch + w * scratchSize)
+                           suffix: suffix, packed: packed, buffers: bufs, logits: out.value,
+                           scratch: scratch + w * scratchSize)
             }
         }
         cache.logits = logits
@@ -221,7 +236,7 @@ extension MedR1Model {
     /// the text blocks with the KV writes, the final norm and the head.
     /// Writes only these rows of the buffers, the suffix and the logits.
     private func decodeRows(_ rows: Range<Int>, tokens: [Int], positions: [Int], prefixes: [KVPrefix],
-                            rowPrefix: [Int], suffix: KVSuffix, buffers b: DecodeBuffers,
+                            rowPrefix: [Int], suffix: KVSuffix, packed: PackedWeights?, buffers b: DecodeBuffers,
                             logits: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let c = config, d = c.dModel, hid = c.mlpHidden, V = c.vocabSize
         let heads = c.nHeads, dh = c.headDim
@@ -241,36 +256,54 @@ extension MedR1Model {
         let scale = 1 / Float(dh).squareRoot()
         for (l, o) in textBlocks.enumerated() {
             RMSNorm.forward(x, w + o.norm1, a, rr, rows: n, d: d, eps: c.normEps)
-            Linear.forward(a, w + o.qkv, nil, qkv, rows: n, inDim: d, outDim: 3 * d)
-            // The new token's key (transposed) and value into the row's suffix.
+            if let pw = packed {
+                PackedLinear.forward(a, ldx: d, pw.pointer(pw.blocks[l].qkv), qkv, ldy: 3 * d, rows: n, inDim: d,
+                                     outDim: 3 * d, accumulate: false)
+            } else {
+                Linear.forward(a, w + o.qkv, nil, qkv, rows: n, inDim: d, outDim: 3 * d)
+            }
+            // The new token's key and value into the row's suffix, per head.
             let sk = suffix.keys[l].pointer, sv = suffix.values[l].pointer
             for r in rows {
                 let len = suffix.lengths[r]
-                let kr = b.qkv + r * 3 * d + d
-                let kt = sk + r * d * cap
-                for e in 0..<d { kt[e * cap + len] = kr[e] }
-                if len % 8 == 0 {
-                    // A new 8-column block: zero the rest of it (read by the score kernel).
-                    let end = min(len + 8, cap)
-                    for e in 0..<d { (kt + e * cap + len + 1).update(repeating: 0, count: end - len - 1) }
+                let kr = b.qkv + r * 3 * d + d, vr = kr + d
+                for hd in 0..<heads {
+                    let rh = r * heads + hd
+                    let tile = sk + (rh * cap + (len / 8) * 8) * dh
+                    // A new tile: zero it (the score kernel reads whole tiles).
+                    if len % 8 == 0 { tile.update(repeating: 0, count: 8 * dh) }
+                    let col = tile + len % 8, kh = kr + hd * dh
+                    for e in 0..<dh { col[e * 8] = kh[e] }
+                    let vdst = sv + (rh * cap + len) * dh, vh = vr + hd * dh
+                    for e in 0..<dh { vdst[e] = vh[e] }
                 }
-                (sv + (r * cap + len) * d).update(from: kr + d, count: d)
             }
             for r in rows {
                 let p = prefixes[rowPrefix[r]]
                 let pk = p.keys[l].pointer, pv = p.values[l].pointer
                 let ls = suffix.lengths[r] + 1
                 for hd in 0..<heads {
+                    let rh = r * heads + hd
                     DecodeAttention.attendRow(
                         q: b.qkv + r * 3 * d + hd * dh, scale: scale, dh: dh,
-                        pk: pk + hd * dh * p.stride, ldpk: p.stride, pv: pv + hd * dh, lp: p.length,
-                        sk: sk + (r * d + hd * dh) * cap, ldsk: cap, sv: sv + r * cap * d + hd * dh, ls: ls, ldv: d,
+                        pk: pk + hd * p.stride * dh, pv: pv + hd * p.length * dh, lp: p.length,
+                        sk: sk + rh * cap * dh, sv: sv + rh * cap * dh, ls: ls,
                         out: b.y + r * d + hd * dh, scratch: scratch)
                 }
             }
-            BLAS.gemm(transB: true, m: n, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
+            if let pw = packed {
+                PackedLinear.forward(y, ldx: d, pw.pointer(pw.blocks[l].o), x, ldy: d, rows: n, inDim: d, outDim: d,
+                                     accumulate: true)
+            } else {
+                BLAS.gemm(transB: true, m: n, n: d, k: d, a: y, lda: d, b: w + o.o, ldb: d, beta: 1, c: x, ldc: d)
+            }
             RMSNorm.forward(x, w + o.norm2, a, rr, rows: n, d: d, eps: c.normEps)
-            Linear.forward(a, w + o.fc1, nil, h, rows: n, inDim: d, outDim: hid)
+            if let pw = packed {
+                PackedLinear.forward(a, ldx: d, pw.pointer(pw.blocks[l].fc1), h, ldy: hid, rows: n, inDim: d,
+                                     outDim: hid, accumulate: false)
+            } else {
+                Linear.forward(a, w + o.fc1, nil, h, rows: n, inDim: d, outDim: hid)
+            }
             // GELU in pieces below its own parallel threshold (this already runs on one worker).
             var i = 0
             while i < n * hid {
@@ -278,10 +311,20 @@ extension MedR1Model {
                 GELU.forward(h + i, g + i, m)
                 i += m
             }
-            BLAS.gemm(transB: true, m: n, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)
+            if let pw = packed {
+                PackedLinear.forward(g, ldx: hid, pw.pointer(pw.blocks[l].fc2), x, ldy: d, rows: n, inDim: hid,
+                                     outDim: d, accumulate: true)
+            } else {
+                BLAS.gemm(transB: true, m: n, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)
+            }
         }
         RMSNorm.forward(x, w + textNorm, a, rr, rows: n, d: d, eps: c.normEps)
-        Linear.forward(a, w + embed, nil, logits + lo * V, rows: n, inDim: d, outDim: V)
+        if let pw = packed, let head = pw.head {
+            PackedLinear.forward(a, ldx: d, pw.pointer(head), logits + lo * V, ldy: V, rows: n, inDim: d,
+                                 outDim: V, accumulate: false)
+        } else {
+            Linear.forward(a, w + embed, nil, logits + lo * V, rows: n, inDim: d, outDim: V)
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 //
 // Decode attention is tiny per call (1 query x ~100 keys x 32 dims): as
 // sgemm calls it was dominated by OpenBLAS's call overhead and packing, so
-// these are plain SIMD loops. Keys are stored transposed, (dh, n) per head
-// with a row stride rounded up to 8 and zero padding, so scores are axpys
-// over whole 8-lane vectors with the accumulators kept in registers.
+// these are plain SIMD loops. Keys are stored in tiles of 8 keys, (dh, 8)
+// each, zero-padded, so scores are whole 8-lane vector FMAs with the
+// accumulators kept in registers, and each (row, head)'s keys and values
+// are contiguous (streamed, not strided, from memory).
 // `addingProduct` compiles to a vector FMA under -target-cpu haswell (the
 // release flags of MedR1Lib); without it (debug builds) it is a libm call
 // per lane, slow but exact.
@@ -18,27 +19,30 @@ enum DecodeAttention {
     @inline(__always)
     static func padded(_ n: Int) -> Int { (n + 7) & ~7 }
 
-    /// s[j] = sum_e q[e] * kt[e * ldk + j] for j in 0..<padded(n).
-    /// - q: (dh); kt: (dh, ldk) transposed keys, columns up to padded(n)
-    ///   readable (zero past n); s: padded(n) floats written.
+    /// s[j] = sum_e q[e] K[j][e] for j in 0..<padded(n), keys in 8-key tiles:
+    /// key j's element e at kt[(j / 8) * dh * 8 + e * 8 + j % 8] (a tile is
+    /// (dh, 8), so one row's keys of one head are contiguous and each score
+    /// block is dh whole-vector FMAs). Columns from n to padded(n) must be
+    /// readable (zero). - q: (dh); s: padded(n) floats written.
     @inline(__always)
-    static func scores(q: UnsafePointer<Float>, kt: UnsafePointer<Float>, ldk: Int, n: Int, dh: Int,
+    static func scores(q: UnsafePointer<Float>, kt: UnsafePointer<Float>, n: Int, dh: Int,
                        s: UnsafeMutablePointer<Float>) {
-        let n8 = padded(n)
+        let n8 = padded(n), T = dh * 8
         var j = 0
         while j + 64 <= n8 {
             var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8(), a4 = F8(), a5 = F8(), a6 = F8(), a7 = F8()
+            let k0 = kt + (j / 8) * T
             for e in 0..<dh {
                 let qe = F8(repeating: q[e])
-                let k = kt + e * ldk + j
+                let k = k0 + e * 8
                 a0 = a0.addingProduct(qe, VectorMath.load(k))
-                a1 = a1.addingProduct(qe, VectorMath.load(k + 8))
-                a2 = a2.addingProduct(qe, VectorMath.load(k + 16))
-                a3 = a3.addingProduct(qe, VectorMath.load(k + 24))
-                a4 = a4.addingProduct(qe, VectorMath.load(k + 32))
-                a5 = a5.addingProduct(qe, VectorMath.load(k + 40))
-                a6 = a6.addingProduct(qe, VectorMath.load(k + 48))
-                a7 = a7.addingProduct(qe, VectorMath.load(k + 56))
+                a1 = a1.addingProduct(qe, VectorMath.load(k + T))
+                a2 = a2.addingProduct(qe, VectorMath.load(k + 2 * T))
+                a3 = a3.addingProduct(qe, VectorMath.load(k + 3 * T))
+                a4 = a4.addingProduct(qe, VectorMath.load(k + 4 * T))
+                a5 = a5.addingProduct(qe, VectorMath.load(k + 5 * T))
+                a6 = a6.addingProduct(qe, VectorMath.load(k + 6 * T))
+                a7 = a7.addingProduct(qe, VectorMath.load(k + 7 * T))
             }
             VectorMath.store(a0, s + j); VectorMath.store(a1, s + j + 8)
             VectorMath.store(a2, s + j + 16); VectorMath.store(a3, s + j + 24)
@@ -48,29 +52,33 @@ enum DecodeAttention {
         }
         while j + 32 <= n8 {
             var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
+            let k0 = kt + (j / 8) * T
             for e in 0..<dh {
                 let qe = F8(repeating: q[e])
-                let k = kt + e * ldk + j
+                let k = k0 + e * 8
                 a0 = a0.addingProduct(qe, VectorMath.load(k))
-                a1 = a1.addingProduct(qe, VectorMath.load(k + 8))
-                a2 = a2.addingProduct(qe, VectorMath.load(k + 16))
-                a3 = a3.addingProduct(qe, VectorMath.load(k + 24))
+                a1 = a1.addingProduct(qe, VectorMath.load(k + T))
+                a2 = a2.addingProduct(qe, VectorMath.load(k + 2 * T))
+                a3 = a3.addingProduct(qe, VectorMath.load(k + 3 * T))
             }
             VectorMath.store(a0, s + j); VectorMath.store(a1, s + j + 8)
             VectorMath.store(a2, s + j + 16); VectorMath.store(a3, s + j + 24)
             j += 32
         }
         while j < n8 {
-            // One 8-key block: two interleaved chains over e halve the FMA latency chain.
-            var a0 = F8(), a1 = F8()
+            // One tile: four interleaved chains over e shorten the FMA latency chain.
+            let k = kt + (j / 8) * T
+            var a0 = F8(), a1 = F8(), a2 = F8(), a3 = F8()
             var e = 0
-            while e + 2 <= dh {
-                a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(kt + e * ldk + j))
-                a1 = a1.addingProduct(F8(repeating: q[e + 1]), VectorMath.load(kt + (e + 1) * ldk + j))
-                e += 2
+            while e + 4 <= dh {
+                a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(k + e * 8))
+                a1 = a1.addingProduct(F8(repeating: q[e + 1]), VectorMath.load(k + e * 8 + 8))
+                a2 = a2.addingProduct(F8(repeating: q[e + 2]), VectorMath.load(k + e * 8 + 16))
+                a3 = a3.addingProduct(F8(repeating: q[e + 3]), VectorMath.load(k + e * 8 + 24))
+                e += 4
             }
-            if e < dh { a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(kt + e * ldk + j)) }
-            VectorMath.store(a0 + a1, s + j)
+            while e < dh { a0 = a0.addingProduct(F8(repeating: q[e]), VectorMath.load(k + e * 8)); e += 1 }
+            VectorMath.store((a0 + a1) + (a2 + a3), s + j)
             j += 8
         }
     }
@@ -138,26 +146,26 @@ enum DecodeAttention {
     /// One query row of one head against its prefix (shared, `lp` keys) and
     /// its own suffix (`ls` keys, the new token's included):
     ///   p = softmax(scale q [K_prefix; K_suffix]^T),  out = p [V_prefix; V_suffix].
-    /// - q: (dh); pk: (dh, ldpk) transposed prefix keys; pv: (lp, ldv) prefix
-    ///   values; sk: (dh, ldsk) transposed suffix keys; sv: (ls, ldv) suffix
-    ///   values; out: (dh); scratch: `scratchSize` floats.
+    /// - q: (dh); pk, sk: prefix and suffix keys in 8-key tiles (see
+    ///   `scores`); pv: (lp, dh) and sv: (ls, dh) values, contiguous;
+    ///   out: (dh); scratch: `scratchSize` floats.
     @inline(__always)
     static func attendRow(q: UnsafePointer<Float>, scale: Float, dh: Int,
-                          pk: UnsafePointer<Float>, ldpk: Int, pv: UnsafePointer<Float>, lp: Int,
-                          sk: UnsafePointer<Float>, ldsk: Int, sv: UnsafePointer<Float>, ls: Int, ldv: Int,
+                          pk: UnsafePointer<Float>, pv: UnsafePointer<Float>, lp: Int,
+                          sk: UnsafePointer<Float>, sv: UnsafePointer<Float>, ls: Int,
                           out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let qs = scratch, row = scratch + padded(dh)
         for e in 0..<dh { qs[e] = q[e] * scale }
-        scores(q: qs, kt: pk, ldk: ldpk, n: lp, dh: dh, s: row)
+        scores(q: qs, kt: pk, n: lp, dh: dh, s: row)
         let suffixScores = row + padded(lp)
-        scores(q: qs, kt: sk, ldk: ldsk, n: ls, dh: dh, s: suffixScores)
+        scores(q: qs, kt: sk, n: ls, dh: dh, s: suffixScores)
         if suffixScores != row + lp {
             // Close the gap of the prefix's padding (forward copy, destination below source).
             for j in 0..<ls { row[lp + j] = suffixScores[j] }
         }
         Softmax.rowInPlace(row, lp + ls)
-        weightedSum(p: row, n: lp, v: pv, ldv: ldv, dh: dh, out: out, accumulate: false)
-        weightedSum(p: row + lp, n: ls, v: sv, ldv: ldv, dh: dh, out: out, accumulate: true)
+        weightedSum(p: row, n: lp, v: pv, ldv: dh, dh: dh, out: out, accumulate: false)
+        weightedSum(p: row + lp, n: ls, v: sv, ldv: dh, dh: dh, out: out, accumulate: true)
     }
 }
 
