@@ -133,4 +133,37 @@ final class KernelTests: XCTestCase {
             XCTAssertLessThan(CoreTest.relativeError(dg, wantDg.map { Float($0) }), 1e-5, "dg, d \(d)")
         }
     }
+
+    /// Softmax rows of every length 1...27 (all tail lengths 0...7): each
+    /// exp in the padded tail equals the scalar VectorMath.exp of the same
+    /// value (as the per-value tail computed it), the row sums to 1 and
+    /// matches a Double softmax to 1e-6 (exp's 2e-7 relative error, float sums).
+    func testSoftmaxRowTailsMatchScalarExp() {
+        for n in 1...27 {
+            let x = CoreTest.random(n, seed: UInt64(100 + n), scale: 3)
+            var y = x
+            let shift: Float = 0.25
+            let s = x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    Softmax.expShifted(xp.baseAddress!, yp.baseAddress!, n, scale: 0.5, shift: shift)
+                }
+            }
+            var want: Float = 0
+            var acc = F8()
+            for i in 0..<n {
+                XCTAssertEqual(y[i], VectorMath.exp(x[i] * 0.5 - shift), "n \(n), entry \(i)")
+                if i < n / 8 * 8 { acc[i % 8] += y[i] }
+            }
+            want = acc.sum()
+            for i in (n / 8 * 8)..<n { want += y[i] }
+            XCTAssertEqual(s, want, "n \(n): the sum adds the lanes, then the tail in order")
+            var p = x
+            p.withUnsafeMutableBufferPointer { Softmax.rowInPlace($0.baseAddress!, n) }
+            let mx = x.map(Double.init).max()!
+            let z = x.map { Foundation.exp(Double($0) - mx) }.reduce(0, +)
+            for i in 0..<n {
+                XCTAssertEqual(Double(p[i]), Foundation.exp(Double(x[i]) - mx) / z, accuracy: 1e-6, "softmax n \(n) entry \(i)")
+            }
+        }
+    }
 }

@@ -18,7 +18,10 @@ enum Softmax {
                 mv.replace(with: v, where: v .> mv)  // pointwiseMax is not inlined
                 i += 8
             }
-            m = mv.max()
+            // Lane by lane: SIMD8.max() is a generic call that is not
+            // inlined (1% of W4's samples in `perf`, once per softmax row).
+            m = mv[0]
+            for k in 1..<8 where mv[k] > m { m = mv[k] }
         }
         while i < n { m = Swift.max(m, x[i]); i += 1 }
         return m
@@ -36,7 +39,17 @@ enum Softmax {
             VectorMath.store(e, y + i); acc += e; i += 8
         }
         var s = acc.sum()
-        while i < n { let e = VectorMath.exp(x[i] * scale - shift); y[i] = e; s += e; i += 1 }
+        if i < n {
+            // The last n % 8 values through one zero-padded vector exp (a
+            // causal attention row of length i + 1 has such a tail 7 times in
+            // 8; one exp per value cost up to 7 vector exps per row). Each lane
+            // is the same arithmetic as before, added in the same order.
+            let m = n - i
+            var v = F8()
+            for k in 0..<m { v[k] = x[i + k] }
+            let e = VectorMath.exp(v * sv - hv)
+            for k in 0..<m { y[i + k] = e[k]; s += e[k] }
+        }
         return s
     }
 
