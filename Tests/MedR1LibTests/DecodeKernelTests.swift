@@ -20,7 +20,7 @@ final class DecodeKernelTests: XCTestCase {
         func vec(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextFloat() * 2 - 1 } }
         // dh 32 (the default model), 8 (the tiny test model) and 12 (scalar tail of the value sum);
         // prefix lengths off and on multiples of 8 and 64; suffix 1 to 64.
-        for (dh, lp, ls) in [(32, 64, 1), (32, 64, 64), (32, 70, 9), (8, 7, 3), (12, 13, 17), (32, 129, 40)] {
+        for (dh, lp, ls) in [(32, 64, 1), (32, 64, 64), (32, 70, 9), (8, 7, 3), (12, 13, 17), (32, 129, 40), (9, 20, 35)] {
             let q = vec(dh)
             let pKeys = (0..<lp).map { _ in vec(dh) }, sKeys = (0..<ls).map { _ in vec(dh) }
             let pVals = (0..<lp).map { _ in vec(dh) }, sVals = (0..<ls).map { _ in vec(dh) }
