@@ -187,8 +187,14 @@ extension MedR1Model {
     }
 
     /// `decode` leaving the logits only in `cache.logits` (rows, vocab), flat
-    /// (the sampler reads them there, no per-row arrays).
-    func decodeStep(_ cache: inout KVCache, tokens: [Int]) throws {
+    /// (the sampler reads them there, no per-row arrays). `then(rows, logits,
+    /// worker)`, if given, runs on each worker right after its rows' logits
+    /// (logits: all rows, (rows, vocab)) are written, inside the same
+    /// parallel region: the sampler draws those rows' tokens there, saving a
+    /// second wake-up of the threads per step. It must touch only those rows'
+    /// outputs; `worker` < Parallelism.workers(rows) indexes per-worker scratch.
+    func decodeStep(_ cache: inout KVCache, tokens: [Int],
+                    then: ((Range<Int>, UnsafePointer<Float>, Int) -> Void)? = nil) throws {
         let c = config, d = c.dModel, V = c.vocabSize, R = cache.rows
         guard tokens.count == R else {
             throw ModelError("decode: \(tokens.count) tokens for \(R) cache rows: give one token per row")
@@ -226,6 +232,7 @@ extension MedR1Model {
                 decodeRows(lo..<hi, tokens: tokens, positions: positions, prefixes: prefixes, rowPrefix: rowPrefix,
                            suffix: suffix, packed: packed, buffers: bufs, logits: out.value,
                            scratch: scratch + w * scratchSize)
+                then?(lo..<hi, UnsafePointer(out.value), w)
             }
         }
         cache.logits = logits
@@ -338,3 +345,4 @@ struct DecodeBuffers: @unchecked Sendable {
     let h: UnsafeMutablePointer<Float>    /// (R, 4d)
     let g: UnsafeMutablePointer<Float>    /// (R, 4d)
 }
+

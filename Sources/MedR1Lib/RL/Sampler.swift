@@ -98,36 +98,46 @@ public struct Sampler: Sendable {
             let drawConfig = config
             let scratchSize = TokenDraw.scratchSize(V)
             let scratch = FloatBuffer(count: Parallelism.workers(rows) * scratchSize, zeroed: false)
-            for stepIndex in 0..<cap {
-                // One uniform per unfinished row, rows in order (the draw order),
-                // then the rows' picks in parallel: each reads only its own logits
-                // (cache.logits, (rows, V) flat) and uniform.
-                for r in 0..<rows where !done[r] { uniforms[r] = rng.nextDouble() }
-                cache.logits.withUnsafeBufferPointer { lg in
-                    picks.withUnsafeMutableBufferPointer { pk in
-                        let lg = UncheckedSendable(lg.baseAddress!), pk = UncheckedSendable(pk)
-                        let scr = UncheckedSendable(scratch.pointer)
-                        Parallelism.parallelFor(rows) { worker, r in
-                            if !done[r] {
-                                pk.value[r] = Sampler.pick(lg.value + r * V, V, u: uniforms[r], config: drawConfig,
-                                                           scratch: scr.value + worker * scratchSize)
-                            }
+            try picks.withUnsafeMutableBufferPointer { pk in
+                let pk = UncheckedSendable(pk.baseAddress!), scr = UncheckedSendable(scratch.pointer)
+                for stepIndex in 0..<cap {
+                    // One uniform per unfinished row, rows in order (the draw
+                    // order), then each row's pick, a pure function of its
+                    // logits (cache.logits, (rows, V) flat) and uniform: in
+                    // parallel over rows, and from step 1 on inside the decode
+                    // step's parallel region, right after each worker's logits.
+                    for r in 0..<rows where !done[r] { uniforms[r] = rng.nextDouble() }
+                    let u = uniforms, live = done
+                    let pickRows = { (range: Range<Int>, logits: UnsafePointer<Float>, worker: Int) in
+                        for r in range where !live[r] {
+                            pk.value[r] = Sampler.pick(logits + r * V, V, u: u[r], config: drawConfig,
+                                                       scratch: scr.value + worker * scratchSize)
                         }
                     }
-                }
-                for r in 0..<rows where !done[r] {
-                    let (tok, lp) = picks[r]
-                    out[r].tokens.append(tok)
-                    out[r].logProbs.append(lp)
-                    feed[r] = tok
-                    if config.stopAtEOS && tok == eos {
-                        done[r] = true
-                        out[r].finishReason = .eos
+                    if stepIndex == 0 {
+                        cache.logits.withUnsafeBufferPointer { lg in
+                            let lg = UncheckedSendable(lg.baseAddress!)
+                            let workers = Parallelism.workers(rows)
+                            Parallelism.parallelFor(workers) { w in
+                                pickRows((rows * w / workers)..<(rows * (w + 1) / workers), lg.value, w)
+                            }
+                        }
+                    } else {
+                        try model.decodeStep(&cache, tokens: feed, then: pickRows)
                     }
+                    for r in 0..<rows where !done[r] {
+                        let (tok, lp) = pk.value[r]
+                        out[r].tokens.append(tok)
+                        out[r].logProbs.append(lp)
+                        feed[r] = tok
+                        if config.stopAtEOS && tok == eos {
+                            done[r] = true
+                            out[r].finishReason = .eos
+                        }
+                    }
+                    // Stop as soon as every row has finished, and never decode past the last token.
+                    if done.allSatisfy({ $0 }) { break }
                 }
-                // Stop as soon as every row has finished, and never decode the last token.
-                if done.allSatisfy({ $0 }) || stepIndex == cap - 1 { break }
-                try model.decodeStep(&cache, tokens: feed)
             }
         }
         return (0..<prompts.count).map { p in Array(out[(p * count)..<((p + 1) * count)]) }
