@@ -166,4 +166,22 @@ final class KernelTests: XCTestCase {
             }
         }
     }
+
+    /// copy() skips copying all-zero gradients (the copy's calloc'd ones are
+    /// zero already) but still copies non-zero ones; FloatBuffers are
+    /// 64-byte aligned and zeroed when asked.
+    func testCopyGradientsAndZeroedBuffers() throws {
+        let m = try MedR1Model(config: CoreModelTests.tiny, seed: 3)
+        XCTAssertEqual(m.copy().flatGrads, [Float](repeating: 0, count: m.parameterCount))
+        m.grads.pointer[m.parameterCount - 1] = 2.5
+        let c = m.copy()
+        XCTAssertEqual(c.flatGrads, m.flatGrads)
+        XCTAssertEqual(c.flatGrads[m.parameterCount - 1], 2.5)
+        let b = FloatBuffer(count: 1 << 20)
+        XCTAssertEqual(Int(bitPattern: b.pointer) % 64, 0)
+        XCTAssertEqual(b.array(1 << 20).max(), 0)
+        XCTAssertEqual(b.array(1 << 20).min(), 0)
+        XCTAssertEqual(Int(bitPattern: b.reserve(3 << 20)) % 64, 0)
+        XCTAssertEqual(b.capacity, 3 << 20)
+    }
 }
