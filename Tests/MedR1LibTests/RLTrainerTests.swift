@@ -200,6 +200,8 @@ final class RLTrainerTests: XCTestCase {
         XCTAssertEqual(ro.rewards.names, ["format", "accuracy", "short", "spread"])
         XCTAssertEqual(m.meanLength, Double(ro.lengths.reduce(0, +)) / 6, accuracy: 1e-12)
         XCTAssertEqual(m["rewards/short/mean"]!, -m.meanLength / 5, accuracy: 1e-12)
+        XCTAssertEqual(m["clip_ratio/low_min"]!, m["clip_ratio/low_mean"]!)
+        XCTAssertEqual(m["clip_ratio/high_max"]!, m["clip_ratio/high_mean"]!)
         XCTAssertEqual(m.kl, 0, accuracy: 1e-12, "first step: policy == reference")
         XCTAssertEqual(m.learningRate, 1e-2, accuracy: 1e-15)
         let grp = ro.groupOf(1)
@@ -209,6 +211,18 @@ final class RLTrainerTests: XCTestCase {
         XCTAssertEqual(t.history.count, 1)
         let m2 = try t.step()
         XCTAssertGreaterThan(m2.kl, 0, "after an update the policy has left the reference")
+        // TRL's terminated lengths: over the completions that ended with <|eos|> (here
+        // the last rollout with completions 1 and 4 marked as ended).
+        var marked = try XCTUnwrap(t.last)
+        marked.completions[1].finishReason = .eos
+        marked.completions[4].finishReason = .eos
+        for i in [0, 2, 3, 5] { marked.completions[i].finishReason = .length }
+        let m3 = try t.update(with: marked)
+        let ended = [marked.completions[1].length, marked.completions[4].length].map(Double.init)
+        XCTAssertEqual(m3["completions/mean_terminated_length"]!, (ended[0] + ended[1]) / 2, accuracy: 1e-12)
+        XCTAssertEqual(m3["completions/min_terminated_length"]!, ended.min()!)
+        XCTAssertEqual(m3["completions/max_terminated_length"]!, ended.max()!)
+        XCTAssertEqual(m3["completions/clipped_ratio"]!, 4.0 / 6, accuracy: 1e-12)
     }
 
     /// The trainer's forward + backward runs in chunks of prompt groups; one

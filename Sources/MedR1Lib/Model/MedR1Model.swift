@@ -129,7 +129,13 @@ public final class MedR1Model {
     public func copy() -> MedR1Model {
         let m = try! MedR1Model(config: config, initialise: false, seed: 0)
         m.values.pointer.update(from: values.pointer, count: parameterCount)
-        m.grads.pointer.update(from: grads.pointer, count: parameterCount)
+        // The copy's gradients are already zero (calloc'd, not yet resident):
+        // copy only non-zero ones, so a reference model that never runs a
+        // backward keeps no resident gradient memory (5 MiB of W6).
+        let g = grads.pointer
+        if (0..<parameterCount).contains(where: { g[$0] != 0 }) {
+            m.grads.pointer.update(from: g, count: parameterCount)
+        }
         return m
     }
 

@@ -230,8 +230,16 @@ public final class GRPOTrainer {
         m.set("completions/max_length", lens.max() ?? 0)
         let truncated = ro.completions.filter { $0.finishReason == .length }.count
         m.set("completions/clipped_ratio", Double(truncated) / Double(max(n, 1)))
+        // TRL: lengths of the completions that ended with <|eos|> (0 when none did).
+        let terminated = ro.completions.enumerated().filter { $0.element.finishReason == .eos }.map { lens[$0.offset] }
+        m.set("completions/mean_terminated_length", terminated.isEmpty ? 0 : terminated.reduce(0, +) / Double(terminated.count))
+        m.set("completions/min_terminated_length", terminated.min() ?? 0)
+        m.set("completions/max_terminated_length", terminated.max() ?? 0)
         m.set("clip_ratio/low_mean", low / k)
         m.set("clip_ratio/high_mean", high / k)
+        // TRL's min / max of the clip ratios over processes: one process here.
+        m.set("clip_ratio/low_min", low / k)
+        m.set("clip_ratio/high_max", high / k)
         m.set("clip_ratio/region_mean", region / k)
         m.set("entropy", entropy)
         m.set("grad_norm", gnSum / k)

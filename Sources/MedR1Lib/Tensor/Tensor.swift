@@ -5,6 +5,8 @@
 // shapes are written in `///` comments where buffers appear, and no op
 // allocates per element or per call once its workspace has grown to size.
 
+import Foundation
+
 /// A float32 tensor with a shape, stored row-major.
 public struct Tensor: Equatable, Sendable {
     /// Dimensions, outermost first.
@@ -29,21 +31,30 @@ public struct Tensor: Equatable, Sendable {
 
 /// An owned, 64-byte aligned float buffer that only grows. Activation
 /// workspaces are made of these so repeated calls reuse memory.
+///
+/// A zeroed buffer comes from `calloc`: for large sizes the C library maps
+/// fresh zero pages and skips the memset, so pages that are never written
+/// (e.g. a reference model's gradients) never become resident.
 public final class FloatBuffer: @unchecked Sendable {
     public private(set) var capacity: Int
     public private(set) var pointer: UnsafeMutablePointer<Float>
+    /// The block from malloc/calloc (`pointer` is it rounded up to 64 bytes).
+    private var block: UnsafeMutableRawPointer
 
     public init(count: Int = 0, zeroed: Bool = true) {
         capacity = Swift.max(count, 1)
-        pointer = FloatBuffer.allocate(capacity)
-        if zeroed { pointer.update(repeating: 0, count: capacity) }
+        (block, pointer) = FloatBuffer.allocate(capacity, zeroed: zeroed)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(block) }
 
-    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: n)
+    private static func allocate(_ n: Int, zeroed: Bool) -> (UnsafeMutableRawPointer, UnsafeMutablePointer<Float>) {
+        let bytes = n * MemoryLayout<Float>.stride + 64
+        guard let block = zeroed ? calloc(bytes, 1) : malloc(bytes) else {
+            fatalError("FloatBuffer: out of memory allocating \(bytes) bytes")
+        }
+        let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: block) + 63) & ~63)!
+        return (block, aligned.bindMemory(to: Float.self, capacity: n))
     }
 
     /// Makes room for `count` floats, discarding the old contents if it has to
@@ -51,9 +62,9 @@ public final class FloatBuffer: @unchecked Sendable {
     @discardableResult
     public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count > capacity {
-            pointer.deallocate()
+            free(block)
             capacity = count
-            pointer = FloatBuffer.allocate(count)
+            (block, pointer) = FloatBuffer.allocate(count, zeroed: false)
         }
         return pointer
     }
