@@ -87,9 +87,9 @@ final class DatasetTests: XCTestCase {
         for line in lines { XCTAssertEqual(tok.decode(tok.encode(line)), line) }
     }
 
-    func testTokenizerTrainingSpeedOn10kTexts() {
-        // ~10k short texts to vocab 512; release builds take well under a second,
-        // the bound here is loose for debug builds on a shared machine.
+    func testTokenizerTrainsOn10kTexts() {
+        // ~10k short texts to vocab 512 (speed is measured by scripts/bench-style
+        // runs, never asserted here: the time is only printed).
         // Words made of 3 syllables out of 20: thousands of distinct words.
         let syllables = ["le", "sion", "bri", "ght", "ring", "or", "gan", "spe", "ckle", "fan", "sha", "ped",
                          "disc", "ves", "sel", "lay", "er", "gra", "de", "mild"]
@@ -108,12 +108,17 @@ final class DatasetTests: XCTestCase {
         let t = Tokenizer.train(corpus: corpus, vocabSize: 512)
         let seconds = Date().timeIntervalSince(start)
         XCTAssertEqual(t.vocabSize, 512)
-        XCTAssertLessThan(seconds, 20, "training took \(seconds) s")
         let encStart = Date()
         var total = 0
-        for line in corpus { total += t.encode(line).count }
+        var bytes = 0
+        for line in corpus {
+            let ids = t.encode(line)
+            total += ids.count; bytes += line.utf8.count
+            XCTAssertEqual(t.decode(ids), line)
+        }
         let encSeconds = Date().timeIntervalSince(encStart)
-        XCTAssertLessThan(encSeconds, 10, "encoding took \(encSeconds) s")
+        // 505 merges over a 20-syllable language: well under half a token per byte.
+        XCTAssertLessThan(Double(total), 0.5 * Double(bytes), "\(total) tokens for \(bytes) bytes")
         print("tokenizer: train 10k texts -> 512 in \(seconds) s; encode 10k in \(encSeconds) s, \(total) tokens")
     }
 }
