@@ -30,6 +30,19 @@ final class PrefixSharingTests: XCTestCase {
         XCTAssertEqual(plan.positions, [14, 17, 9, 9])
     }
 
+    /// Images that differ only in a value the key's hash does not sample are
+    /// still different images (no shared prefix, no shared vision pass).
+    func testImagesDifferingInOneUnsampledValueAreNotShared() {
+        let a = CoreModelTests.image(1, Self.config)
+        var b = a
+        b[5] += 0.5  // 192 values: the hash samples 0, 12, 24, ...
+        XCTAssertEqual(ImageKey(a).hashValue, ImageKey(b).hashValue)
+        XCTAssertNotEqual(ImageKey(a), ImageKey(b))
+        let plan = PrefixPlan(images: [a, b, a], sequences: [[1, 2, 3], [1, 2, 4], [1, 2, 5]], targetStart: [2, 2, 2],
+                              nPatches: 4)
+        XCTAssertEqual(plan.groups, [[0, 2], [1]])
+    }
+
     /// Shared packing == each row alone, for log-probs, entropies and every
     /// parameter gradient; with several causal blocks per continuation.
     func testSharedPrefixMatchesRowsComputedAlone() throws {

@@ -316,12 +316,12 @@ extension MedR1Model {
             precondition(p < b && parents[p] < 0, "forwardTrunk: row \(b) must continue an earlier root row")
         }
         // Rows with the same image (a prompt's G completions) share one vision pass.
-        var seen: [[Float]: Int] = [:]
+        var seen: [ImageKey: Int] = [:]
         var distinct: [Int] = []
         tape.imageIndex = images.enumerated().map { b, im in
             if parents[b] >= 0 { return -1 }  // continuations have no image tokens
-            if let u = seen[im] { return u }
-            seen[im] = distinct.count; distinct.append(b)
+            if let u = seen[ImageKey(im)] { return u }
+            seen[ImageKey(im)] = distinct.count; distinct.append(b)
             return distinct.count - 1
         }
         let U = distinct.count
@@ -405,7 +405,9 @@ extension MedR1Model {
         if save { t.x1.reserve(S * d).update(from: x, count: S * d) }
         let m = scratchOut ?? t.m.reserve(S * d), r2 = t.r2.reserve(S)
         RMSNorm.forward(x, w + o.norm2, m, r2, rows: S, d: d, eps: c.normEps)
-        let h = t.h.reserve(S * hid), g = gelu.reserve(S * hid)
+        let h = t.h.reserve(S * hid)
+        // Without grad h is not kept: gelu(h) overwrites it (one pass less over (S, 4d)).
+        let g = save ? gelu.reserve(S * hid) : h
         Linear.forward(m, w + o.fc1, nil, h, rows: S, inDim: d, outDim: hid)
         GELU.forward(h, g, S * hid, tanhOut: save ? t.t.reserve(S * hid) : nil)
         BLAS.gemm(transB: true, m: S, n: d, k: hid, a: g, lda: hid, b: w + o.fc2, ldb: hid, beta: 1, c: x, ldc: d)

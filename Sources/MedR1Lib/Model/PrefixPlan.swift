@@ -16,7 +16,7 @@ struct PrefixPlan {
     var positions: [Int]
 
     private struct Key: Hashable {
-        let image: [Float]
+        let image: ImageKey
         let prefix: [Int]
     }
 
@@ -24,7 +24,7 @@ struct PrefixPlan {
         var index: [Key: Int] = [:]
         groups = []
         for b in sequences.indices {
-            let key = Key(image: images[b], prefix: Array(sequences[b][0..<targetStart[b]]))
+            let key = Key(image: ImageKey(images[b]), prefix: Array(sequences[b][0..<targetStart[b]]))
             if let g = index[key] { groups[g].append(b) } else { index[key] = groups.count; groups.append([b]) }
         }
         positions = groups.map { rows in
@@ -33,4 +33,21 @@ struct PrefixPlan {
             return N + ts + rows.reduce(0) { $0 + sequences[$1].count - ts }
         }
     }
+}
+
+/// An image as a dictionary key: hashes its size and 16 values spread over
+/// it instead of all 3,072 (hashing whole images was 1-2% of W4's time);
+/// equality still compares every value (at once when both share storage,
+/// as a prompt's G rows do).
+struct ImageKey: Hashable {
+    let pixels: [Float]
+    init(_ pixels: [Float]) { self.pixels = pixels }
+
+    func hash(into h: inout Hasher) {
+        let n = pixels.count
+        h.combine(n)
+        if n > 0 { for k in 0..<16 { h.combine(pixels[k * n / 16]) } }
+    }
+
+    static func == (a: ImageKey, b: ImageKey) -> Bool { a.pixels == b.pixels }
 }
