@@ -34,7 +34,6 @@ extension MedR1Model {
         tape.withGrad = true
         var out = [[Float]](repeating: [], count: sequences.count)
         var outE = [[Float]](repeating: [], count: sequences.count)
-        let V = config.vocabSize
         for chunk in inferenceChunks(plan.positions, size: MedR1Model.trainingChunkPositions) {
             let rows = try packedForward(plan, groups: chunk, images: images, sequences: sequences,
                                          targetStart: targetStart, tape: tape)
@@ -60,15 +59,7 @@ extension MedR1Model {
                 }
                 flat.append(contentsOf: d[i])
             }
-            let P = tape.needRows.count
-            let dLogits = tape.dLogits.reserve(P * V)
-            if P > 0 {
-                tape.targets.withUnsafeBufferPointer { t in
-                    TokenLogProbs.backward(logits: tape.logits.pointer, targets: t.baseAddress!,
-                                           temperature: temperature, dlogp: flat, dlogits: dLogits, rows: P, vocab: V)
-                }
-            }
-            backwardFromLogits(tape)
+            backward(tape, flatDLogProbs: flat)
         }
         return (out, outE)
     }

@@ -246,6 +246,13 @@ extension MedR1Model {
             flat.append(contentsOf: row)
         }
         result.tape = nil
+        backward(tape, flatDLogProbs: flat)
+        spareTape = tape
+    }
+
+    /// dL/dlogp of every needed row of the tape (flat, in needRows order) ->
+    /// dlogits -> every parameter gradient (accumulated).
+    func backward(_ tape: ForwardTape, flatDLogProbs flat: [Float]) {
         let P = tape.needRows.count, V = config.vocabSize
         let dLogits = tape.dLogits.reserve(P * V)
         if P > 0 {
@@ -255,7 +262,6 @@ extension MedR1Model {
             }
         }
         backwardFromLogits(tape)
-        spareTape = tape
     }
 
     /// Positions per chunk of a no-grad `tokenLogProbs` call: large enough
