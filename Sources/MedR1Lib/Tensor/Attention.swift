@@ -101,13 +101,7 @@ enum Attention {
             for (i0, i1) in blocks(L, causal: causal) {
                 BLAS.gemm(transB: true, m: i1 - i0, n: i1, k: dh, alpha: scale, a: q + i0 * ld, lda: ld,
                           b: k, ldb: ld, c: p + i0 * L, ldc: L)
-                for i in i0..<i1 {
-                    let row = p + i * L
-                    let n = causal ? i + 1 : L
-                    Softmax.rowInPlace(row, n)
-                    var j = n
-                    while j < i1 { row[j] = 0; j += 1 }
-                }
+                for i in i0..<i1 { softmaxRow(p + i * L, valid: causal ? i + 1 : L, through: i1) }
                 BLAS.gemm(m: i1 - i0, n: dh, k: i1, a: p + i0 * L, lda: L, b: v, ldb: ld,
                           c: y + (base + i0) * d + h * dh, ldc: d)
             }
@@ -140,13 +134,7 @@ enum Attention {
                       c: p + i0 * ldp, ldc: ldp)
             BLAS.gemm(transB: true, m: m, n: i1, k: dh, alpha: scale, a: q + i0 * ld, lda: ld, b: k, ldb: ld,
                       c: p + i0 * ldp + Lp, ldc: ldp)
-            for i in i0..<i1 {
-                let row = p + i * ldp
-                let n = Lp + i + 1
-                Softmax.rowInPlace(row, n)
-                var j = n
-                while j < Lp + i1 { row[j] = 0; j += 1 }
-            }
+            for i in i0..<i1 { softmaxRow(p + i * ldp, valid: Lp + i + 1, through: Lp + i1) }
             BLAS.gemm(m: m, n: dh, k: Lp, a: p + i0 * ldp, lda: ldp, b: vp, ldb: ld, c: y + i0 * d, ldc: d)
             BLAS.gemm(m: m, n: dh, k: i1, a: p + i0 * ldp + Lp, lda: ldp, b: v, ldb: ld, beta: 1,
                       c: y + i0 * d, ldc: d)
@@ -190,11 +178,7 @@ enum Attention {
                 BLAS.gemm(transB: true, m: m, n: i1, k: dh, a: dyh + i0 * d, lda: d, b: v, ldb: ld, c: dp, ldc: L)
                 BLAS.gemm(transA: true, m: i1, n: dh, k: m, a: pb, lda: L, b: dyh + i0 * d, ldb: d,
                           beta: first ? 0 : 1, c: dv, ldc: ld)
-                for i in 0..<m {
-                    let pr = pb + i * L, dr = dp + i * L
-                    let s = VectorMath.dot(pr, dr, i1)
-                    for j in 0..<i1 { dr[j] = pr[j] * (dr[j] - s) }
-                }
+                softmaxBackwardInPlace(probs: pb, dp: dp, rows: m, cols: i1, ld: L)
                 BLAS.gemm(m: m, n: dh, k: i1, alpha: scale, a: dp, lda: L, b: k, ldb: ld, c: dq + i0 * ld, ldc: ld)
                 BLAS.gemm(transA: true, m: i1, n: dh, k: m, alpha: scale, a: dp, lda: L, b: q + i0 * ld, ldb: ld,
                           beta: first ? 0 : 1, c: dk, ldc: ld)
@@ -239,11 +223,7 @@ enum Attention {
             BLAS.gemm(transA: true, m: i1, n: dh, k: m, a: pb + Lp, lda: ldp, b: dyb, ldb: d,
                       beta: first ? 0 : 1, c: dv, ldc: ld)
             // dS = P * (dP - rowsum(dP * P)).
-            for i in 0..<m {
-                let pr = pb + i * ldp, dr = dp + i * ldp
-                let s = VectorMath.dot(pr, dr, cols)
-                for j in 0..<cols { dr[j] = pr[j] * (dr[j] - s) }
-            }
+            softmaxBackwardInPlace(probs: pb, dp: dp, rows: m, cols: cols, ld: ldp)
             // dQ = scale (dS[:, :Lp] K_p + dS[:, Lp:] K).
             BLAS.gemm(m: m, n: dh, k: Lp, alpha: scale, a: dp, lda: ldp, b: kp, ldb: ld, c: dq + i0 * ld, ldc: ld)
             BLAS.gemm(m: m, n: dh, k: i1, alpha: scale, a: dp + Lp, lda: ldp, b: k, ldb: ld, beta: 1,
@@ -254,6 +234,27 @@ enum Attention {
             BLAS.gemm(transA: true, m: i1, n: dh, k: m, alpha: scale, a: dp + Lp, lda: ldp, b: qb, ldb: ld,
                       beta: first ? 0 : 1, c: dk, ldc: ld)
             first = false
+        }
+    }
+
+    /// Softmax of a score row's first `valid` entries in place, zeros from
+    /// there up to `through` (the masked part its block's products read).
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, through end: Int) {
+        Softmax.rowInPlace(row, n)
+        var j = n
+        while j < end { row[j] = 0; j += 1 }
+    }
+
+    /// dS = P * (dP - rowsum(dP * P)) in place over dp, for `rows` rows of
+    /// `cols` entries with leading dimension ld. Masked entries have P = 0.
+    @inline(__always)
+    static func softmaxBackwardInPlace(probs p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>,
+                                       rows: Int, cols: Int, ld: Int) {
+        for i in 0..<rows {
+            let pr = p + i * ld, dr = dp + i * ld
+            let s = VectorMath.dot(pr, dr, cols)
+            for j in 0..<cols { dr[j] = pr[j] * (dr[j] - s) }
         }
     }
 }
