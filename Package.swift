@@ -8,6 +8,11 @@ let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuratio
 // MedR1Lib's kernels (exp, GELU, norms, softmax) use 8-wide SIMD: let them
 // compile to AVX2 on the x86-64 machines this project targets.
 let optimiseKernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release))]
+// MedR1AVX512 holds AVX-512 copies of the hottest kernels, compiled for
+// AVX-512 in every configuration; MedR1Lib calls them only on a processor
+// that has it (SIMDLevel), so the binaries still run on AVX2-only machines.
+let avx512Kernels: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"]),
+                                     .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "medr1",
@@ -30,7 +35,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .target(name: "Lang", swiftSettings: optimise),
-        .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG"], swiftSettings: optimiseKernels),
+        .target(name: "MedR1AVX512", swiftSettings: avx512Kernels),
+        .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "MedR1AVX512"], swiftSettings: optimiseKernels),
         .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"], swiftSettings: optimise),
         .executableTarget(name: "medr1-repl",
                           dependencies: ["Runtime", "CEditLine",
@@ -40,7 +46,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["MedR1Lib"], path: "Tests/TestSupport"),
         .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
                     resources: [.copy("Scripts")]),
-        .testTarget(name: "MedR1LibTests", dependencies: ["MedR1Lib", "TestSupport"],
+        .testTarget(name: "MedR1LibTests", dependencies: ["MedR1Lib", "MedR1AVX512", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"],
                     resources: [.copy("Scripts")]),

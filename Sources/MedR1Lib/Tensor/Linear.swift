@@ -1,4 +1,5 @@
 import CBLAS
+import MedR1AVX512
 
 // Matrix products through OpenBLAS, and the ops built on them: linear layers
 // (with and without bias), embedding lookup and position add. Weights are
@@ -47,6 +48,15 @@ enum BLAS {
     private static func single(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                                _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if SIMDLevel.avx512, n % 16 == 0, m * n * k >= 1 << 15 {
+            // The project's AVX-512 kernel (MedR1AVX512): faster than
+            // OpenBLAS's Haswell kernels at these shapes, see docs/performance.md.
+            let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n))
+            defer { pack.deallocate() }
+            PackedProduct512.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                  b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, pack: pack)
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

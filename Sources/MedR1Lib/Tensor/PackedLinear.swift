@@ -10,6 +10,10 @@
 // accumulators), the panel (in x 16 floats) staying in L1 across row blocks.
 // Each output is one FMA chain over k in order, whatever the row blocking or
 // thread count, so results do not depend on how rows are split.
+// On AVX-512 processors the same products run in MedR1AVX512 (wider tiles,
+// same bits).
+
+import MedR1AVX512
 
 /// One weight matrix W (out, in) packed as panels of 16 output rows:
 /// panel p holds W[16p + c][k] at (p * in + k) * 16 + c.
@@ -76,6 +80,19 @@ enum PackedLinear {
     static func forward(_ x: UnsafePointer<Float>, ldx: Int, _ w: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, ldy: Int, rows n: Int, inDim: Int, outDim: Int,
                         accumulate: Bool) {
+        if SIMDLevel.avx512 {
+            PackedProduct512.forward(x, ldx: ldx, w, y, ldy: ldy, rows: n, inDim: inDim, outDim: outDim,
+                                     accumulate: accumulate)
+            return
+        }
+        forwardAVX2(x, ldx: ldx, w, y, ldy: ldy, rows: n, inDim: inDim, outDim: outDim, accumulate: accumulate)
+    }
+
+    /// `forward` with 8-lane vectors (4-row x 16-column tiles), the kernel
+    /// on processors without AVX-512; the same bits as the AVX-512 kernel.
+    static func forwardAVX2(_ x: UnsafePointer<Float>, ldx: Int, _ w: UnsafePointer<Float>,
+                            _ y: UnsafeMutablePointer<Float>, ldy: Int, rows n: Int, inDim: Int, outDim: Int,
+                            accumulate: Bool) {
         let K = inDim
         for panel in 0..<(outDim / 16) {
             let p = w + panel * K * 16
