@@ -92,7 +92,7 @@ do {
             let util: Double? = w.id == "peak" ? 1 : (w.flops.flatMap { f in peak.map { f / (secs * $0) } })
             let line = jsonLine([("id", w.id), ("value", w.figure(secs)), ("unit", w.unit), ("threads", t),
                             ("utilisation", util), ("commit", options.commit), ("date", date),
-                            ("seconds", secs)])
+                            ("seconds", secs), ("kernels", SIMDLevel.name)])
             FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
             if w.id == "W1" && !w1Parts.isEmpty {
                 // Where a W1 step's time goes: the median of each part over the runs (warm-up included).
