@@ -36,6 +36,8 @@ public enum PackedProduct512 {
     /// Inner-dimension block of `gemm` (each output's chain is split into
     /// chains over these blocks of k, added to C in order).
     static let kBlock = 512
+    /// Output columns per block, in 16-column panels (256 columns).
+    static let panelBlock = 16
 
     /// y (n, out) (+)= x (n, in) W^T with W packed in panels of 16 output
     /// rows, panel p holding W[16p + c][k] at (p * in + k) * 16 + c (MedR1Lib's
@@ -48,8 +50,8 @@ public enum PackedProduct512 {
             beta: accumulate ? 1 : 0, packA: nil, packB: nil)
     }
 
-    /// Floats of packing buffer `gemm` needs for an (m, n) product.
-    public static func packSize(n: Int) -> Int { (n + rowBlock) * kBlock }
+    /// Floats of packing buffer `gemm` needs for a product with n columns.
+    public static func packSize(n: Int) -> Int { (min(n, panelBlock * 16) + rowBlock) * kBlock }
 
     /// Where op(B) comes from.
     enum BSource {
@@ -70,7 +72,7 @@ public enum PackedProduct512 {
                             c: UnsafeMutablePointer<Float>, ldc: Int, pack: UnsafeMutablePointer<Float>) {
         precondition(n % 16 == 0, "PackedProduct512.gemm: n = \(n) is not a multiple of 16")
         let source: BSource = transB ? .columns(b, ldb) : .rows(b, ldb)
-        let packB = pack, packA = pack + n * kBlock
+        let packB = pack, packA = pack + min(n, panelBlock * 16) * kBlock
         if transA {
             run(a, rs: 1, ks: lda, source, c: c, ldc: ldc, m: m, n: n, k: k, kBlock: kBlock, alpha: alpha,
                 beta: beta, packA: packA, packB: packB)
@@ -100,78 +102,85 @@ public enum PackedProduct512 {
             // The first k block applies beta; later ones add to C.
             let st = Store(alpha: alpha, beta: k0 == 0 ? beta : 1)
             let ak = a + k0 * ks
-            // This k block of op(B) as panels: panel p's row k at w + p panelStride + k 16.
-            let w: UnsafePointer<Float>, panelStride: Int
-            switch source {
-            case .packed(let p):
-                w = p + k0 * 16; panelStride = K * 16
-            case .rows(let b, let ldb):
-                let bp = packB!
-                for p in 0..<panels {
-                    let dst = bp + p * kn * 16, src = b + k0 * ldb + p * 16
-                    for kk in 0..<kn { store(load(src + kk * ldb), dst + kk * 16) }
-                }
-                w = UnsafePointer(bp); panelStride = kn * 16
-            case .columns(let b, let ldb):
-                let bp = packB!
-                for p in 0..<panels {
-                    let dst = bp + p * kn * 16
-                    // op(B)[k0 + kk][16p + j] = B[16p + j][k0 + kk].
-                    for j in 0..<16 {
-                        let src = b + (p * 16 + j) * ldb + k0
-                        for kk in 0..<kn { dst[kk * 16 + j] = src[kk] }
+            // Columns in blocks of panelBlock panels: the block's packed B
+            // (kn x 256 floats) stays in L2 while every row block runs over it.
+            var q0 = 0
+            while q0 < panels {
+                let q1 = min(panels, q0 + panelBlock)
+                // This block of op(B) as panels: panel p's row k at w + (p - q0) panelStride + k 16.
+                let w: UnsafePointer<Float>, panelStride: Int
+                switch source {
+                case .packed(let pw):
+                    w = pw + (q0 * K + k0) * 16; panelStride = K * 16
+                case .rows(let b, let ldb):
+                    let bp = packB!
+                    for p in q0..<q1 {
+                        let dst = bp + (p - q0) * kn * 16, src = b + k0 * ldb + p * 16
+                        for kk in 0..<kn { store(load(src + kk * ldb), dst + kk * 16) }
                     }
-                }
-                w = UnsafePointer(bp); panelStride = kn * 16
-            }
-            let wks = 16
-            var r0 = 0
-            while r0 < m {
-                let r1 = min(m, r0 + rowBlock)
-                // Row r's first element and the strides of the rows and of k.
-                var base = ak, rowStride = rs, kStride = ks
-                if let ap = packA {
-                    var t = r0
-                    while t < r1 {
-                        let dst = ap + (t - r0) * kn, rows = min(8, r1 - t)
-                        if rows == 8 {
-                            for kk in 0..<kn { storeF8(loadF8(ak + kk * ks + t), dst + kk * 8) }
-                        } else {
-                            for kk in 0..<kn { for i in 0..<rows { dst[kk * 8 + i] = ak[kk * ks + t + i] } }
+                    w = UnsafePointer(bp); panelStride = kn * 16
+                case .columns(let b, let ldb):
+                    let bp = packB!
+                    for p in q0..<q1 {
+                        let dst = bp + (p - q0) * kn * 16
+                        // op(B)[k0 + kk][16p + j] = B[16p + j][k0 + kk].
+                        for j in 0..<16 {
+                            let src = b + (p * 16 + j) * ldb + k0
+                            for kk in 0..<kn { dst[kk * 16 + j] = src[kk] }
                         }
-                        t += 8
                     }
-                    base = UnsafePointer(ap); rowStride = 1; kStride = 8
+                    w = UnsafePointer(bp); panelStride = kn * 16
                 }
-                // Rows r0 ..< r1 as pointers: packed tiles are kn * 8 floats apart.
-                @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> {
-                    packA == nil ? base + r * rowStride : base + ((r - r0) / 8) * kn * 8 + (r - r0) % 8
-                }
-                var p = 0
-                while p + 2 <= panels {
-                    let w0 = w + p * panelStride, w1 = w0 + panelStride
-                    let cc = c + p * 16
-                    var r = r0
-                    while r + 8 <= r1 {
-                        tile8x32(row(r), rowStride, kStride, w0, w1, wks, cc + r * ldc, ldc, kn, st)
-                        r += 8
+                let wks = 16
+                var r0 = 0
+                while r0 < m {
+                    let r1 = min(m, r0 + rowBlock)
+                    // Row r's first element and the strides of the rows and of k.
+                    var base = ak, rowStride = rs, kStride = ks
+                    if let ap = packA {
+                        var t = r0
+                        while t < r1 {
+                            let dst = ap + (t - r0) * kn, rows = min(8, r1 - t)
+                            if rows == 8 {
+                                for kk in 0..<kn { storeF8(loadF8(ak + kk * ks + t), dst + kk * 8) }
+                            } else {
+                                for kk in 0..<kn { for i in 0..<rows { dst[kk * 8 + i] = ak[kk * ks + t + i] } }
+                            }
+                            t += 8
+                        }
+                        base = UnsafePointer(ap); rowStride = 1; kStride = 8
                     }
-                    while r + 4 <= r1 {
-                        tile4x32(row(r), rowStride, kStride, w0, w1, wks, cc + r * ldc, ldc, kn, st)
-                        r += 4
+                    // Rows r0 ..< r1 as pointers: packed tiles are kn * 8 floats apart.
+                    @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> {
+                        packA == nil ? base + r * rowStride : base + ((r - r0) / 8) * kn * 8 + (r - r0) % 8
                     }
-                    while r < r1 {
-                        tile1x16(row(r), kStride, w0, wks, cc + r * ldc, kn, st)
-                        tile1x16(row(r), kStride, w1, wks, cc + r * ldc + 16, kn, st)
-                        r += 1
+                    var p = q0
+                    while p + 2 <= q1 {
+                        let w0 = w + (p - q0) * panelStride, w1 = w0 + panelStride
+                        let cc = c + p * 16
+                        var r = r0
+                        while r + 8 <= r1 {
+                            tile8x32(row(r), rowStride, kStride, w0, w1, wks, cc + r * ldc, ldc, kn, st)
+                            r += 8
+                        }
+                        while r + 4 <= r1 {
+                            tile4x32(row(r), rowStride, kStride, w0, w1, wks, cc + r * ldc, ldc, kn, st)
+                            r += 4
+                        }
+                        while r < r1 {
+                            tile1x16(row(r), kStride, w0, wks, cc + r * ldc, kn, st)
+                            tile1x16(row(r), kStride, w1, wks, cc + r * ldc + 16, kn, st)
+                            r += 1
+                        }
+                        p += 2
                     }
-                    p += 2
+                    if p < q1 {
+                        let w0 = w + (p - q0) * panelStride, cc = c + p * 16
+                        for r in r0..<r1 { tile1x16(row(r), kStride, w0, wks, cc + r * ldc, kn, st) }
+                    }
+                    r0 = r1
                 }
-                if p < panels {
-                    let w0 = w + p * panelStride, cc = c + p * 16
-                    for r in r0..<r1 { tile1x16(row(r), kStride, w0, wks, cc + r * ldc, kn, st) }
-                }
-                r0 = r1
+                q0 = q1
             }
             k0 += kn
         }

@@ -30,10 +30,11 @@ final class AVX512KernelTests: XCTestCase {
     }
 
     /// Every transpose case, row tails (8-, 4- and 1-row tiles), an odd panel
-    /// count, k across several k blocks, strided operands, and alpha/beta.
+    /// count, k across several k blocks, n across two column blocks (288 >
+    /// 256), strided operands, and alpha/beta.
     func testGemmMatchesDoubleReference() {
         var rng = SplitMix64(seed: 31)
-        let shapes = [(13, 48, 37), (8, 16, 5), (101, 32, 1100), (3, 64, 513), (96, 80, 64)]
+        let shapes = [(13, 48, 37), (8, 16, 5), (101, 32, 1100), (3, 64, 513), (96, 80, 64), (19, 288, 530)]
         for (m, n, k) in shapes {
             for transA in [false, true] {
                 for transB in [false, true] {
