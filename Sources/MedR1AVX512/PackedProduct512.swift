@@ -82,6 +82,42 @@ public enum PackedProduct512 {
         }
     }
 
+    /// Packs all of op(B) (k, n) into `into` (n k floats) as 16-column
+    /// panels of all k rows, panel p's row kk at (p k + kk) 16: the layout
+    /// `gemm(packedB:)` reads, so the parts of a product split over threads
+    /// share one packing. n % 16 == 0.
+    public static func packB(transB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int,
+                             into dst: UnsafeMutablePointer<Float>) {
+        for p in 0..<(n / 16) {
+            let d = dst + p * k * 16
+            if transB {
+                // 16 rows of B read in step, one 16-float store per k.
+                for kk in 0..<k {
+                    var v = F16()
+                    for j in 0..<16 { v[j] = b[(p * 16 + j) * ldb + kk] }
+                    store(v, d + kk * 16)
+                }
+            } else {
+                for kk in 0..<k { store(load(b + kk * ldb + p * 16), d + kk * 16) }
+            }
+        }
+    }
+
+    /// `gemm` with op(B) already packed by `packB`; `pack` needs
+    /// `packSize(n:)` floats (op(A)'s tiles when transA).
+    public static func gemm(transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            packedB: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            pack: UnsafeMutablePointer<Float>) {
+        precondition(n % 16 == 0, "PackedProduct512.gemm: n = \(n) is not a multiple of 16")
+        if transA {
+            run(a, rs: 1, ks: lda, .packed(packedB), c: c, ldc: ldc, m: m, n: n, k: k, kBlock: kBlock, alpha: alpha,
+                beta: beta, packA: pack, packB: nil)
+        } else {
+            run(a, rs: lda, ks: 1, .packed(packedB), c: c, ldc: ldc, m: m, n: n, k: k, kBlock: kBlock, alpha: alpha,
+                beta: beta, packA: nil, packB: nil)
+        }
+    }
+
     /// C (m, n) = alpha op(A) op(B) + beta C with op(A)[r][k] at a[r rs + k ks].
     /// With `packA` (rowBlock x kBlock floats, rs must be 1), each block of
     /// op(A) is copied there in 8-row tiles before use; `packB` (n x kBlock

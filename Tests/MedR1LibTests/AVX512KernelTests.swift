@@ -79,6 +79,38 @@ final class AVX512KernelTests: XCTestCase {
         XCTAssertNotEqual(ours, [Float](repeating: 0, count: m * n))
     }
 
+    /// On 2 threads BLAS.gemm packs op(B) once and splits the rows: the
+    /// same bits as one thread (each output's chain does not depend on the
+    /// split), and the Double reference within rounding, for every transpose case.
+    func testSplitProductSharesPackingAndMatchesOneThread() {
+        var rng = SplitMix64(seed: 34)
+        let saved = Parallelism.threads
+        defer { Parallelism.setThreads(saved) }
+        let (m, n, k) = (600, 64, 300)
+        for transA in [false, true] {
+            for transB in [false, true] {
+                let lda = transA ? m : k, ldb = transB ? k : n
+                let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+                let b = (0..<(n * k)).map { _ in rng.nextFloat() - 0.5 }
+                let c0 = (0..<(m * n)).map { _ in rng.nextFloat() - 0.5 }
+                var results: [[Float]] = []
+                for t in [1, 2] {
+                    Parallelism.setThreads(t)
+                    var c = c0
+                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b,
+                              ldb: ldb, beta: 1, c: &c, ldc: n)
+                    results.append(c)
+                }
+                let what = "transA \(transA) transB \(transB)"
+                XCTAssertEqual(results[0], results[1], what)
+                let ref = reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda,
+                                    b: b, ldb: ldb, beta: 1, c0: c0, ldc: n)
+                let worst = zip(results[1], ref).map { abs(Double($0) - $1) }.max()!
+                XCTAssertLessThan(worst, 2e-5 * Double(k).squareRoot(), what)
+            }
+        }
+    }
+
     /// The decode product gives the AVX2 kernel's bits exactly: one FMA
     /// chain over k per output either way, so sampling does not depend on
     /// which processor ran it.

@@ -26,6 +26,22 @@ enum BLAS {
             let alongM = m >= n
             let len = alongM ? m : n
             let parts = min(t, len / 16)
+            if parts > 1, alongM, avx512(n: n, m: m, k: k) {
+                // op(B) packed once for all parts (each part would pack all of it).
+                let packed = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+                defer { packed.deallocate() }
+                PackedProduct512.packB(transB: transB, n: n, k: k, b: b, ldb: ldb, into: packed)
+                Parallelism.parallelFor(parts) { w in
+                    let lo = w == 0 ? 0 : (len * w / parts) / 16 * 16
+                    let hi = w == parts - 1 ? len : (len * (w + 1) / parts) / 16 * 16
+                    let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n))
+                    defer { pack.deallocate() }
+                    PackedProduct512.gemm(transA: transA, m: hi - lo, n: n, k: k, alpha: alpha,
+                                          a: a + (transA ? lo : lo * lda), lda: lda, packedB: packed, beta: beta,
+                                          c: c + lo * ldc, ldc: ldc, pack: pack)
+                }
+                return
+            }
             if parts > 1 {
                 Parallelism.parallelFor(parts) { w in
                     let lo = w == 0 ? 0 : (len * w / parts) / 16 * 16
@@ -44,11 +60,18 @@ enum BLAS {
         single(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
+    /// Whether a product goes to the AVX-512 kernel: on such a processor,
+    /// for n a multiple of 16 and products big enough to pay for packing.
+    @inline(__always)
+    private static func avx512(n: Int, m: Int, k: Int) -> Bool {
+        SIMDLevel.avx512 && n % 16 == 0 && m * n * k >= 1 << 15
+    }
+
     @inline(__always)
     private static func single(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                                _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        if SIMDLevel.avx512, n % 16 == 0, m * n * k >= 1 << 15 {
+        if avx512(n: n, m: m, k: k) {
             // The project's AVX-512 kernel (MedR1AVX512): faster than
             // OpenBLAS's Haswell kernels at these shapes, see docs/performance.md.
             let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n))
