@@ -5,11 +5,15 @@
 // Nothing here runs unless called, so the binary still starts and works on a
 // processor without AVX-512; it then uses MedR1Lib's AVX2 kernels.
 //
-// The products keep MedR1Lib's summation order exactly: each output is one
-// fused multiply-add chain over k in order, started from zero, then added
-// to y when accumulating. So they give the same bits as the AVX2 kernels;
-// only the register tile is wider (32 zmm registers: an 8-row x 32-column
-// tile of 16 accumulators, where AVX2's 16 ymm registers hold 4 x 16).
+// The decode product (`forward`) keeps the AVX2 decode kernel's summation
+// order exactly: each output is one fused multiply-add chain over k in
+// order, started from zero, then added to y when accumulating, so it gives
+// the same bits; only the register tile is wider (32 zmm registers: an
+// 8-row x 32-column tile of 16 accumulators, where AVX2's 16 ymm registers
+// hold 4 x 16). `gemm` stands in for OpenBLAS's sgemm, whose order is its
+// own: there the results differ from OpenBLAS's by float32 rounding. Its
+// chains split k into blocks of `kBlock` at fixed places, so an output does
+// not depend on the tile, the row block or the thread that computed it.
 
 public typealias F16 = SIMD16<Float>
 

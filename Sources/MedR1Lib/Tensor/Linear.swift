@@ -1,9 +1,11 @@
 import CBLAS
 import MedR1AVX512
 
-// Matrix products through OpenBLAS, and the ops built on them: linear layers
-// (with and without bias), embedding lookup and position add. Weights are
-// stored [out, in] row-major, as in the checkpoint.
+// Matrix products, and the ops built on them: linear layers (with and
+// without bias), embedding lookup and position add. Weights are stored
+// [out, in] row-major, as in the checkpoint. A product runs on the project's
+// AVX-512 kernel (MedR1AVX512) when the processor has AVX-512 and n is a
+// multiple of 16, otherwise on OpenBLAS's sgemm.
 
 enum BLAS {
     /// C (M, N) = alpha * op(A) op(B) + beta * C, row-major, with leading
