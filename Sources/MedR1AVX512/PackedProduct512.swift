@@ -54,8 +54,10 @@ public enum PackedProduct512 {
             beta: accumulate ? 1 : 0, packA: nil, packB: nil)
     }
 
-    /// Floats of packing buffer `gemm` needs for a product with n columns.
-    public static func packSize(n: Int) -> Int { (min(n, panelBlock * 16) + rowBlock) * kBlock }
+    /// Floats of packing buffer `gemm` needs for a product with n columns
+    /// and inner dimension k: one block of op(B) and one of op(A)'s tiles
+    /// (small for the many small attention products).
+    public static func packSize(n: Int, k: Int) -> Int { (min(n, panelBlock * 16) + rowBlock) * min(k, kBlock) }
 
     /// Where op(B) comes from.
     enum BSource {
@@ -76,7 +78,7 @@ public enum PackedProduct512 {
                             c: UnsafeMutablePointer<Float>, ldc: Int, pack: UnsafeMutablePointer<Float>) {
         precondition(n % 16 == 0, "PackedProduct512.gemm: n = \(n) is not a multiple of 16")
         let source: BSource = transB ? .columns(b, ldb) : .rows(b, ldb)
-        let packB = pack, packA = pack + min(n, panelBlock * 16) * kBlock
+        let packB = pack, packA = pack + min(n, panelBlock * 16) * min(k, kBlock)
         if transA {
             run(a, rs: 1, ks: lda, source, c: c, ldc: ldc, m: m, n: n, k: k, kBlock: kBlock, alpha: alpha,
                 beta: beta, packA: packA, packB: packB)
@@ -108,7 +110,7 @@ public enum PackedProduct512 {
     }
 
     /// `gemm` with op(B) already packed by `packB`; `pack` needs
-    /// `packSize(n:)` floats (op(A)'s tiles when transA).
+    /// `packSize(n:k:)` floats (op(A)'s tiles when transA).
     public static func gemm(transA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                             packedB: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                             pack: UnsafeMutablePointer<Float>) {

@@ -44,7 +44,7 @@ final class AVX512KernelTests: XCTestCase {
                         let b = (0..<((transB ? n : k) * ldb)).map { _ in rng.nextFloat() - 0.5 }
                         let c0 = (0..<(m * ldc)).map { _ in rng.nextFloat() - 0.5 }
                         var c = c0
-                        var pack = [Float](repeating: .nan, count: PackedProduct512.packSize(n: n))
+                        var pack = [Float](repeating: .nan, count: PackedProduct512.packSize(n: n, k: k))
                         PackedProduct512.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &c, ldc: ldc,
                                               pack: &pack)

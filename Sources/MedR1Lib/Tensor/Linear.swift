@@ -36,7 +36,7 @@ enum BLAS {
                 Parallelism.parallelFor(parts) { w in
                     let lo = w == 0 ? 0 : (len * w / parts) / 16 * 16
                     let hi = w == parts - 1 ? len : (len * (w + 1) / parts) / 16 * 16
-                    let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n))
+                    let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n, k: k))
                     defer { pack.deallocate() }
                     PackedProduct512.gemm(transA: transA, m: hi - lo, n: n, k: k, alpha: alpha,
                                           a: a + (transA ? lo : lo * lda), lda: lda, packedB: packed, beta: beta,
@@ -76,7 +76,7 @@ enum BLAS {
         if avx512(n: n, m: m, k: k) {
             // The project's AVX-512 kernel (MedR1AVX512): faster than
             // OpenBLAS's Haswell kernels at these shapes, see docs/performance.md.
-            let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n))
+            let pack = UnsafeMutablePointer<Float>.allocate(capacity: PackedProduct512.packSize(n: n, k: k))
             defer { pack.deallocate() }
             PackedProduct512.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, pack: pack)
