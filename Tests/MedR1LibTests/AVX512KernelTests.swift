@@ -133,3 +133,20 @@ final class AVX512KernelTests: XCTestCase {
         }
     }
 }
+
+/// When the AVX-512 kernels are used: not without every subset the compiler
+/// may use, not with MEDR1_AVX512=0, not under valgrind. Runs on any processor.
+final class SIMDLevelTests: XCTestCase {
+    func testDetectNeedsAllSubsetsAndRespectsTheEnvironment() {
+        let all: Set<Substring> = ["fpu", "avx2", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "amx_tile"]
+        XCTAssertTrue(SIMDLevel.detect(flags: all, environment: [:]))
+        XCTAssertTrue(SIMDLevel.detect(flags: all, environment: ["MEDR1_AVX512": "1", "LD_PRELOAD": "/usr/lib/libfoo.so"]))
+        var noVL = all
+        noVL.remove("avx512vl")
+        XCTAssertFalse(SIMDLevel.detect(flags: noVL, environment: [:]))
+        XCTAssertFalse(SIMDLevel.detect(flags: ["fpu", "avx2", "fma"], environment: [:]))
+        XCTAssertFalse(SIMDLevel.detect(flags: all, environment: ["MEDR1_AVX512": "0"]))
+        XCTAssertFalse(SIMDLevel.detect(flags: all, environment: [
+            "LD_PRELOAD": "/usr/libexec/valgrind/vgpreload_core-amd64-linux.so"]))
+    }
+}

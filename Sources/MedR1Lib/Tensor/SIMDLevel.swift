@@ -11,13 +11,19 @@ import Foundation
 public enum SIMDLevel {
     /// True when the processor and the kernel support the AVX-512 subsets
     /// the compiler may use for skylake-avx512 code (F, CD, BW, DQ, VL), as
-    /// listed in /proc/cpuinfo's flags, and MEDR1_AVX512 is not "0".
-    /// Set MEDR1_AVX512=0 to compare with the AVX2 kernels, or under
-    /// valgrind, which does not emulate AVX-512 although /proc/cpuinfo lists it.
-    public static let avx512: Bool = {
-        if ProcessInfo.processInfo.environment["MEDR1_AVX512"] == "0" { return false }
-        return cpuFlags().isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
-    }()
+    /// listed in /proc/cpuinfo's flags, unless MEDR1_AVX512 is "0" or the
+    /// process runs under valgrind (which does not emulate AVX-512 although
+    /// /proc/cpuinfo lists it). Set MEDR1_AVX512=0 to compare with the AVX2
+    /// kernels.
+    public static let avx512: Bool = detect(flags: cpuFlags(), environment: ProcessInfo.processInfo.environment)
+
+    /// The decision of `avx512` from the processor's flags and the environment.
+    static func detect(flags: Set<Substring>, environment: [String: String]) -> Bool {
+        if environment["MEDR1_AVX512"] == "0" { return false }
+        // valgrind preloads its core library (vgpreload_core-...) into the program it runs.
+        if environment["LD_PRELOAD"]?.contains("vgpreload") == true { return false }
+        return flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+    }
 
     /// The first "flags" line of /proc/cpuinfo as a set (empty where there is none).
     static func cpuFlags() -> Set<Substring> {
