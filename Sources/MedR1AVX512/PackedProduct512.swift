@@ -94,17 +94,28 @@ public enum PackedProduct512 {
     /// share one packing. n % 16 == 0.
     public static func packB(transB: Bool, n: Int, k: Int, b: UnsafePointer<Float>, ldb: Int,
                              into dst: UnsafeMutablePointer<Float>) {
-        for p in 0..<(n / 16) {
-            let d = dst + p * k * 16
+        packPanels(transB: transB, b: b, ldb: ldb, k0: 0, kn: k, panels: 0..<(n / 16), into: dst)
+    }
+
+    /// Rows k0 ..< k0 + kn of op(B)'s 16-column panels `panels` into `dst`,
+    /// panel p's row kk at ((p - panels.lowerBound) kn + kk) 16.
+    @inline(__always)
+    static func packPanels(transB: Bool, b: UnsafePointer<Float>, ldb: Int, k0: Int, kn: Int, panels: Range<Int>,
+                           into dst: UnsafeMutablePointer<Float>) {
+        for p in panels {
+            let d = dst + (p - panels.lowerBound) * kn * 16
             if transB {
-                // 16 rows of B read in step, one 16-float store per k.
-                for kk in 0..<k {
+                // op(B)[k0 + kk][16p + j] = B[16p + j][k0 + kk]: 16 rows of B
+                // read in step, one 16-float store per k.
+                let src = b + p * 16 * ldb + k0
+                for kk in 0..<kn {
                     var v = F16()
-                    for j in 0..<16 { v[j] = b[(p * 16 + j) * ldb + kk] }
+                    for j in 0..<16 { v[j] = src[j * ldb + kk] }
                     store(v, d + kk * 16)
                 }
             } else {
-                for kk in 0..<k { store(load(b + kk * ldb + p * 16), d + kk * 16) }
+                let src = b + k0 * ldb + p * 16
+                for kk in 0..<kn { store(load(src + kk * ldb), d + kk * 16) }
             }
         }
     }
@@ -155,23 +166,11 @@ public enum PackedProduct512 {
                 case .packed(let pw):
                     w = pw + (q0 * K + k0) * 16; panelStride = K * 16
                 case .rows(let b, let ldb):
-                    let bp = packB!
-                    for p in q0..<q1 {
-                        let dst = bp + (p - q0) * kn * 16, src = b + k0 * ldb + p * 16
-                        for kk in 0..<kn { store(load(src + kk * ldb), dst + kk * 16) }
-                    }
-                    w = UnsafePointer(bp); panelStride = kn * 16
+                    packPanels(transB: false, b: b, ldb: ldb, k0: k0, kn: kn, panels: q0..<q1, into: packB!)
+                    w = UnsafePointer(packB!); panelStride = kn * 16
                 case .columns(let b, let ldb):
-                    let bp = packB!
-                    for p in q0..<q1 {
-                        let dst = bp + (p - q0) * kn * 16
-                        // op(B)[k0 + kk][16p + j] = B[16p + j][k0 + kk].
-                        for j in 0..<16 {
-                            let src = b + (p * 16 + j) * ldb + k0
-                            for kk in 0..<kn { dst[kk * 16 + j] = src[kk] }
-                        }
-                    }
-                    w = UnsafePointer(bp); panelStride = kn * 16
+                    packPanels(transB: true, b: b, ldb: ldb, k0: k0, kn: kn, panels: q0..<q1, into: packB!)
+                    w = UnsafePointer(packB!); panelStride = kn * 16
                 }
                 let wks = 16
                 var r0 = 0
