@@ -44,6 +44,95 @@ final class DecodeKernelTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 path: up to 8 rows sharing a prefix (kept as panels by
+    /// KVPrefix.write), each with its own suffix of its own length.
+    func testAttendGroupMatchesReference() throws {
+        guard DecodeAttention.groupedPrefix(dh: 32) else { throw XCTSkip("no AVX-512 on this processor") }
+        var rng = SplitMix64(seed: 5)
+        func vec(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextFloat() * 2 - 1 } }
+        // (dh, heads, prefix length, rows): prefix lengths on and off multiples of 16, groups of 1 to 8 rows.
+        for (dh, heads, lp, g) in [(32, 4, 64, 8), (32, 4, 70, 3), (16, 2, 13, 1), (32, 2, 129, 8), (48, 2, 33, 5)] {
+            let d = dh * heads, cap = 72
+            let prefix = KVPrefix(length: lp, layers: 2, d: d, heads: heads)
+            XCTAssertNotNil(prefix.panels)
+            let pKeys = (0..<lp).map { _ in vec(d) }, pVals = (0..<lp).map { _ in vec(d) }
+            for i in 0..<lp {
+                prefix.write(layer: 1, position: i, k: pKeys[i], v: pVals[i], heads: heads, dh: dh)
+            }
+            // Row i of the group holds lengths[i] + 1 suffix tokens, per head, in the KVSuffix layout.
+            let lengths = (0..<g).map { (7 * $0 + 3) % 40 }
+            let sKeys = (0..<g).map { i in (0...lengths[i]).map { _ in vec(d) } }
+            let sVals = (0..<g).map { i in (0...lengths[i]).map { _ in vec(d) } }
+            var sk = [Float](repeating: 0, count: g * heads * cap * dh), sv = [Float](repeating: 9, count: g * heads * cap * dh)
+            for i in 0..<g {
+                for hd in 0..<heads {
+                    for (j, k) in sKeys[i].enumerated() {
+                        for e in 0..<dh {
+                            sk[(i * heads + hd) * cap * dh + (j / 8) * 8 * dh + e * 8 + j % 8] = k[hd * dh + e]
+                            sv[(i * heads + hd) * cap * dh + j * dh + e] = sVals[i][j][hd * dh + e]
+                        }
+                    }
+                }
+            }
+            let ldq = 3 * d
+            let q = vec(g * ldq)
+            var out = [Float](repeating: .nan, count: g * d)
+            var scratch = [Float](repeating: .nan, count: DecodeAttention.scratchSize(dh: dh, maxLength: 256))
+            let scale = 1 / Float(dh).squareRoot()
+            for hd in 0..<heads {
+                sk.withUnsafeBufferPointer { skp in
+                    sv.withUnsafeBufferPointer { svp in
+                        q.withUnsafeBufferPointer { qp in
+                            out.withUnsafeMutableBufferPointer { op in
+                                DecodeAttention.attendGroup(
+                                    q: qp.baseAddress! + hd * dh, ldq: ldq, rows: g, scale: scale, dh: dh,
+                                    prefix: prefix, layer: 1, head: hd,
+                                    sk: skp.baseAddress! + hd * cap * dh, sv: svp.baseAddress! + hd * cap * dh,
+                                    ldsuffix: heads * cap * dh, suffixLengths: [0, 0] + lengths, firstRow: 2,
+                                    out: op.baseAddress! + hd * dh, ldout: d, scratch: &scratch)
+                            }
+                        }
+                    }
+                }
+            }
+            for i in 0..<g {
+                for hd in 0..<heads {
+                    func head(_ rows: [[Float]]) -> [[Float]] { rows.map { Array($0[(hd * dh)..<((hd + 1) * dh)]) } }
+                    let ref = referenceAttention(q: Array(q[(i * ldq + hd * dh)..<(i * ldq + (hd + 1) * dh)]), scale: scale,
+                                                 keys: head(pKeys + sKeys[i]), values: head(pVals + sVals[i]))
+                    let got = Array(out[(i * d + hd * dh)..<(i * d + (hd + 1) * dh)])
+                    let err = CoreTest.relativeError(got, ref)
+                    XCTAssertLessThan(err, 1e-6, "dh \(dh) lp \(lp) row \(i) of \(g) head \(hd): relative error \(err)")
+                }
+            }
+        }
+    }
+
+    /// A finished suffix's buffers serve the next one (no new pages), and the
+    /// pool keeps at most maxFloats floats, letting the smallest go.
+    func testKVBufferPoolReusesBuffersWithinItsBound() {
+        KVBufferPool.drain()
+        defer { KVBufferPool.drain() }
+        var first: KVSuffix? = KVSuffix(rows: 4, layers: 2, d: 16, heads: 2, capacity: 40)
+        let used = Set(first!.keys.map { ObjectIdentifier($0) } + first!.values.map { ObjectIdentifier($0) })
+        XCTAssertEqual(KVBufferPool.heldFloats, 0)
+        first = nil
+        XCTAssertEqual(KVBufferPool.heldFloats, 4 * 4 * 40 * 16)
+        // A smaller suffix takes pooled buffers (the smallest that fit); a larger one cannot.
+        let second = KVSuffix(rows: 4, layers: 2, d: 16, heads: 2, capacity: 17)
+        let third = KVSuffix(rows: 4, layers: 1, d: 16, heads: 2, capacity: 80)
+        withExtendedLifetime((second, third)) {
+            XCTAssertTrue(Set(second.keys.map { ObjectIdentifier($0) }).isSubset(of: used))
+            XCTAssertEqual(KVBufferPool.heldFloats, 0)
+            XCTAssertTrue(Set(third.keys.map { ObjectIdentifier($0) }).isDisjoint(with: used))
+        }
+        // Past the bound, the smallest buffers are let go.
+        KVBufferPool.drain()
+        KVBufferPool.give([FloatBuffer(count: 5), FloatBuffer(count: KVBufferPool.maxFloats - 10, zeroed: false),
+                           FloatBuffer(count: 8)])
+        XCTAssertEqual(KVBufferPool.heldFloats, KVBufferPool.maxFloats - 2)
+    }
+
     func testScoresAndWeightedSumMatchLoops() {
         var rng = SplitMix64(seed: 4)
         let dh = 32, n = 100, ld = DecodeAttention.padded(n)

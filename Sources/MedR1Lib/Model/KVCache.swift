@@ -7,26 +7,78 @@
 // split every product and attention loop over the cores separately (each
 // parallel region costs a thread wake-up). So the rows are split once per
 // step into one contiguous chunk per thread, and each thread runs its rows
-// through all layers and the head on its own (single-threaded sgemm calls,
-// SIMD attention of DecodeKernels.swift); rows never read each other's
-// activations, only the shared prefixes.
+// through all layers and the head on its own (single-threaded products,
+// the attention of DecodeKernels.swift); rows never read each other's
+// activations, only the shared prefixes. A sampling call's suffix buffers
+// are recycled for the next call (KVBufferPool): fresh ones page-fault on
+// their first write inside the decode loop.
 
-/// Keys and values of a shared prefix, per text layer, per head: keys in
-/// tiles of 8 positions, (heads, stride / 8, dh, 8) with stride = length
-/// rounded up to 8 and zero padding (DecodeAttention.scores); values
-/// (heads, length, dh). Each head's keys and values are contiguous.
+import Foundation
+
+/// Keys and values of a shared prefix, per text layer, per head, in one of
+/// two layouts. With the AVX-512 kernels (and a head size that is a multiple
+/// of 16), as 16-column panels (`panels`), the layout of PackedProduct512's
+/// packed operand: the G rows sharing the prefix attend to it as two small
+/// matrix products (`DecodeAttention.attendGroup`). Otherwise in `keys` and
+/// `values` for `DecodeAttention.attendRow`: keys in tiles of 8 positions,
+/// (heads, stride / 8, dh, 8) with stride = length rounded up to 8 and zero
+/// padding (DecodeAttention.scores); values (heads, length, dh). Each head's
+/// keys and values are contiguous.
 final class KVPrefix: @unchecked Sendable {
     let length: Int
     /// Positions rounded up to 8 (whole key tiles).
     let stride: Int
+    /// Empty when `panels` holds the keys and values.
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
-    init(length: Int, layers: Int, d: Int) {
+    let panels: Panels?
+
+    /// Per text layer, per head: keys (length16 / 16, dh, 16), key j's
+    /// element e at ((j / 16) dh + e) 16 + j % 16, zero past `length`; values
+    /// (dh / 16, length, 16), value j's element e at ((e / 16) length + j) 16 + e % 16.
+    struct Panels {
+        /// Positions rounded up to 16 (whole key panels).
+        let length16: Int
+        let keys: [FloatBuffer]
+        let values: [FloatBuffer]
+    }
+
+    init(length: Int, layers: Int, d: Int, heads: Int) {
         self.length = length
         stride = DecodeAttention.padded(length)
         let s = stride
-        keys = (0..<layers).map { _ in FloatBuffer(count: d * s, zeroed: true) }
-        values = (0..<layers).map { _ in FloatBuffer(count: length * d, zeroed: false) }
+        if DecodeAttention.groupedPrefix(dh: d / heads) {
+            let l16 = (length + 15) & ~15
+            panels = Panels(length16: l16,
+                            keys: (0..<layers).map { _ in FloatBuffer(count: d * l16, zeroed: true) },
+                            values: (0..<layers).map { _ in FloatBuffer(count: length * d, zeroed: false) })
+            keys = []; values = []
+        } else {
+            panels = nil
+            keys = (0..<layers).map { _ in FloatBuffer(count: d * s, zeroed: true) }
+            values = (0..<layers).map { _ in FloatBuffer(count: length * d, zeroed: false) }
+        }
+    }
+
+    /// Stores position i's keys and values of one layer, from `k` and `v` (d each, heads in order).
+    @inline(__always)
+    func write(layer: Int, position i: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, heads: Int, dh: Int) {
+        if let p = panels {
+            let kp = p.keys[layer].pointer, vp = p.values[layer].pointer
+            for hd in 0..<heads {
+                let kcol = kp + hd * p.length16 * dh + (i / 16) * dh * 16 + i % 16
+                for e in 0..<dh { kcol[e * 16] = k[hd * dh + e] }
+                let vrow = vp + hd * length * dh + i * 16
+                for q in 0..<(dh / 16) { (vrow + q * length * 16).update(from: v + hd * dh + q * 16, count: 16) }
+            }
+            return
+        }
+        let kt = keys[layer].pointer, vt = values[layer].pointer
+        for hd in 0..<heads {
+            let tile = kt + (hd * stride + (i / 8) * 8) * dh + i % 8
+            for e in 0..<dh { tile[e * 8] = k[hd * dh + e] }
+            (vt + (hd * length + i) * dh).update(from: v + hd * dh, count: dh)
+        }
     }
 }
 
@@ -48,10 +100,12 @@ final class KVSuffix: @unchecked Sendable {
     init(rows: Int, layers: Int, d: Int, heads: Int, capacity: Int) {
         let cap = DecodeAttention.padded(max(capacity, 1))
         self.rows = rows; self.layers = layers; self.d = d; self.heads = heads; self.capacity = cap
-        keys = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
-        values = (0..<layers).map { _ in FloatBuffer(count: rows * cap * d, zeroed: false) }
+        keys = (0..<layers).map { _ in KVBufferPool.take(rows * cap * d) }
+        values = (0..<layers).map { _ in KVBufferPool.take(rows * cap * d) }
         lengths = [Int](repeating: 0, count: rows)
     }
+
+    deinit { KVBufferPool.give(keys + values) }
 
     /// A copy with the given rows (in order) of this suffix, with room for at least `newCap` tokens per row.
     func select(_ rowsWanted: [Int], capacity newCap: Int? = nil) -> KVSuffix {
@@ -73,6 +127,52 @@ final class KVSuffix: @unchecked Sendable {
         }
         s.lengths = rowsWanted.map { lengths[$0] }
         return s
+    }
+}
+
+/// Key/value buffers of suffixes that are gone, kept for the next ones.
+/// A sampling call writes megabytes of suffix keys and values (W2: 16 MiB);
+/// fresh buffers page-fault on every first write inside the decode loop,
+/// recycled ones are already mapped. Holds at most `maxFloats` floats;
+/// contents are stale (a suffix zeroes each key tile as it starts it and
+/// writes every value before reading it).
+enum KVBufferPool {
+    /// 32 MiB: two W1/W2-sized suffixes (64 rows x 64 tokens x 4 layers, keys and values).
+    static let maxFloats = 8 << 20
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var free: [FloatBuffer] = []
+
+    /// The smallest pooled buffer that holds `count` floats, or a new one.
+    static func take(_ count: Int) -> FloatBuffer {
+        lock.lock(); defer { lock.unlock() }
+        var best: Int? = nil
+        for (i, b) in free.enumerated() where b.capacity >= count {
+            if best == nil || b.capacity < free[best!].capacity { best = i }
+        }
+        if let i = best { return free.remove(at: i) }
+        return FloatBuffer(count: count, zeroed: false)
+    }
+
+    /// Lets every pooled buffer go.
+    static func drain() {
+        lock.lock(); defer { lock.unlock() }
+        free = []
+    }
+
+    /// Floats held by the pool.
+    static var heldFloats: Int {
+        lock.lock(); defer { lock.unlock() }
+        return free.reduce(0) { $0 + $1.capacity }
+    }
+
+    /// Returns buffers to the pool; past `maxFloats` the smallest are let go.
+    static func give(_ buffers: [FloatBuffer]) {
+        lock.lock(); defer { lock.unlock() }
+        free += buffers
+        free.sort { $0.capacity > $1.capacity }
+        var total = 0, keep = 0
+        while keep < free.count && total + free[keep].capacity <= maxFloats { total += free[keep].capacity; keep += 1 }
+        free.removeSubrange(keep...)
     }
 }
 
@@ -130,21 +230,15 @@ extension MedR1Model {
         let c = config, d = c.dModel, N = c.nPatches
         let tape = inferenceTape
         tape.withGrad = false
-        let prefixes = prompts.map { KVPrefix(length: N + $0.count, layers: c.textLayers, d: d) }
+        let prefixes = prompts.map { KVPrefix(length: N + $0.count, layers: c.textLayers, d: d, heads: c.nHeads) }
         var layout = PackedLayout(lengths: [], heads: 1)
         try forwardTrunk(images: images, sequences: prompts, tape: tape) { layer, qkv in
             layout = tape.textLayout
-            let heads = c.nHeads, dh = c.headDim
             for (b, p) in prefixes.enumerated() {
                 let start = layout.starts[b]
-                let kt = p.keys[layer].pointer, vt = p.values[layer].pointer
                 for i in 0..<p.length {
                     let src = qkv + (start + i) * 3 * d
-                    for hd in 0..<heads {
-                        let tile = kt + (hd * p.stride + (i / 8) * 8) * dh + i % 8
-                        for e in 0..<dh { tile[e * 8] = src[d + hd * dh + e] }
-                        (vt + (hd * p.length + i) * dh).update(from: src + 2 * d + hd * dh, count: dh)
-                    }
+                    p.write(layer: layer, position: i, k: src + d, v: src + 2 * d, heads: c.nHeads, dh: c.headDim)
                 }
             }
         }
@@ -285,18 +379,35 @@ extension MedR1Model {
                     for e in 0..<dh { vdst[e] = vh[e] }
                 }
             }
-            for r in rows {
-                let p = prefixes[rowPrefix[r]]
-                let pk = p.keys[l].pointer, pv = p.values[l].pointer
-                let ls = suffix.lengths[r] + 1
-                for hd in 0..<heads {
-                    let rh = r * heads + hd
-                    DecodeAttention.attendRow(
-                        q: b.qkv + r * 3 * d + hd * dh, scale: scale, dh: dh,
-                        pk: pk + hd * p.stride * dh, pv: pv + hd * p.length * dh, lp: p.length,
-                        sk: sk + rh * cap * dh, sv: sv + rh * cap * dh, ls: ls,
-                        out: b.y + r * d + hd * dh, scratch: scratch)
+            // Rows sharing a prefix (consecutive: a prompt's G completions)
+            // attend to it together, up to DecodeAttention.groupRows at a time.
+            var r0 = lo
+            while r0 < rows.upperBound {
+                var r1 = r0 + 1
+                while r1 < rows.upperBound && r1 - r0 < DecodeAttention.groupRows && rowPrefix[r1] == rowPrefix[r0] {
+                    r1 += 1
                 }
+                let p = prefixes[rowPrefix[r0]]
+                for hd in 0..<heads {
+                    if p.panels != nil {
+                        DecodeAttention.attendGroup(
+                            q: b.qkv + r0 * 3 * d + hd * dh, ldq: 3 * d, rows: r1 - r0, scale: scale, dh: dh,
+                            prefix: p, layer: l, head: hd,
+                            sk: sk + (r0 * heads + hd) * cap * dh, sv: sv + (r0 * heads + hd) * cap * dh,
+                            ldsuffix: heads * cap * dh, suffixLengths: suffix.lengths, firstRow: r0,
+                            out: b.y + r0 * d + hd * dh, ldout: d, scratch: scratch)
+                        continue
+                    }
+                    for r in r0..<r1 {
+                        let rh = r * heads + hd
+                        DecodeAttention.attendRow(
+                            q: b.qkv + r * 3 * d + hd * dh, scale: scale, dh: dh,
+                            pk: p.keys[l].pointer + hd * p.stride * dh, pv: p.values[l].pointer + hd * p.length * dh,
+                            lp: p.length, sk: sk + rh * cap * dh, sv: sv + rh * cap * dh, ls: suffix.lengths[r] + 1,
+                            out: b.y + r * d + hd * dh, scratch: scratch)
+                    }
+                }
+                r0 = r1
             }
             if let pw = packed {
                 PackedLinear.forward(y, ldx: d, pw.pointer(pw.blocks[l].o), x, ldy: d, rows: n, inDim: d, outDim: d,

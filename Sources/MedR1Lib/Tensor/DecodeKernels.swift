@@ -11,8 +11,16 @@
 // `addingProduct` compiles to a vector FMA under -target-cpu haswell (the
 // release flags of MedR1Lib); without it (debug builds) it is a libm call
 // per lane, slow but exact.
+//
+// With AVX-512 (`attendGroup`), the rows that share a prefix (a prompt's G
+// completions) attend to it together: its scores and its share of the
+// output are two (G x dh) x (dh x prefix) and (G x prefix) x (prefix x dh)
+// products on PackedProduct512's tile, reading the prefix's keys and values
+// once per group instead of once per row; each row's own suffix still goes
+// through the loops above.
 
 import Foundation
+import MedR1AVX512
 
 enum DecodeAttention {
     /// `n` rounded up to a multiple of 8 (the padded key stride).
@@ -140,8 +148,62 @@ enum DecodeAttention {
         }
     }
 
-    /// Floats of scratch `attendRow` needs for prefixes and suffixes up to `maxLength` positions each.
-    static func scratchSize(dh: Int, maxLength: Int) -> Int { padded(dh) + 2 * padded(maxLength) + 16 }
+    /// Floats of scratch `attendRow` and `attendGroup` need for prefixes and
+    /// suffixes up to `maxLength` positions each.
+    static func scratchSize(dh: Int, maxLength: Int) -> Int {
+        max(padded(dh) + 2 * padded(maxLength) + 16, groupRows * (dh + groupStride(maxLength)))
+    }
+
+    /// Rows `attendGroup` takes at a time (the AVX-512 tile's height).
+    static let groupRows = 8
+
+    /// Floats per row of `attendGroup`'s scores: a prefix of up to
+    /// `maxLength` positions rounded up to 16, then a suffix's padded scores.
+    static func groupStride(_ maxLength: Int) -> Int { ((maxLength + 15) & ~15) + padded(maxLength) + 16 }
+
+    /// Whether prefixes keep the panels `attendGroup` reads: with the AVX-512
+    /// kernels and a head size that is a multiple of 16.
+    static func groupedPrefix(dh: Int) -> Bool { SIMDLevel.avx512 && dh % 16 == 0 }
+
+    /// `attendRow` for `rows` (at most `groupRows`) query rows that share one
+    /// prefix, each with its own suffix: the prefix's scores and its share of
+    /// the output are two products on the AVX-512 tile (each score and each
+    /// output one fused multiply-add chain, over the head's dims and over
+    /// the prefix's positions); the suffix's are `attendRow`'s loops.
+    /// - q: row i's query at q + i ldq; suffix row i's keys and values at
+    ///   sk + i ldsuffix, sv + i ldsuffix, suffixLengths[firstRow + i] + 1
+    ///   of them (the new token's included); out: row i at out + i ldout.
+    static func attendGroup(q: UnsafePointer<Float>, ldq: Int, rows g: Int, scale: Float, dh: Int,
+                            prefix p: KVPrefix, layer: Int, head hd: Int,
+                            sk: UnsafePointer<Float>, sv: UnsafePointer<Float>, ldsuffix: Int,
+                            suffixLengths: [Int], firstRow: Int,
+                            out: UnsafeMutablePointer<Float>, ldout: Int, scratch: UnsafeMutablePointer<Float>) {
+        let panels = p.panels!
+        let lp = p.length, l16 = panels.length16
+        let qs = scratch, s = scratch + groupRows * dh
+        let lds = l16 + padded(suffixLengths[firstRow..<(firstRow + g)].max()! + 1) + 16
+        for i in 0..<g { for e in 0..<dh { qs[i * dh + e] = q[i * ldq + e] * scale } }
+        // Prefix scores (g, l16): qs (g, dh) times the key panels (dh, l16).
+        // (`pack` is only read with transA: none needed here.)
+        PackedProduct512.gemm(transA: false, m: g, n: l16, k: dh, alpha: 1, a: qs, lda: dh,
+                              packedB: panels.keys[layer].pointer + hd * l16 * dh, beta: 0, c: s, ldc: lds,
+                              pack: s)
+        for i in 0..<g {
+            let row = s + i * lds, ls = suffixLengths[firstRow + i] + 1
+            // The suffix's scores right after the prefix's (over its padding).
+            scores(q: qs + i * dh, kt: sk + i * ldsuffix, n: ls, dh: dh, s: row + lp)
+            Softmax.rowInPlace(row, lp + ls)
+        }
+        // The prefix's share (g, dh): probabilities (g, lp) times the value panels (lp, dh).
+        PackedProduct512.gemm(transA: false, m: g, n: dh, k: lp, alpha: 1, a: s, lda: lds,
+                              packedB: panels.values[layer].pointer + hd * lp * dh, beta: 0, c: out, ldc: ldout,
+                              pack: s)
+        for i in 0..<g {
+            let ls = suffixLengths[firstRow + i] + 1
+            weightedSum(p: s + i * lds + lp, n: ls, v: sv + i * ldsuffix, ldv: dh, dh: dh, out: out + i * ldout,
+                        accumulate: true)
+        }
+    }
 
     /// One query row of one head against its prefix (shared, `lp` keys) and
     /// its own suffix (`ls` keys, the new token's included):
