@@ -110,27 +110,27 @@ final class DecodeKernelTests: XCTestCase {
 
     /// A finished suffix's buffers serve the next one (no new pages), and the
     /// pool keeps at most maxFloats floats, letting the smallest go.
-    func testKVBufferPoolReusesBuffersWithinItsBound() {
-        KVBufferPool.drain()
-        defer { KVBufferPool.drain() }
+    func testDecodeBufferPoolReusesBuffersWithinItsBound() {
+        DecodeBufferPool.drain()
+        defer { DecodeBufferPool.drain() }
         var first: KVSuffix? = KVSuffix(rows: 4, layers: 2, d: 16, heads: 2, capacity: 40)
         let used = Set(first!.keys.map { ObjectIdentifier($0) } + first!.values.map { ObjectIdentifier($0) })
-        XCTAssertEqual(KVBufferPool.heldFloats, 0)
+        XCTAssertEqual(DecodeBufferPool.heldFloats, 0)
         first = nil
-        XCTAssertEqual(KVBufferPool.heldFloats, 4 * 4 * 40 * 16)
+        XCTAssertEqual(DecodeBufferPool.heldFloats, 4 * 4 * 40 * 16)
         // A smaller suffix takes pooled buffers (the smallest that fit); a larger one cannot.
         let second = KVSuffix(rows: 4, layers: 2, d: 16, heads: 2, capacity: 17)
         let third = KVSuffix(rows: 4, layers: 1, d: 16, heads: 2, capacity: 80)
         withExtendedLifetime((second, third)) {
             XCTAssertTrue(Set(second.keys.map { ObjectIdentifier($0) }).isSubset(of: used))
-            XCTAssertEqual(KVBufferPool.heldFloats, 0)
+            XCTAssertEqual(DecodeBufferPool.heldFloats, 0)
             XCTAssertTrue(Set(third.keys.map { ObjectIdentifier($0) }).isDisjoint(with: used))
         }
         // Past the bound, the smallest buffers are let go.
-        KVBufferPool.drain()
-        KVBufferPool.give([FloatBuffer(count: 5), FloatBuffer(count: KVBufferPool.maxFloats - 10, zeroed: false),
+        DecodeBufferPool.drain()
+        DecodeBufferPool.give([FloatBuffer(count: 5), FloatBuffer(count: DecodeBufferPool.maxFloats - 10, zeroed: false),
                            FloatBuffer(count: 8)])
-        XCTAssertEqual(KVBufferPool.heldFloats, KVBufferPool.maxFloats - 2)
+        XCTAssertEqual(DecodeBufferPool.heldFloats, DecodeBufferPool.maxFloats - 2)
     }
 
     func testScoresAndWeightedSumMatchLoops() {

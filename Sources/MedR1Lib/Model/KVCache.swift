@@ -9,9 +9,9 @@
 // step into one contiguous chunk per thread, and each thread runs its rows
 // through all layers and the head on its own (single-threaded products,
 // the attention of DecodeKernels.swift); rows never read each other's
-// activations, only the shared prefixes. A sampling call's suffix buffers
-// are recycled for the next call (KVBufferPool): fresh ones page-fault on
-// their first write inside the decode loop.
+// activations, only the shared prefixes. A sampling call's suffix and
+// packed-weight buffers are recycled for the next call (DecodeBufferPool):
+// fresh ones page-fault on their first write inside the decode loop.
 
 import Foundation
 
@@ -100,12 +100,12 @@ final class KVSuffix: @unchecked Sendable {
     init(rows: Int, layers: Int, d: Int, heads: Int, capacity: Int) {
         let cap = DecodeAttention.padded(max(capacity, 1))
         self.rows = rows; self.layers = layers; self.d = d; self.heads = heads; self.capacity = cap
-        keys = (0..<layers).map { _ in KVBufferPool.take(rows * cap * d) }
-        values = (0..<layers).map { _ in KVBufferPool.take(rows * cap * d) }
+        keys = (0..<layers).map { _ in DecodeBufferPool.take(rows * cap * d) }
+        values = (0..<layers).map { _ in DecodeBufferPool.take(rows * cap * d) }
         lengths = [Int](repeating: 0, count: rows)
     }
 
-    deinit { KVBufferPool.give(keys + values) }
+    deinit { DecodeBufferPool.give(keys + values) }
 
     /// A copy with the given rows (in order) of this suffix, with room for at least `newCap` tokens per row.
     func select(_ rowsWanted: [Int], capacity newCap: Int? = nil) -> KVSuffix {
@@ -130,14 +130,17 @@ final class KVSuffix: @unchecked Sendable {
     }
 }
 
-/// Key/value buffers of suffixes that are gone, kept for the next ones.
-/// A sampling call writes megabytes of suffix keys and values (W2: 16 MiB);
-/// fresh buffers page-fault on every first write inside the decode loop,
-/// recycled ones are already mapped. Holds at most `maxFloats` floats;
-/// contents are stale (a suffix zeroes each key tile as it starts it and
-/// writes every value before reading it).
-enum KVBufferPool {
-    /// 32 MiB: two W1/W2-sized suffixes (64 rows x 64 tokens x 4 layers, keys and values).
+/// Buffers of decodes that are gone, kept for the next ones: suffix keys
+/// and values (KVSuffix) and the packed decode weights (PackedWeights). A
+/// sampling call writes megabytes of them (W2: 16 MiB of suffix, 3.3 MiB of
+/// weights); fresh buffers page-fault on every first write, inside the decode
+/// loop for the suffix, recycled ones are already mapped. Holds at most
+/// `maxFloats` floats; contents are stale (a suffix zeroes each key tile as
+/// it starts it and writes every value before reading it; the weights are
+/// packed whole).
+enum DecodeBufferPool {
+    /// 32 MiB: a W1/W2-sized suffix (64 rows x 64 tokens x 4 layers, keys
+    /// and values, 16 MiB) and the packed weights, with room to spare.
     static let maxFloats = 8 << 20
     private static let lock = NSLock()
     nonisolated(unsafe) private static var free: [FloatBuffer] = []

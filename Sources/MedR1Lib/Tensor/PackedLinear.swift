@@ -49,7 +49,7 @@ final class PackedWeights: @unchecked Sendable {
             Block(qkv: reserve(3 * d, d), o: reserve(d, d), fc1: reserve(hid, d), fc2: reserve(d, hid))
         }
         head = V % 16 == 0 ? reserve(V, d) : nil
-        storage = FloatBuffer(count: total, zeroed: false)
+        storage = DecodeBufferPool.take(total)
         let w = model.values.pointer
         for (b, o) in zip(blocks, model.textBlocks) {
             PackedLinear.pack(w + o.qkv, into: storage.pointer + b.qkv.offset, outDim: 3 * d, inDim: d)
@@ -61,6 +61,9 @@ final class PackedWeights: @unchecked Sendable {
     }
 
     func pointer(_ m: PackedMatrix) -> UnsafePointer<Float> { UnsafePointer(storage.pointer + m.offset) }
+
+    /// The storage goes back to the pool for the next prefill (no fresh pages to fault in).
+    deinit { DecodeBufferPool.give([storage]) }
 }
 
 enum PackedLinear {
