@@ -118,10 +118,13 @@ final class DecodeKernelTests: XCTestCase {
         XCTAssertEqual(DecodeBufferPool.heldFloats, 0)
         first = nil
         XCTAssertEqual(DecodeBufferPool.heldFloats, 4 * 4 * 40 * 16)
-        // A smaller suffix takes pooled buffers (the smallest that fit); a larger one cannot.
+        // A much smaller suffix (a prefill's) leaves them for the big ones; one
+        // of at least half their size takes them; a larger one cannot.
+        let tiny = KVSuffix(rows: 1, layers: 2, d: 16, heads: 2, capacity: 1)
         let second = KVSuffix(rows: 4, layers: 2, d: 16, heads: 2, capacity: 17)
         let third = KVSuffix(rows: 4, layers: 1, d: 16, heads: 2, capacity: 80)
-        withExtendedLifetime((second, third)) {
+        withExtendedLifetime((tiny, second, third)) {
+            XCTAssertTrue(Set(tiny.keys.map { ObjectIdentifier($0) }).isDisjoint(with: used))
             XCTAssertTrue(Set(second.keys.map { ObjectIdentifier($0) }).isSubset(of: used))
             XCTAssertEqual(DecodeBufferPool.heldFloats, 0)
             XCTAssertTrue(Set(third.keys.map { ObjectIdentifier($0) }).isDisjoint(with: used))

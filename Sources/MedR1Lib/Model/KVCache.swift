@@ -145,11 +145,13 @@ enum DecodeBufferPool {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var free: [FloatBuffer] = []
 
-    /// The smallest pooled buffer that holds `count` floats, or a new one.
+    /// The smallest pooled buffer that holds `count` floats and is not more
+    /// than twice that (a prefill's one-token suffix must not take the
+    /// megabytes the sampler's suffix is about to ask for), or a new one.
     static func take(_ count: Int) -> FloatBuffer {
         lock.lock(); defer { lock.unlock() }
         var best: Int? = nil
-        for (i, b) in free.enumerated() where b.capacity >= count {
+        for (i, b) in free.enumerated() where b.capacity >= count && b.capacity <= 2 * max(count, 1) {
             if best == nil || b.capacity < free[best!].capacity { best = i }
         }
         if let i = best { return free.remove(at: i) }
