@@ -135,12 +135,12 @@ public final class TrainerObject: HostObject {
             try a.allowOnly(Bindings.grpoSettable)
             var c = t.config
             try Bindings.applyGRPO(a, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e) }
+            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         case .sft(let t):
             try a.allowOnly(Bindings.sftSettable)
             var c = t.config
             try Bindings.applySFT(a, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e) }
+            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         }
         if let p = try a.namedInt("steps") { planned = p }
         return .null
@@ -239,10 +239,10 @@ extension Bindings {
     }
 
     /// A library error as the language shows it: "grpo: lr must be in [0, 1], got 5" once, not
-    /// "grpo: grpo: ...".
-    static func libraryError(_ a: Arguments, _ e: CustomStringConvertible) -> RuntimeError {
+    /// "grpo: grpo: ..." (the library names the builtin, `owner`, the callee names it again).
+    static func libraryError(_ a: Arguments, _ e: CustomStringConvertible, owner: String? = nil) -> RuntimeError {
         let text = e.description
-        let own = a.callee + ": "
+        let own = (owner ?? a.callee) + ": "
         return a.error(text.hasPrefix(own) ? String(text.dropFirst(own.count)) : text)
     }
 
