@@ -54,6 +54,15 @@ final class RLNumericsTests: XCTestCase {
         try t.update { $0.weightDecay = 0.5; $0.adamBeta1 = 0.5 }
         XCTAssertEqual(t.optimizer.config.weightDecay, 0.5)
         XCTAssertEqual(t.optimizer.config.beta1, 0.5)
+        // Other construction errors name the builtin and say what is wrong, without Swift names.
+        let empty = Dataset(name: "empty", root: URL(fileURLWithPath: "/nonexistent"), samples: [])
+        assertMessage(try GRPOTrainer(model: model(), tokenizer: tok, dataset: empty),
+                      "grpo: the data set 'empty' has no samples to train on")
+        assertMessage(try grpo(rewards: []), "grpo: rewards is empty; give at least one, e.g. [format(), accuracy()]")
+        assertMessage(try SFTTrainer(model: MedR1Model(config: RLFixture.config(vocab: tok.vocabSize - 1), seed: 1),
+                                     tokenizer: tok, dataset: RLFixture.dataset),
+                      "sft: the tokenizer has \(tok.vocabSize) tokens but the model's vocab_size is \(tok.vocabSize - 1); "
+                      + "make the model with this tokenizer")
         // Every default is inside its own range.
         try GRPOConfig().validate()
         try SFTConfig().validate()

@@ -66,7 +66,7 @@ public final class GRPOTrainer {
                 template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
                 images: ImageCache? = nil, metricsFile: URL? = nil) throws {
         try config.validate()
-        guard !dataset.isEmpty else { throw RLError.emptyDataset("grpo: '\(dataset.name)' has no samples to train on") }
+        guard !dataset.isEmpty else { throw RLError.emptyDataset("grpo: the data set '\(dataset.name)' has no samples to train on") }
         guard !rewards.isEmpty else { throw RLError.invalidOption("grpo: rewards is empty; give at least one, e.g. [format(), accuracy()]") }
         try Reward.checkWeights(rewards, owner: "grpo")
         try checkVocabulary(tokenizer, model, owner: "grpo")

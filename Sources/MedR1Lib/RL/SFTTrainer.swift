@@ -24,7 +24,7 @@ public final class SFTTrainer {
                 template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
                 images: ImageCache? = nil, metricsFile: URL? = nil) throws {
         try config.validate()
-        guard !dataset.isEmpty else { throw RLError.emptyDataset("sft: '\(dataset.name)' has no samples to train on") }
+        guard !dataset.isEmpty else { throw RLError.emptyDataset("sft: the data set '\(dataset.name)' has no samples to train on") }
         try checkVocabulary(tokenizer, model, owner: "sft")
         self.model = model
         self.dataset = dataset

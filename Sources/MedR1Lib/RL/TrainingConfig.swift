@@ -148,6 +148,7 @@ public enum RLError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     /// An option out of its allowed range; the message names the option as a script spells it.
     case invalidOption(String)
+    /// A trainer was given a data set without samples; the message names the builtin and the set.
     case emptyDataset(String)
     case badState(String)
     /// A sample's image cannot be read or has the wrong size.
@@ -160,7 +161,7 @@ public enum RLError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidConfig(let s): return "invalid config: \(s)"
         case .invalidOption(let s), .badImage(let s), .nonFiniteUpdate(let s): return s
-        case .emptyDataset(let s): return "empty data set: \(s)"
+        case .emptyDataset(let s): return s
         case .badState(let s): return "trainer state: \(s)"
         }
     }
