@@ -182,6 +182,23 @@ final class RLNumericsTests: XCTestCase {
         XCTAssertEqual(opt.nonFiniteAfterStep(m)?.what, "second moment")
     }
 
+    /// With num_iterations > 1 a later update of the step may fail after an earlier one was
+    /// applied: the step undoes the earlier one bit for bit.
+    func testUndoOfAnEarlierUpdateRestoresModelAndOptimiser() throws {
+        let m = try model()
+        let opt = AdamW(model: m, config: AdamWConfig(lr: 1e-2))
+        for (i, p) in m.parameters.enumerated() { for k in p.grad.indices { p.grad[k] = Float(i + k % 7) * 1e-3 } }
+        opt.step(m)
+        let w = m.flatValues, mm = opt.m, vv = opt.v
+        let undo = UpdateUndo(m, opt)
+        opt.step(m)
+        XCTAssertFalse(m.flatValues == w)
+        undo.restore(m, opt)
+        XCTAssertTrue(m.flatValues.elementsEqual(w) { $0.bitPattern == $1.bitPattern })
+        XCTAssertTrue(opt.m == mm && opt.v == vv)
+        XCTAssertEqual(opt.stepCount, 1)
+    }
+
     func testReferenceMustBeASeparateModelOfTheSameArchitecture() throws {
         let policy = try model()
         assertMessage(try grpo(model: policy, reference: try model(dModel: 32)),
