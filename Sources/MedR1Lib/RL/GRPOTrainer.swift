@@ -5,7 +5,9 @@
 //   reference: log-probs of the completions under the frozen reference (when beta != 0)
 //   policy   : teacher-forced log-probs with gradient, dL/dlogp from GRPOLoss, backward
 //   update   : clip the global grad norm, AdamW at the scheduled lr (numIterations times)
-// The step is all-or-nothing: if a reward throws, neither the model nor the RNG moves.
+// The step is all-or-nothing: if a reward throws or returns a bad value, or an update would
+// make the loss, the gradient norm, a weight or a moment non-finite, neither the model, the
+// optimiser, the RNG nor the prompt order moves.
 import Foundation
 
 /// Everything sampled and scored in one step, kept for inspection.
