@@ -197,11 +197,14 @@ extension Bindings {
             return .host(DatasetObject(d))
         }
         add("load_medr1") { a, ctx in
-            try a.expect(1...1, "load_medr1(path, image_root: dir, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
+            try a.expect(1...1, "load_medr1(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
+            try a.allowOnly(["skip_bad", "image_root", "modality", "question_type"])
             let file = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) } ?? file.deletingLastPathComponent()
-            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
+            let modality = try a.namedValue("modality").map { try parseModality($0, a) }
+            let questionType = try a.namedValue("question_type").map { try parseQuestionType($0, a) }
+            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: modality, questionType: questionType,
+                                                        skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
@@ -220,9 +223,12 @@ extension Bindings {
     static func show(_ v: Value, _ ctx: CallContext) throws {
         switch v {
         case .host(let s as SampleObject):
-            if let img = try? sampleImage(s.sample) {
+            do {
+                let img = try sampleImage(s.sample)
                 ctx.emit(.image(png: img.png, text: TerminalImage.render(pixels: img.pixels, width: img.width, height: img.height,
                                                                          channels: img.channels, maxWidth: 32, color: ctx.useColor)))
+            } catch {
+                ctx.emit(.text("(image not shown: \(error))"))
             }
             ctx.emit(.text(s.display))
         case .host(let t as TableValue): ctx.emit(t.event)

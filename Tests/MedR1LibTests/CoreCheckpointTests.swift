@@ -70,7 +70,7 @@ final class CoreCheckpointTests: XCTestCase {
         var corrupt = data
         corrupt[8] = UInt8(ascii: "x")
         try corrupt.write(to: url)
-        expectError(url, "header is not valid JSON: the file is corrupted")
+        expectError(url, "header is not valid JSON (header line 1, column 1: invalid value): the file is corrupted")
     }
 
     /// Writes a file with a hand-made header (for dtype and offset errors).

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+@testable import MedR1Lib
+
+/// Data-set files that are malformed, not regular files, or built to make a
+/// parser slow; and records whose options would be silently re-lettered.
+extension LoaderTests {
+    var badFile: String { root.appendingPathComponent("QA_information/Open-access/Bad.json").path }
+
+    func testMalformedJSONNamesLineAndColumn() throws {
+        try write("QA_information/Open-access/Bad.json", "[\n  {\"question\": \"a\"},\n  {\"question\": ]\n")
+        XCTAssertEqual(loadError(), "\(badFile): is not valid JSON: line 3, column 16: invalid value")
+        try write("QA_information/Open-access/Bad.json", "[\n  {\"question\": \"é\",\n   \"x\": 1")
+        XCTAssertEqual(loadError(), "\(badFile): is not valid JSON: line 3, column 10: unexpected end of file during JSON parse")
+        let medr1 = try write("medr1/CT_Anatomy_Identification.json", "[{\"image\": \"a.png\",\n \"problem\": \"x\" \"solution\": 1}]")
+        XCTAssertEqual(message { _ = try MedR1JSONLoader.load(file: medr1, imageRoot: root) },
+                       "\(medr1.path): is not valid JSON: line 2, column 17: invalid value")
+    }
+
+    func testLineColumnCountsCharactersNotBytes() {
+        let data = Data("ab\néé x".utf8)  // 'x' is byte 8, character 4 of line 2
+        XCTAssertEqual(FileInput.lineColumn(data, offset: 8).line, 2)
+        XCTAssertEqual(FileInput.lineColumn(data, offset: 8).column, 4)
+        XCTAssertEqual(FileInput.lineColumn(data, offset: 0).column, 1)
+    }
+
+    func testDataJSONThatIsAFIFOIsRefused() throws {
+        let qa = root.appendingPathComponent("QA_information/Open-access")
+        try FileManager.default.createDirectory(at: qa, withIntermediateDirectories: true)
+        let fifo = qa.appendingPathComponent("Pipe.json")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        XCTAssertEqual(loadError(), "\(fifo.path): is not a regular file (it is a FIFO): give the path of a file")
+    }
+
+    func testOmniMedVQAOptionGapIsAnError() throws {
+        // option_B and option_C but no option_A: the letters would shift by one.
+        let record = """
+        {"dataset": "Bad", "question_id": "x", "question_type": "Anatomy Identification",
+         "question": "Which organ?", "gt_answer": "Lung", "image_path": "Images/Fix/a.png",
+         "option_B": "Liver", "option_C": "Lung", "modality_type": "CT"}
+        """
+        try omniFile([record])
+        XCTAssertEqual(loadError(), "\(badFile): record 0, field 'option_A': is missing but option_B is present: "
+                       + "options must be lettered from option_A without gaps"
+                       + " (fix the record, or load with skip_bad: true to skip bad records)")
+        try omniFile([LoaderTests.record(#", "option_D": "Brain""#)])
+        XCTAssertEqual(loadError(), "\(badFile): record 0, field 'option_C': is missing but option_D is present: "
+                       + "options must be lettered from option_A without gaps"
+                       + " (fix the record, or load with skip_bad: true to skip bad records)")
+    }
+
+    func testMedR1QuestionTypeErrorUsesTheLanguageSpelling() throws {
+        let file = try write("medr1/data.json", """
+        [{"image": "Images/Fix/a.png", "problem": "Which organ? A) Liver, B) Lung", "solution": "B"}]
+        """)
+        XCTAssertEqual(message { _ = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: .ct) },
+                       "\(file.path): record 0, field 'question_type': is not given by the record or the file name; "
+                       + "give it when loading (question_type: \"Anatomy Identification\")"
+                       + " (fix the record, or load with skip_bad: true to skip bad records)")
+    }
+
+    func testProblemParsingIsNearLinear() {
+        // 40,000 "A)" markers and no "B)": each A marker needs a B look-up.
+        let noB = String(repeating: "A) x ", count: 40_000)
+        var probes = 0
+        XCTAssertNil(MedR1JSONLoader.parseProblem(noB, probes: &probes))
+        XCTAssertLessThanOrEqual(probes, 20 * noB.count)
+        // The same with a B at the very end: every earlier A is skipped for the last one.
+        let lateB = noB + "B) y"
+        probes = 0
+        let parsed = MedR1JSONLoader.parseProblem(lateB, probes: &probes)
+        XCTAssertEqual(parsed?.options, ["x", "y"])
+        XCTAssertEqual(parsed?.question.count, noB.count - 6)  // without the last "A) x " and its space
+        XCTAssertLessThanOrEqual(probes, 20 * lateB.count)
+        // Short problems parse as before.
+        XCTAssertEqual(MedR1JSONLoader.parseProblem("Grade A: how bad?\nA) mild\nB) severe")?.options, ["mild", "severe"])
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body(); return "no error" } catch { return "\(error)" }
+    }
+}
