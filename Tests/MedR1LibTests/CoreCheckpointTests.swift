@@ -75,6 +75,11 @@ final class CoreCheckpointTests: XCTestCase {
 
     /// Writes a file with a hand-made header (for dtype and offset errors).
     func rawFile(_ url: URL, header: String, dataBytes: Int) throws {
+        try Self.rawFile(url, header: header, dataBytes: dataBytes)
+    }
+
+    /// A safetensors file with `header` as its JSON and `dataBytes` zero bytes of data.
+    static func rawFile(_ url: URL, header: String, dataBytes: Int) throws {
         var d = Data()
         withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
         d.append(contentsOf: Array(header.utf8))

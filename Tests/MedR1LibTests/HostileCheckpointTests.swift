@@ -15,11 +15,7 @@ final class HostileCheckpointTests: XCTestCase {
     }
 
     func rawFile(_ url: URL, header: String, dataBytes: Int) throws {
-        var d = Data()
-        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
-        d.append(contentsOf: Array(header.utf8))
-        d.append(Data(count: dataBytes))
-        try d.write(to: url)
+        try CoreCheckpointTests.rawFile(url, header: header, dataBytes: dataBytes)
     }
 
     // MARK: - Safetensors
@@ -52,10 +48,7 @@ final class HostileCheckpointTests: XCTestCase {
         let n = SafeTensors.maxHeaderBytes + 8
         var d = Data()
         withUnsafeBytes(of: UInt64(n).littleEndian) { d.append(contentsOf: $0) }
-        try d.write(to: url)
-        let h = try FileHandle(forWritingTo: url)
-        try h.truncate(atOffset: UInt64(8 + n + 8))
-        try h.close()
+        try PNGHostileFileTests.sparseFile(url, starting: d, size: 8 + n + 8)
         XCTAssertEqual(message { _ = try SafeTensors.read(url) },
                        "\(url.path): header length \(n) is more than the \(SafeTensors.maxHeaderBytes) bytes allowed: "
                        + "the file is corrupted or not a medr1 checkpoint")

@@ -48,6 +48,14 @@ final class PNGHostileFileTests: XCTestCase {
         return out + chunk("IEND", [])
     }
 
+    /// A file of `size` bytes that starts with `starting` and is sparse after it (no disk used).
+    static func sparseFile(_ url: URL, starting: Data, size: Int) throws {
+        try starting.write(to: url)
+        let h = try FileHandle(forWritingTo: url)
+        try h.truncate(atOffset: UInt64(size))
+        try h.close()
+    }
+
     func write(_ name: String, _ bytes: [UInt8]) throws -> URL {
         let url = tmp.appendingPathComponent(name)
         try Data(bytes).write(to: url)
@@ -130,10 +138,8 @@ final class PNGHostileFileTests: XCTestCase {
 
     func testOversizedFileIsRefusedBeforeReading() throws {
         let url = tmp.appendingPathComponent("big.png")
-        XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: nil))
-        let h = try FileHandle(forWritingTo: url)
-        try h.truncate(atOffset: UInt64(FileInput.maxPNGFileBytes + 1))  // sparse: no disk used
-        try h.close()
+        try Self.sparseFile(url, starting: Data(Self.png(width: 1, height: 1, bitDepth: 8, colourType: 0, rows: [[0]])),
+                            size: FileInput.maxPNGFileBytes + 1)
         XCTAssertEqual(message { _ = try PNGImage.read(url) },
                        "\(url.path): is 67108865 bytes, more than the 67108864 bytes allowed for a PNG image")
     }
@@ -145,5 +151,7 @@ final class PNGHostileFileTests: XCTestCase {
                        "\(fifo.path): is not a regular file (it is a FIFO): give the path of a file")
         XCTAssertEqual(message { _ = try PNGImage.read(tmp) },
                        "\(tmp.path): is not a regular file (it is a directory): give the path of a file")
+        XCTAssertEqual(message { _ = try PNGImage.read(URL(fileURLWithPath: "/dev/zero")) },
+                       "/dev/zero: is not a regular file (it is a character device): give the path of a file")
     }
 }

@@ -3,9 +3,9 @@
 // refuses anything but a regular file (a FIFO or device would block or never
 // end) and any file larger than the caller's limit, before allocating.
 //
-// The file is opened with O_NONBLOCK and checked with fstat on the open
-// descriptor, so a path swapped for a FIFO between a check and the open cannot
-// block the process.
+// The path is checked with stat first (so a device is never even opened), then
+// opened with O_NONBLOCK and checked again with fstat on the open descriptor,
+// so a path swapped for a FIFO between the two cannot block the process.
 //
 // `FileInput.jsonObject` parses JSON and reports a syntax error with its line
 // and column, computed from the byte offset Foundation's parser names.
@@ -13,8 +13,10 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+private let systemRead = Glibc.read
 #elseif canImport(Darwin)
 import Darwin
+private let systemRead = Darwin.read
 #endif
 
 /// A file that could not be read; `message` says why (without the path, which
@@ -28,7 +30,7 @@ public enum FileInput {
     /// Largest PNG file read (bytes).
     public static let maxPNGFileBytes = 64 << 20
     /// Largest data-set JSON file read (bytes).
-    public static let maxDataJSONBytes = 512 << 20
+    public static let maxDataJSONBytes = 128 << 20
     /// Largest safetensors file read (bytes).
     public static let maxSafeTensorsBytes = 4 << 30
 
@@ -37,7 +39,13 @@ public enum FileInput {
     public static func read(_ url: URL, limit: Int, what: String) throws -> Data {
         let path = url.path
         func fail(_ m: String) -> FileInputError { FileInputError(path: path, message: m) }
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        func requireRegular(_ mode: mode_t) throws {
+            let type = mode & S_IFMT
+            guard type == S_IFREG else { throw fail("is not a regular file (it is \(kindName(type))): give the path of a file") }
+        }
+        var pre = stat()
+        if stat(path, &pre) == 0 { try requireRegular(pre.st_mode) }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw fail("cannot be opened (\(reason.lowercased())): check the path")
@@ -47,10 +55,7 @@ public enum FileInput {
         guard fstat(fd, &st) == 0 else {
             throw fail("cannot be examined (\(String(cString: strerror(errno)).lowercased()))")
         }
-        let type = st.st_mode & S_IFMT
-        guard type == S_IFREG else {
-            throw fail("is not a regular file (it is \(kindName(type))): give the path of a file")
-        }
+        try requireRegular(st.st_mode)
         let size = Int(st.st_size)
         guard size <= limit else {
             throw fail("is \(size) bytes, more than the \(limit) bytes allowed for \(what)")
@@ -59,7 +64,7 @@ public enum FileInput {
         var got = 0
         try data.withUnsafeMutableBytes { buf in
             while got < size {
-                let n = Glibc.read(fd, buf.baseAddress! + got, size - got)
+                let n = systemRead(fd, buf.baseAddress! + got, size - got)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw fail("cannot be read (\(String(cString: strerror(errno)).lowercased()))")
