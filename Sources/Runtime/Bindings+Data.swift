@@ -167,6 +167,16 @@ extension Bindings {
         return p
     }
 
+    /// The `modality:` option of a loader, if given.
+    static func modalityOption(_ a: Arguments) throws -> Modality? {
+        try a.namedValue("modality").map { try parseModality($0, a) }
+    }
+
+    /// The `question_type:` option of a loader, if given.
+    static func questionTypeOption(_ a: Arguments) throws -> QuestionType? {
+        try a.namedValue("question_type").map { try parseQuestionType($0, a) }
+    }
+
     /// Modality x question type counts as a table with totals.
     static func countTable(_ d: Dataset) -> TableValue {
         let c = d.counts()
@@ -181,11 +191,13 @@ extension Bindings {
 
     static func registerData(_ add: Builtins.Register) {
         add("load") { a, ctx in
-            try a.expect(1...1, "load(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
+            try a.expect(1...1, "load(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
+            try a.allowOnly(["skip_bad", "image_root", "modality", "question_type"])
             let url = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) }
-            let (d, skipped) = try Dataset.load(url, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
+            let (d, skipped) = try Dataset.load(url, imageRoot: root, modality: try Bindings.modalityOption(a),
+                                                questionType: try Bindings.questionTypeOption(a),
+                                                skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
@@ -201,9 +213,8 @@ extension Bindings {
             try a.allowOnly(["skip_bad", "image_root", "modality", "question_type"])
             let file = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) } ?? file.deletingLastPathComponent()
-            let modality = try a.namedValue("modality").map { try parseModality($0, a) }
-            let questionType = try a.namedValue("question_type").map { try parseQuestionType($0, a) }
-            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: modality, questionType: questionType,
+            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: try modalityOption(a),
+                                                        questionType: try questionTypeOption(a),
                                                         skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))

@@ -29,6 +29,12 @@ final class DataBindingFileTests: XCTestCase {
         print(len(d), d[0].modality, d[0].question_type, d[0].answer)
         """, file: "t.medr1"), .ok, sink.text)
         XCTAssertEqual(sink.text, "1 CT Anatomy Identification Lung")
+        sink.clear()
+        XCTAssertEqual(session.run(source: """
+        let d2 = load("data.json", modality: "X-Ray", question_type: "Lesion Grading")
+        print(d2[0].modality, d2[0].question_type)
+        """, file: "t.medr1"), .ok, sink.text)
+        XCTAssertEqual(sink.text, "X-Ray Lesion Grading")
     }
 
     func testLoadMedR1ErrorsSpeakTheLanguage() {
