@@ -70,6 +70,16 @@ final class HostileCheckpointTests: XCTestCase {
 
     // MARK: - Model config from metadata
 
+    func testCheckpointWithHugeConfigIsAnErrorNamingTheField() throws {
+        let url = dir.appendingPathComponent("huge.safetensors")
+        var md = ModelConfig().metadata
+        md["vocab_size"] = "1000000000000000"
+        md["tokenizer"] = "{}"
+        try SafeTensors.write(tensors: [], metadata: md, to: url)
+        XCTAssertEqual(message { _ = try Checkpoint.load(from: url) },
+                       "\(url.path): config field vocab_size is 1000000000000000: it must be at most 1048576")
+    }
+
     func configError(_ changes: [String: String]) -> String {
         var md = ModelConfig().metadata
         for (k, v) in changes { md[k] = v }

@@ -38,7 +38,6 @@ public enum OmniMedVQALoader {
                 if skipBad { skipped += 1; continue }
                 throw e
             }
-            samples.reserveCapacity(samples.count + list.count)
             for (i, raw) in list.enumerated() {
                 do {
                     samples.append(try sample(raw, index: i, file: file, root: root))
