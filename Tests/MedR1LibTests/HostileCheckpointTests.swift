@@ -61,6 +61,13 @@ final class HostileCheckpointTests: XCTestCase {
                        "\(url.path): header is not valid JSON (header line 2, column 17: invalid value): the file is corrupted")
     }
 
+    func testOversizedFileIsRefusedBeforeReading() throws {
+        let url = dir.appendingPathComponent("big.safetensors")
+        try PNGHostileFileTests.sparseFile(url, starting: Data(), size: FileInput.maxSafeTensorsBytes + 1)
+        XCTAssertEqual(message { _ = try SafeTensors.read(url) },
+                       "\(url.path): the file is 4294967297 bytes, more than the 4294967296 bytes allowed for a safetensors file")
+    }
+
     func testFIFOIsRefused() throws {
         let url = dir.appendingPathComponent("pipe.safetensors")
         XCTAssertEqual(mkfifo(url.path, 0o600), 0)

@@ -32,6 +32,13 @@ extension LoaderTests {
         XCTAssertEqual(loadError(), "\(fifo.path): is not a regular file (it is a FIFO): give the path of a file")
     }
 
+    func testOversizedDataJSONIsRefusedBeforeReading() throws {
+        let url = root.appendingPathComponent("QA_information/Open-access/Bad.json")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try PNGHostileFileTests.sparseFile(url, starting: Data("[".utf8), size: FileInput.maxDataJSONBytes + 1)
+        XCTAssertEqual(loadError(), "\(badFile): is 134217729 bytes, more than the 134217728 bytes allowed for a data-set JSON file")
+    }
+
     func testOmniMedVQAOptionGapIsAnError() throws {
         // option_B and option_C but no option_A: the letters would shift by one.
         let record = """

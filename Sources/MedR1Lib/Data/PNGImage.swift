@@ -12,9 +12,9 @@
 // (each chunk has its own CRC, so the stream stays valid), after which an 8-bit
 // file is read as sRGB into sRGB and a 16-bit file as linear into linear: raw
 // samples both. `PNGChunks` also checks the chunk list and bounds the image size
-// from IHDR before libpng allocates anything.
-// - libpng returns 16-bit colour *premultiplied* by alpha; we divide it back out,
-//   which is exact for opaque pixels and loses the colour of fully transparent ones.
+// from IHDR before libpng allocates anything. One caveat remains: libpng
+// returns 16-bit colour *premultiplied* by alpha; we divide it back out, which
+// is exact for opaque pixels and loses the colour of fully transparent ones.
 
 import CPNG
 import Foundation
