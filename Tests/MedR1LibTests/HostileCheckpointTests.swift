@@ -145,6 +145,17 @@ final class HostileCheckpointTests: XCTestCase {
         XCTAssertEqual(tokenizerError("[" + pairs.prefix(12).joined(separator: ",") + "]"), "no error")
     }
 
+    func testTrainingNeverMakesATokenTheLoaderRefuses() throws {
+        // One 6,000-byte word: unbounded, its merges would reach 4096 + 1024 + ... bytes.
+        let word = String(repeating: "ab", count: 3000)
+        let t = Tokenizer.train(corpus: [word, word, word], vocabSize: Tokenizer.firstMergeId + 40)
+        XCTAssertLessThanOrEqual(t.tokenBytes.map(\.count).max()!, Tokenizer.maxTokenBytes)
+        XCTAssertEqual(t.tokenBytes.map(\.count).max()!, 4096)
+        let back = try Tokenizer(json: t.toJSON())
+        XCTAssertEqual(back.encode(word), t.encode(word))
+        XCTAssertEqual(t.decode(t.encode(word)), word)
+    }
+
     func testMergeCountIsBounded() {
         let n = Tokenizer.maxMerges + 1
         let merges = "[" + Array(repeating: "[7,7]", count: n).joined(separator: ",") + "]"
