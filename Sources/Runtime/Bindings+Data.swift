@@ -71,6 +71,9 @@ public final class DatasetObject: HostObject {
         case "tokenizer":
             try a.allowOnly(["vocab", "template"])
             let vocab = try a.namedInt("vocab") ?? 512
+            guard (1...ModelConfig.maxVocabSize).contains(vocab) else {
+                throw a.error("vocab: \(vocab) is out of range: use 1 to \(ModelConfig.maxVocabSize)")
+            }
             let template = try Bindings.template(a)
             return .host(TokenizerObject(dataset.trainTokenizer(vocabSize: vocab, template: template)))
         default:

@@ -48,6 +48,14 @@ final class DataBindingFileTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("unknown modality \"PET\""), sink.text)
     }
 
+    func testTokenizerVocabIsBounded() {
+        XCTAssertEqual(session.run(source: """
+        let d = load_medr1("data.json", modality: "CT", question_type: "Anatomy Identification")
+        d.tokenizer(vocab: 1000000000000)
+        """, file: "t.medr1"), .runtimeError)
+        XCTAssertTrue(sink.text.contains("vocab: 1000000000000 is out of range: use 1 to 1048576"), sink.text)
+    }
+
     func testShowSaysWhyTheImageIsMissing() {
         XCTAssertEqual(session.run(source: """
         let d = load_medr1("data.json", modality: "CT", question_type: "Anatomy Identification")

@@ -53,7 +53,7 @@ extension Tokenizer {
 
         // 3. Merge loop.
         var merges: [(left: Int, right: Int)] = []
-        merges.reserveCapacity(wantMerges)
+        merges.reserveCapacity(min(wantMerges, 1 << 16))  // the corpus may run out of pairs long before
         var tokenLength = [Int](repeating: 1, count: firstMergeId)  // bytes (specials never merge)
         var touched: [UInt64: Int] = [:]
         while merges.count < wantMerges, let top = heap.pop() {
