@@ -66,10 +66,12 @@ final class PNGHostileFileTests: XCTestCase {
         do { try body(); return "no error" } catch { return "\(error)" }
     }
 
-    /// gAMA 1.0 (linear), a non-sRGB cHRM, an sRGB and an iCCP chunk: none may change a sample.
+    /// gAMA 1.0 (linear), a non-sRGB cHRM, 3 significant bits and a background: none may change a sample.
     static let colourChunks: [[UInt8]] = [
         chunk("gAMA", be32(100_000)),
         chunk("cHRM", [31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000].flatMap { be32(UInt32($0)) }),
+        chunk("sBIT", [3]),
+        chunk("bKGD", [0, 77]),
     ]
 
     // MARK: - Raw samples whatever the gamma chunks say
@@ -96,6 +98,12 @@ final class PNGHostileFileTests: XCTestCase {
         let img = try PNGImage.read(url)
         XCTAssertEqual(img.sourceBitDepth, 16)
         XCTAssertEqual(img.pixels, values.map { Float($0) * (1 / 65535 as Float) })
+        // An sRGB chunk alone (no gAMA) on a 16-bit RGB file.
+        let rgb: [UInt16] = [65535, 0, 1000, 1, 2, 40000]
+        let url2 = try write("srgb16.png", Self.png(width: 2, height: 1, bitDepth: 16, colourType: 2,
+                                                    rows: [rgb.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }],
+                                                    extra: [Self.chunk("sRGB", [0])]))
+        XCTAssertEqual(try PNGImage.read(url2).pixels, rgb.map { Float($0) * (1 / 65535 as Float) })
     }
 
     // MARK: - Sizes bounded before allocating
