@@ -23,6 +23,28 @@ public enum JSONLiteral {
         return out + "\""
     }
 
+    /// `s` with control characters (C0, DEL, C1) written as JSON-style escapes
+    /// (`\n`, `\t`, `\u001b`, ...) and everything else unchanged: for error
+    /// messages that quote text read from a file, so the text cannot drive the terminal.
+    public static func escapingControls(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(u): out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (0x7F...0x9F).contains(u.value)
+    }
+
     /// A JSON number that reads back as the very same Double (bit for bit):
     /// integers up to 2^53 as integers, -0 as -0.0, the rest in Swift's
     /// shortest round-trip form; NaN and infinities (no JSON numbers) as null.

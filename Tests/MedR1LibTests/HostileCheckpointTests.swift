@@ -165,7 +165,7 @@ final class HostileCheckpointTests: XCTestCase {
 
     func testTokenizerJSONErrorGivesLineAndColumn() {
         XCTAssertEqual(message { _ = try Tokenizer(json: "{\"format\":\n  \"medr1-byte-bpe\",\n \"version\": x}") },
-                       "tokenizer JSON is not valid JSON (starts with \"{\"format\":\n  \"medr1-byte-bpe\",\n \"version\"): "
+                       "tokenizer JSON is not valid JSON (starts with \"{\"format\":\\n  \"medr1-byte-bpe\",\\n \"version\"): "
                        + "line 3, column 13: invalid value; expected the text a saved model's tokenizer holds")
     }
 }

@@ -39,6 +39,13 @@ extension LoaderTests {
         XCTAssertEqual(loadError(), "\(badFile): is 134217729 bytes, more than the 134217728 bytes allowed for a data-set JSON file")
     }
 
+    func testControlCharactersFromDataAreEscapedInErrors() throws {
+        try omniFile([LoaderTests.record(modality: #""modality_type": "\u001b[2J\nPET""#)])
+        XCTAssertEqual(loadError(), "\(badFile): record 0, field 'modality_type': unknown modality \"\\u001b[2J\\nPET\"; known: "
+                       + "CT, MRI, X-Ray, Ultrasound, Dermoscopy, Fundus, OCT, Microscopy"
+                       + " (fix the record, or load with skip_bad: true to skip bad records)")
+    }
+
     func testOmniMedVQAOptionGapIsAnError() throws {
         // option_B and option_C but no option_A: the letters would shift by one.
         let record = """

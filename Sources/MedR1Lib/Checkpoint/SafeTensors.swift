@@ -13,7 +13,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     /// What is wrong (naming the tensor or field) and how to fix it.
     public let message: String
     public init(file: String, _ message: String) { self.file = file; self.message = message }
-    public var description: String { "\(file): \(message)" }
+    /// Control characters (from a file's name or header) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(file): \(message)") }
 }
 
 /// One tensor to write or that was read.

@@ -32,7 +32,7 @@ public struct DataLoadError: Error, CustomStringConvertible, LocalizedError, Equ
         let fix = record != nil
             ? " (fix the record, or load with skip_bad: true to skip bad records)"
             : ""
-        return where_ + ": " + message + fix
+        return JSONLiteral.escapingControls(where_ + ": " + message + fix)
     }
 
     public var errorDescription: String? { description }

@@ -61,7 +61,8 @@ public struct PNGImage: Equatable, Sendable {
 public struct PNGError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
-    public var description: String { "\(path): \(message)" }
+    /// Control characters (from a file's name or bytes) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(path): \(message)") }
 }
 
 // MARK: - Reading

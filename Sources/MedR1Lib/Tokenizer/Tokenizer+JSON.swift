@@ -11,7 +11,8 @@ import Foundation
 /// A tokenizer JSON that cannot be loaded; the message says which field and why.
 public struct TokenizerError: Error, CustomStringConvertible, LocalizedError, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Control characters (from the JSON text) are escaped.
+    public init(_ message: String) { self.message = JSONLiteral.escapingControls(message) }
     public var description: String { message }
     public var errorDescription: String? { message }
 }
