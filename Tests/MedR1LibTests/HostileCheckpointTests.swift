@@ -119,6 +119,10 @@ final class HostileCheckpointTests: XCTestCase {
         }
     }
 
+    func testConfigValueFromTheFileIsEscaped() {
+        XCTAssertEqual(configError(["d_model": "\u{1B}[2J"]), "m.safetensors: metadata field 'd_model' is '\\u001b[2J', not an integer")
+    }
+
     func testConfigNormEpsMustBeFinite() {
         let expected = { (v: String) in
             "m.safetensors: config field norm_eps is \(v): it must be a finite number above 0 and at most 1.0" }

@@ -165,6 +165,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 /// field and says how to fix it.
 public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Control characters (from a file's metadata) are escaped.
+    public init(_ message: String) { self.message = JSONLiteral.escapingControls(message) }
     public var description: String { message }
 }
