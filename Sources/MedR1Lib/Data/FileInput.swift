@@ -31,8 +31,9 @@ public enum FileInput {
     public static let maxPNGFileBytes = 64 << 20
     /// Largest data-set JSON file read (bytes).
     public static let maxDataJSONBytes = 128 << 20
-    /// Largest safetensors file read (bytes).
-    public static let maxSafeTensorsBytes = 4 << 30
+    /// Largest safetensors file read (bytes): the largest file the project writes is
+    /// an optimizer state, two moments per weight of the largest model allowed.
+    public static let maxSafeTensorsBytes = 2 * 4 * ModelConfig.maxParameters + SafeTensors.maxHeaderBytes + 8
 
     /// The bytes of the regular file at `url`, at most `limit` of them. `what`
     /// names the kind of file in the size message ("a PNG image").
