@@ -90,6 +90,60 @@ extension LoaderTests {
         XCTAssertEqual(MedR1JSONLoader.parseProblem("Grade A: how bad?\nA) mild\nB) severe")?.options, ["mild", "severe"])
     }
 
+    func testProblemParsingAgreesWithTheDirectSearch() {
+        // Random short problems over the characters that matter: the indexed parser
+        // must give what a plain left-to-right search for each marker gives.
+        let pieces = ["A)", " A)", " B)", " C)", " D)", " A:", " B:", " C:", "\nA)", "\nB)", ",B)", "B)", " A", ")", "x", "yz"]
+        var rng = SplitMix64(seed: 11)
+        var parsed = 0
+        for _ in 0..<3000 {
+            let n = Int(rng.next() % 14)
+            let text = (0..<n).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            let got = MedR1JSONLoader.parseProblem(text)
+            let want = Self.directParse(text)
+            XCTAssertEqual(got?.question, want?.question, text.debugDescription)
+            XCTAssertEqual(got?.options, want?.options, text.debugDescription)
+            if got != nil { parsed += 1 }
+        }
+        XCTAssertGreaterThan(parsed, 300, "the random problems exercise the option paths")
+    }
+
+    /// The quadratic reference: scan forward from each position for each marker.
+    static func directParse(_ problem: String) -> (question: String, options: [String])? {
+        let chars = Array(problem)
+        func marker(_ letter: Character, from: Int, _ delims: Set<Character>) -> Int? {
+            var i = from
+            while i + 1 < chars.count {
+                if chars[i] == letter, delims.contains(chars[i + 1]), i == 0 || chars[i - 1].isWhitespace || chars[i - 1] == "," {
+                    return i
+                }
+                i += 1
+            }
+            return nil
+        }
+        var search = 0
+        var found: (a: Int, b: Int)?
+        while let a = marker("A", from: search, [")", ":"]) {
+            if let b = marker("B", from: a + 2, [chars[a + 1]]) { found = (a, b); break }
+            search = a + 1
+        }
+        guard var (a, b) = found else { return nil }
+        while let later = marker("A", from: a + 1, [")", ":"]), later < b,
+              let nb = marker("B", from: later + 2, [chars[later + 1]]) {
+            (a, b) = (later, nb)
+        }
+        var starts = [a, b]
+        for letter in "CDEFGHIJKLMNOPQRSTUVWXYZ" {
+            guard let next = marker(letter, from: starts.last! + 2, [chars[a + 1]]) else { break }
+            starts.append(next)
+        }
+        let trimSet = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ",;"))
+        let options = starts.indices.map { k in
+            String(chars[(starts[k] + 2)..<(k + 1 < starts.count ? starts[k + 1] : chars.count)]).trimmingCharacters(in: trimSet)
+        }
+        return (String(chars[0..<a]).trimmingCharacters(in: .whitespacesAndNewlines), options)
+    }
+
     func message(_ body: () throws -> Void) -> String {
         do { try body(); return "no error" } catch { return "\(error)" }
     }
