@@ -17,6 +17,15 @@ extension LoaderTests {
                        "\(medr1.path): is not valid JSON: line 2, column 17: invalid value")
     }
 
+    func testJSONErrorsWithoutAPositionSayNoPosition() {
+        func error(_ text: String) -> FileInput.JSONSyntaxError? {
+            do { _ = try FileInput.jsonObject(Data(text.utf8)); return nil } catch { return error as? FileInput.JSONSyntaxError }
+        }
+        XCTAssertEqual(error("[1e999]"), .init(line: nil, column: nil, reason: "number 1e999 is not representable in Swift"))
+        XCTAssertEqual(error("[1e999]")?.description, "number 1e999 is not representable in Swift")
+        XCTAssertEqual(error("[\"abc"), .init(line: 1, column: 6, reason: "unexpected end of file during JSON parse"))
+    }
+
     func testLineColumnCountsCharactersNotBytes() {
         let data = Data("ab\néé x".utf8)  // 'x' is byte 8, character 4 of line 2
         XCTAssertEqual(FileInput.lineColumn(data, offset: 8).line, 2)

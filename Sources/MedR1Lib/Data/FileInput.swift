@@ -93,24 +93,31 @@ public enum FileInput {
 
     // MARK: - JSON with line:col
 
-    /// A JSON syntax error: where (1-based line and column, in characters) and what.
+    /// A JSON syntax error: where (1-based line and column, in characters; nil when
+    /// the parser names no position) and what.
     public struct JSONSyntaxError: Error, Equatable, Sendable {
-        public var line: Int
-        public var column: Int
+        public var line: Int?
+        public var column: Int?
         public var reason: String
-        /// "line 3, column 7: <reason>"
-        public var description: String { "line \(line), column \(column): \(reason)" }
+        /// "line 3, column 7: <reason>", or the reason alone.
+        public var description: String {
+            guard let line, let column else { return reason }
+            return "line \(line), column \(column): \(reason)"
+        }
     }
 
     /// Parses `data` as JSON; a syntax error comes back as a `JSONSyntaxError`
     /// with the line and column of the offending byte (the end of the text when
-    /// the text ends too early).
+    /// the text ends too early; none when the parser names no position).
     public static func jsonObject(_ data: Data) throws -> Any {
         do {
             return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
             let debug = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? ""
-            let offset = byteOffset(in: debug) ?? data.count
+            let endsEarly = debug.contains("end of file") || debug.isEmpty
+            guard let offset = byteOffset(in: debug) ?? (endsEarly ? data.count : nil) else {
+                throw JSONSyntaxError(line: nil, column: nil, reason: reason(debug, atEnd: false))
+            }
             let (line, column) = lineColumn(data, offset: offset)
             throw JSONSyntaxError(line: line, column: column, reason: reason(debug, atEnd: offset >= data.count))
         }
@@ -129,7 +136,7 @@ public enum FileInput {
     /// Foundation's message without its "around character N." tail.
     static func reason(_ message: String, atEnd: Bool) -> String {
         var m = message
-        for key in [" around character", " at position", " at character"] {
+        for key in [" around character", " at position", " at character", " starting from character"] {
             if let r = m.range(of: key) { m = String(m[..<r.lowerBound]) }
         }
         m = m.trimmingCharacters(in: CharacterSet(charactersIn: ". "))
