@@ -8,33 +8,28 @@ public enum JSONLiteral {
     /// A JSON string literal of `s` with the escapes RFC 8259 requires
     /// (quote, backslash, control characters); everything else as UTF-8.
     public static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
+        "\"" + escaped(s, json: true) + "\""
     }
 
     /// `s` with control characters (C0, DEL, C1) written as JSON-style escapes
     /// (`\n`, `\t`, `\u001b`, ...) and everything else unchanged: for error
     /// messages that quote text read from a file, so the text cannot drive the terminal.
     public static func escapingControls(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        s.unicodeScalars.contains(where: isControl) ? escaped(s, json: false) : s
+    }
+
+    /// JSON escapes of `s`: with `json`, quote, backslash and C0 (a string literal's
+    /// body); without, C0, DEL and C1 only.
+    private static func escaped(_ s: String, json: Bool) -> String {
         var out = ""
         for u in s.unicodeScalars {
             switch u {
+            case "\"" where json: out += "\\\""
+            case "\\" where json: out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where isControl(u): out += String(format: "\\u%04x", u.value)
+            case _ where json ? u.value < 0x20 : isControl(u): out += String(format: "\\u%04x", u.value)
             default: out.unicodeScalars.append(u)
             }
         }
