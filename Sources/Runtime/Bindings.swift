@@ -34,8 +34,9 @@ extension Bindings {
     /// The sample's image decoded for the terminal, plus its PNG bytes for notebooks.
     static func sampleImage(_ s: Sample) throws -> DecodedImage {
         let url = URL(fileURLWithPath: s.imagePath)
-        let png = try PNGImage.read(url)
-        return DecodedImage(png: try? Data(contentsOf: url), pixels: png.pixels, width: png.width, height: png.height, channels: png.channels)
+        let bytes = try PNGImage.readBytes(url)
+        let png = try PNGImage.decode(bytes, path: url.path)
+        return DecodedImage(png: bytes, pixels: png.pixels, width: png.width, height: png.height, channels: png.channels)
     }
 
     static func registerSynth(_ add: Builtins.Register) {

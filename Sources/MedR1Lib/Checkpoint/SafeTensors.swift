@@ -13,7 +13,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     /// What is wrong (naming the tensor or field) and how to fix it.
     public let message: String
     public init(file: String, _ message: String) { self.file = file; self.message = message }
-    public var description: String { "\(file): \(message)" }
+    /// Control characters (from a file's name or header) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(file): \(message)") }
 }
 
 /// One tensor to write or that was read.
@@ -79,15 +80,24 @@ public enum SafeTensors {
         public func tensor(_ name: String) -> NamedTensor? { tensors.first { $0.name == name } }
     }
 
-    /// Reads and validates a safetensors file of F32 tensors: header length,
-    /// JSON, metadata strings, dtype, shapes, data offsets (inside the data
-    /// section, matching the shape).
+    /// Largest JSON header read (bytes): the config and tokenizer take a few kilobytes.
+    public static let maxHeaderBytes = 64 << 20
+    /// Most dimensions of one tensor.
+    public static let maxRank = 8
+
+    /// Reads and validates a safetensors file of F32 tensors: the file (a regular
+    /// file of at most `FileInput.maxSafeTensorsBytes`), header length (at most
+    /// `maxHeaderBytes`), JSON (errors give line and column), metadata strings,
+    /// dtype, shapes, data offsets (inside the data section, matching the shape),
+    /// and that every value is finite.
     public static func read(_ url: URL) throws -> Contents {
         let path = url.path
         func fail(_ m: String) -> CheckpointError { CheckpointError(file: path, m) }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw fail("cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission or I/O error" : "no such file")): check the path")
+        do {
+            data = try FileInput.read(url, limit: FileInput.maxSafeTensorsBytes, what: "a safetensors file")
+        } catch let e as FileInputError {
+            throw fail("the file \(e.message)")
         }
         guard data.count >= 8 else {
             throw fail("file is \(data.count) bytes, too short for the 8-byte header length: the file is truncated or not a safetensors file")
@@ -96,10 +106,13 @@ public enum SafeTensors {
         guard n <= UInt64(data.count - 8) else {
             throw fail("header length \(n) exceeds the \(data.count - 8) bytes after the length field: the file is truncated or not a safetensors file")
         }
+        guard n <= UInt64(maxHeaderBytes) else {
+            throw fail("header length \(n) is more than the \(maxHeaderBytes) bytes allowed: the file is corrupted or not a medr1 checkpoint")
+        }
         let headerData = data.subdata(in: 8..<(8 + Int(n)))
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: headerData) } catch {
-            throw fail("header is not valid JSON: the file is corrupted")
+        do { json = try FileInput.jsonObject(headerData) } catch let e as FileInput.JSONSyntaxError {
+            throw fail("header is not valid JSON (header \(e.description)): the file is corrupted")
         }
         guard let obj = json as? [String: Any] else { throw fail("header is not a JSON object: the file is corrupted") }
         var metadata: [String: String] = [:]
@@ -128,11 +141,16 @@ public enum SafeTensors {
             guard let shapeAny = e["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("tensor '\(name)': shape is not a list of non-negative integers")
             }
+            guard shape.count <= maxRank else {
+                throw fail("tensor '\(name)': shape \(shape) has \(shape.count) dimensions, more than the \(maxRank) allowed")
+            }
+            guard let need = byteCount(shape) else {
+                throw fail("tensor '\(name)': shape \(shape) holds too many values to address: the file is corrupted")
+            }
             guard let offAny = e["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2,
                   off[0] >= 0, off[0] <= off[1] else {
                 throw fail("tensor '\(name)': data_offsets is not a pair [begin, end] with 0 <= begin <= end")
             }
-            let need = shape.reduce(1, *) * 4
             guard off[1] - off[0] == need else {
                 throw fail("tensor '\(name)': data_offsets [\(off[0]), \(off[1])] hold \(off[1] - off[0]) bytes, shape \(shape) needs \(need)")
             }
@@ -147,17 +165,32 @@ public enum SafeTensors {
         }
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)
-        data.withUnsafeBytes { raw in
+        try data.withUnsafeBytes { raw in
             for e in entries {
                 let count = (e.end - e.begin) / 4
                 var values = [Float](repeating: 0, count: count)
                 values.withUnsafeMutableBytes { dst in
                     dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
                 }
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("tensor '\(e.name)' holds a non-finite value (\(values[bad])) at index \(bad): "
+                        + "the weights diverged or the file is corrupted")
+                }
                 tensors.append(NamedTensor(name: e.name, shape: e.shape, data: values))
             }
         }
         return Contents(metadata: metadata, tensors: tensors)
+    }
+
+    /// 4 * the product of `shape`, or nil when it overflows.
+    private static func byteCount(_ shape: [Int]) -> Int? {
+        var n = 4
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     private static func intArray(_ a: [Any]) -> [Int]? {

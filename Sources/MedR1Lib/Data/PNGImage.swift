@@ -6,13 +6,15 @@
 // turn into a thrown `PNGError` naming the file.
 //
 // Sample values (model-spec.md, "Image preprocessing"): 8-bit samples / 255,
-// 16-bit samples / 65535, into Float in [0, 1]. Caveats of the simplified API:
-// - An 8-bit file with a gAMA chunk far from sRGB is converted to sRGB codes
-//   (files without gamma information, or with sRGB/gamma 1/2.2, read exactly).
-// - A 16-bit file is read as linear (exact when it has no gAMA chunk or gAMA 1.0,
-//   which is what libpng and most tools write for 16-bit).
-// - libpng returns 16-bit colour *premultiplied* by alpha; we divide it back out,
-//   which is exact for opaque pixels and loses the colour of fully transparent ones.
+// 16-bit samples / 65535, into Float in [0, 1]. The simplified API converts
+// between gamma encodings when the file carries gAMA, cHRM, sRGB or iCCP
+// chunks; `PNGChunks` drops those chunks from the bytes before libpng sees them
+// (each chunk has its own CRC, so the stream stays valid), after which an 8-bit
+// file is read as sRGB into sRGB and a 16-bit file as linear into linear: raw
+// samples both. `PNGChunks` also checks the chunk list and bounds the image size
+// from IHDR before libpng allocates anything. One caveat remains: libpng
+// returns 16-bit colour *premultiplied* by alpha; we divide it back out, which
+// is exact for opaque pixels and loses the colour of fully transparent ones.
 
 import CPNG
 import Foundation
@@ -59,24 +61,59 @@ public struct PNGImage: Equatable, Sendable {
 public struct PNGError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
-    public var description: String { "\(path): \(message)" }
+    /// Control characters (from a file's name or bytes) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(path): \(message)") }
 }
 
 // MARK: - Reading
 
 extension PNGImage {
+    /// Longest side of an image read (pixels).
+    public static let maxSide = 8192
+    /// Most pixels (width * height) in an image read: 4096 x 4096.
+    public static let maxPixels = 4096 * 4096
+
     /// Reads any PNG libpng understands: gray, gray+alpha, RGB, RGBA, palette (with or
     /// without transparency), at 1-16 bits. Palette images become RGB (RGBA if they
-    /// have transparency); gray palettes may come back as gray.
+    /// have transparency); gray palettes may come back as gray. The file must be a
+    /// regular file of at most `FileInput.maxPNGFileBytes`.
     public static func read(_ url: URL) throws -> PNGImage {
-        let path = url.path
+        try decode(readBytes(url), path: url.path)
+    }
+
+    /// The bytes of the PNG file at `url`, read with the size and file-type checks of `read`.
+    public static func readBytes(_ url: URL) throws -> Data {
+        do {
+            return try FileInput.read(url, limit: FileInput.maxPNGFileBytes, what: "a PNG image")
+        } catch let e as FileInputError {
+            throw PNGError(path: url.path, message: e.message)
+        }
+    }
+
+    /// Decodes PNG bytes (`path` names them in errors). Samples are raw: 8-bit / 255,
+    /// 16-bit / 65535, whatever gamma or colour-space chunks the file carries.
+    public static func decode(_ bytes: Data, path: String) throws -> PNGImage {
+        let stream = try PNGChunks.rawSampleStream(bytes, path: path)
+        // libpng reads from the memory until png_image_finish_read: decode inside the closure.
+        return try stream.bytes.withUnsafeBytes { raw in
+            try decode(memory: raw, width: stream.width, height: stream.height, path: path)
+        }
+    }
+
+    private static func decode(memory: UnsafeRawBufferPointer, width checkedWidth: Int, height checkedHeight: Int,
+                               path: String) throws -> PNGImage {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.opaque = nil
-        guard png_image_begin_read_from_file(&image, path) != 0 else {
+        guard png_image_begin_read_from_memory(&image, memory.baseAddress, memory.count) != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
             throw PNGError(path: path, message: "not a readable PNG (libpng: \(msg))")
+        }
+        // The chunk check bounded IHDR's size; libpng must agree with it.
+        guard Int(image.width) == checkedWidth, Int(image.height) == checkedHeight else {
+            png_image_free(&image)
+            throw PNGError(path: path, message: "IHDR size \(checkedWidth)x\(checkedHeight) disagrees with libpng's \(image.width)x\(image.height)")
         }
         let fileFormat = image.format
         let hasColor = fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
