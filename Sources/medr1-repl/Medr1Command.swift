@@ -87,6 +87,9 @@ struct Medr1REPL: ParsableCommand {
     /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
     static func main() {
         BLASEnvironment.ensureFastKernels()
+        // Past a file-size limit (ulimit -f) a write fails with EFBIG, reported as a
+        // runtime error naming the file, instead of the signal killing the process.
+        signal(SIGXFSZ, SIG_IGN)
         main(nil)
     }
 
