@@ -40,7 +40,7 @@ public enum FileIO {
         case EDQUOT: return "disk quota exceeded"
         case EACCES, EPERM: return "permission denied"
         case EISDIR: return "is a directory"
-        case ENOENT: return "no such file or directory"
+        case ENOENT: return "no such file"
         case ENOTDIR: return "a part of the path is not a directory"
         case EROFS: return "read-only file system"
         case EEXIST: return "already exists"
@@ -64,13 +64,10 @@ public enum FileIO {
         if let e = error as? POSIXError { return reason(errno: e.code.rawValue) }
         let ns = error as NSError
         if ns.domain == NSPOSIXErrorDomain { return reason(errno: Int32(ns.code)) }
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError {
-            if u.domain == NSPOSIXErrorDomain { return reason(errno: Int32(u.code)) }
-            return reason(u)
-        }
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? Error { return reason(u) }
         if ns.domain == NSCocoaErrorDomain {
             switch ns.code {
-            case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or directory"
+            case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file"
             case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
             case NSFileWriteOutOfSpaceError: return "no space left on the device"
             case NSFileWriteVolumeReadOnlyError: return "read-only file system"

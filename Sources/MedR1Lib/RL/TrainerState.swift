@@ -141,7 +141,6 @@ enum TrainerStateIO {
         switch s.kind {
         case "grpo":
             guard let c = s.grpo else { throw bad("grpo", "is missing: a grpo trainer state holds its settings there") }
-            do { try c.validate() } catch let e as RLError { throw RLError.badState("\(file): field 'grpo': \(e.description)") }
             try range("grpo.group", c.group, 2...maxGroup)
             try range("grpo.promptsPerStep", c.promptsPerStep, 1...maxBatch)
             try range("grpo.promptsPerStep x grpo.group", c.promptsPerStep * c.group, 2...maxBatch)
@@ -152,16 +151,18 @@ enum TrainerStateIO {
             try finite("grpo.beta", c.beta, 0...1e6)
             try finite("grpo.epsLow", c.epsLow, 0...1e6)
             try finite("grpo.epsHigh", c.epsHigh, 0...1e6)
+            try finite("grpo.topP", c.topP, 1e-9...1)
             try optimizer("grpo", c, lr: c.learningRate)
+            do { try c.validate() } catch let e as RLError { throw RLError.badState("\(file): field 'grpo': \(e.description)") }
             guard s.samplerState != nil else { throw bad("samplerState", "is missing: a grpo trainer state holds its sampler's state") }
             guard let names = s.rewardNames, (1...64).contains(names.count) else {
                 throw bad("rewardNames", "must list the trainer's 1 to 64 rewards")
             }
         case "sft":
             guard let c = s.sft else { throw bad("sft", "is missing: an sft trainer state holds its settings there") }
-            do { try c.validate() } catch let e as RLError { throw RLError.badState("\(file): field 'sft': \(e.description)") }
             try range("sft.batchSize", c.batchSize, 1...maxBatch)
             try optimizer("sft", c, lr: c.learningRate)
+            do { try c.validate() } catch let e as RLError { throw RLError.badState("\(file): field 'sft': \(e.description)") }
         default:
             throw bad("kind", "is \"\(s.kind)\": it must be \"grpo\" or \"sft\"")
         }
