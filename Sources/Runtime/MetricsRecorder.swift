@@ -10,6 +10,8 @@ final class MetricsRecorder {
     let path: String
     /// Open for appending after the first line; -1 before.
     private var fd: Int32 = -1
+    /// Bytes of whole lines in the file.
+    private var written = 0
 
     init(path: String) { self.path = path }
 
@@ -34,8 +36,11 @@ final class MetricsRecorder {
             text = header() + "\n" + text
         }
         do { try FileIO.writeAll(fd, Data(text.utf8), path: path) } catch {
+            // Keep the file a sequence of whole lines: drop the part of this one that was written.
+            _ = ftruncate(fd, off_t(written))
             throw RuntimeError("cannot write metrics to \(path): \(Files.reason(error))")
         }
+        written += text.utf8.count
     }
 
     /// FNV-1a 64-bit of the UTF-8 bytes, as 16 hex digits: names a script, not a security hash.

@@ -184,7 +184,7 @@ public enum FileIO {
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
     /// glibc's renameat2 (Linux 3.15+), looked up at run time: Swift's Glibc
     /// module does not declare it.
-    nonisolated(unsafe) private static let renameat2: RenameAt2? =
+    private static let renameat2: RenameAt2? =
         dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
     /// Atomically exchanges two existing paths (RENAME_EXCHANGE). False when the

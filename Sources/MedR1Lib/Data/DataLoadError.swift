@@ -90,7 +90,7 @@ func readJSONList(_ url: URL) throws -> [Any] {
     do {
         data = try Data(contentsOf: url)
     } catch {
-        throw DataLoadError(file: url.path, message: "cannot be read: \((error as NSError).localizedDescription)")
+        throw DataLoadError(file: url.path, message: "cannot be read: \(FileIO.reason(error))")
     }
     let top: Any
     do {
