@@ -105,12 +105,13 @@ public enum FileIO {
     }
 
     /// Creates `path` (which must not exist), writes `data`, fsyncs and closes it.
-    public static func writeNewFile(_ data: Data, to path: String) throws {
+    /// `durable: false` skips the fsync (a kill still leaves a whole file; a power cut may not).
+    public static func writeNewFile(_ data: Data, to path: String, durable: Bool = true) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(path, "cannot create") }
         do {
             try writeAll(fd, data, path: path)
-            guard fsync(fd) == 0 else { throw failure(path, "cannot flush to disk") }
+            guard !durable || fsync(fd) == 0 else { throw failure(path, "cannot flush to disk") }
         } catch {
             close(fd)
             throw error
@@ -121,13 +122,16 @@ public enum FileIO {
     /// Replaces the file at `url` with `data` as a whole: a temporary sibling
     /// written and flushed, renamed over `url`, the folder flushed. On any
     /// failure the previous file is untouched and the temporary removed.
-    public static func writeAtomically(_ data: Data, to url: URL) throws {
+    /// `durable: false` skips the fsyncs and the clean-up of killed writers'
+    /// temporaries, for many files cheap to make again (images).
+    public static func writeAtomically(_ data: Data, to url: URL, durable: Bool = true) throws {
         let path = url.path
         let dir = url.deletingLastPathComponent().path
-        removeStaleTemporaries(of: url)
+        // Listing the folder per write would make writing many images quadratic.
+        if durable { removeStaleTemporaries(of: url) }
         let tmp = temporaryPath(for: url, kind: "tmp")
         do {
-            try writeNewFile(data, to: tmp)
+            try writeNewFile(data, to: tmp, durable: durable)
         } catch let e as FileError {
             unlink(tmp)
             throw FileError(path: path, action: "cannot write", reason: e.reason)
@@ -137,7 +141,7 @@ public enum FileIO {
             unlink(tmp)
             throw e
         }
-        syncDirectory(dir)
+        if durable { syncDirectory(dir) }
     }
 
     /// fsync of a folder, so that renames and new entries in it survive a crash.
