@@ -446,7 +446,9 @@ extension Bindings {
                     let t = try SFTTrainer.resume(from: dir, dataset: d, images: imageCache(cfg, ctx))
                     return .host(TrainerObject(.sft(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
                 }
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw a.error(e.description) } catch let e as CheckpointError {
+                throw a.error("cannot resume from \(path): \(e.description)")
+            }
         }
         add("load_model") { a, ctx in
             try a.expect(1...1, "load_model(\"m.safetensors\")")
