@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "MedR1AVX512"], swiftSettings: optimiseKernels),
         .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"], swiftSettings: optimise),
         .executableTarget(name: "medr1-repl",
-                          dependencies: ["Runtime", "CEditLine",
+                          dependencies: ["Runtime", "MedR1Lib", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"], swiftSettings: optimise),

@@ -445,6 +445,8 @@ extension Bindings {
                 throw a.error(e.description)
             } catch let e as RuntimeError {
                 throw e
+            } catch let e as CheckpointError {
+                throw a.error("cannot save to \(path): \(e.file == url.path ? e.message : e.description)")
             } catch {
                 throw a.error("cannot save to \(path): \(error)")
             }
@@ -456,21 +458,21 @@ extension Bindings {
             let path = try a.string(0, "path")
             let dir = ctx.resolve(path)
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset (the one the trainer was trained on)").dataset
-            let kind = try trainerKind(dir, path, a)
             do {
+                let (kind, cfg) = try trainerKind(dir, path, a)
                 switch kind {
                 case "grpo":
                     let rs = abortable(try rewardOptions(a, ctx))
-                    let cfg = try ModelConfigProbe.read(dir)
                     let t = try GRPOTrainer.resume(from: dir, dataset: d, rewards: rs, images: imageCache(cfg, ctx))
                     return .host(TrainerObject(.grpo(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
                 default:
                     guard !a.has("rewards") else { throw a.error("\(path) holds an SFT trainer, which takes no rewards") }
-                    let cfg = try ModelConfigProbe.read(dir)
                     let t = try SFTTrainer.resume(from: dir, dataset: d, images: imageCache(cfg, ctx))
                     return .host(TrainerObject(.sft(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
                 }
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw a.error(e.description) } catch let e as CheckpointError {
+                throw a.error("cannot resume from \(path): \(e.description)")
+            }
         }
         add("load_model") { a, ctx in
             try a.expect(1...1, "load_model(\"m.safetensors\")")
@@ -490,23 +492,12 @@ extension Bindings {
         try Checkpoint.save(model: m.model, tokenizerJSON: m.tokenizer.toJSON(), extraMetadata: ["written_by": "medr1 \(Medr1Version.version)"], to: url)
     }
 
-    /// "grpo" or "sft", from the state directory's trainer.json.
-    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> String {
-        let file = dir.appendingPathComponent("trainer.json")
-        guard let data = try? Data(contentsOf: file),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let kind = obj["kind"] as? String else {
+    /// "grpo" or "sft" and the policy's config, from the state folder's trainer.json (checked).
+    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> (String, ModelConfig) {
+        TrainerCheckpoint.recover(dir)
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("trainer.json").path) else {
             throw a.error("\(path) is not a trainer state (no readable trainer.json in it); make one with save t, \"\(path)\"")
         }
-        return kind
-    }
-}
-
-/// The model config stored in a trainer state (to pick the session's image cache).
-enum ModelConfigProbe {
-    static func read(_ dir: URL) throws -> ModelConfig {
-        struct Probe: Decodable { var modelConfig: ModelConfig }
-        let data = try Data(contentsOf: dir.appendingPathComponent("trainer.json"))
-        return try JSONDecoder().decode(Probe.self, from: data).modelConfig
+        return try TrainerCheckpoint.describe(dir)
     }
 }

@@ -1,6 +1,7 @@
 // List, record, statistics and file builtins.
 
 import Foundation
+import MedR1Lib
 
 extension Builtins {
     static func registerLists(_ add: Register) {
@@ -172,18 +173,14 @@ enum Statistics {
 }
 
 enum Files {
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 260 { return "no such file" }
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError { return u.localizedDescription }
-        return ns.localizedDescription
-    }
+    /// Why a file operation failed, in words ("no space left on the device").
+    static func reason(_ error: Error) -> String { FileIO.reason(error) }
 
-    /// Write atomically, creating parent directories.
+    /// Write atomically (a flushed temporary renamed over the file), creating parent directories.
     static func write(_ text: String, to url: URL, callee: String) throws {
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
+            try FileIO.writeAtomically(Data(text.utf8), to: url)
         } catch {
             throw RuntimeError("\(callee): cannot write \(url.path): \(reason(error))")
         }

@@ -3,6 +3,7 @@
 // writes it to the terminal and a notebook run captures it per cell.
 
 import Foundation
+import MedR1Lib
 
 public enum OutputEvent {
     /// Printed text, without a trailing newline (the sink adds line breaks).
@@ -58,10 +59,21 @@ public final class CollectingSink: OutputSink {
     }
 }
 
+/// Standard output; a failed write (a full disk under a redirection) is said once on stderr.
 func writeStdout(_ s: String) {
-    FileHandle.standardOutput.write(s.data(using: .utf8)!)
+    do { try FileIO.writeAll(STDOUT_FILENO, Data(s.utf8), path: "standard output") } catch {
+        if !OutputFailure.reported {
+            OutputFailure.reported = true
+            writeStderr("medr1: cannot write standard output (\(Files.reason(error))); output is lost\n")
+        }
+    }
 }
 
+/// Standard error; nowhere left to report a failure of it.
 func writeStderr(_ s: String) {
-    FileHandle.standardError.write(s.data(using: .utf8)!)
+    try? FileIO.writeAll(STDERR_FILENO, Data(s.utf8), path: "standard error")
+}
+
+private enum OutputFailure {
+    nonisolated(unsafe) static var reported = false
 }

@@ -5,6 +5,7 @@
 // (EX_DATAERR), 66 input file missing (EX_NOINPUT), 70 runtime error (EX_SOFTWARE).
 import ArgumentParser
 import Foundation
+import MedR1Lib
 
 /// Exit statuses of the program.
 enum ExitStatus {
@@ -87,6 +88,9 @@ struct Medr1REPL: ParsableCommand {
     /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
     static func main() {
         BLASEnvironment.ensureFastKernels()
+        // Past a file-size limit (ulimit -f) a write fails with EFBIG, reported as a
+        // runtime error naming the file, instead of the signal killing the process.
+        signal(SIGXFSZ, SIG_IGN)
         main(nil)
     }
 
@@ -181,19 +185,19 @@ struct RenderNotebook: ParsableCommand {
                     let dir = outURL.deletingLastPathComponent().appendingPathComponent(assetDir)
                     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                     for asset in page.assets {
-                        try asset.data.write(to: dir.appendingPathComponent(asset.name), options: .atomic)
+                        try FileIO.writeAtomically(asset.data, to: dir.appendingPathComponent(asset.name))
                     }
                 }
                 images = page.assets.count
-                try Data(page.text.utf8).write(to: outURL, options: .atomic)
+                try FileIO.writeAtomically(Data(page.text.utf8), to: outURL)
             } else {
                 images = cells.flatMap(\.outputs).filter {
                     switch $0 { case .png, .svg: return true; default: return false }
                 }.count
-                try Data(renderer.html(cells).utf8).write(to: outURL, options: .atomic)
+                try FileIO.writeAtomically(Data(renderer.html(cells).utf8), to: outURL)
             }
         } catch {
-            writeErr("medr1-repl: cannot write \(output): \(error.localizedDescription)\n")
+            writeErr("medr1-repl: cannot write \(output): \(FileIO.reason(error))\n")
             throw ExitCode(ExitStatus.runtime)
         }
         let failed = cells.filter { $0.outputs.contains { if case .error = $0 { return true } else { return false } } }.count

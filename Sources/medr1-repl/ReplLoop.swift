@@ -3,6 +3,7 @@
 // I/O of its own: lines come from a LineEditor and text leaves through two
 // closures, so tests drive it with scripted lines (STYLE.md item 9).
 import Foundation
+import MedR1Lib
 
 /// Drives one session from a line editor until `:quit`, Ctrl-D or end of input.
 final class ReplLoop {
@@ -135,9 +136,9 @@ final class ReplLoop {
             let text = statements.map { $0.ensuringNewline }.joined()
             let url = URL(fileURLWithPath: expandTilde(path))
             do {
-                try Data(text.utf8).write(to: url, options: .atomic)
+                try FileIO.writeAtomically(Data(text.utf8), to: url)
             } catch {
-                throw MetaCommandError(description: "cannot write \(path): \(error.localizedDescription)")
+                throw MetaCommandError(description: "cannot write \(path): \(FileIO.reason(error))")
             }
             let noun = statements.count == 1 ? "statement" : "statements"
             out("saved \(statements.count) \(noun) to \(path)\n")

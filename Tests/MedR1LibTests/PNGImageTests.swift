@@ -124,7 +124,7 @@ final class PNGImageTests: XCTestCase {
     func testMissingFile() throws {
         let url = tmp.appendingPathComponent("nope.png")
         XCTAssertThrowsError(try PNGImage.read(url)) { error in
-            XCTAssertEqual("\(error)", "\(url.path): cannot be opened (no such file or directory): check the path")
+            XCTAssertEqual("\(error)", "\(url.path): cannot be opened (no such file): check the path")
         }
     }
 
@@ -153,7 +153,7 @@ final class PNGImageTests: XCTestCase {
         }
         let bad = tmp.appendingPathComponent("no-such-dir/x.png")
         XCTAssertThrowsError(try img.write(to: bad)) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(bad.path): cannot write PNG (libpng: "), "\(error)")
+            XCTAssertEqual("\(error)", "\(bad.path): cannot write PNG (no such file); check that the folder exists and is writable")
         }
     }
 }

@@ -320,6 +320,27 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("nowhere is not a trainer state"), sink.text)
     }
 
+    func testResumeRefusesAMixedCheckpointAndSaveNamesWhatFailed() throws {
+        let (s, sink) = try session()
+        run(s, sink, """
+        let w = sft(m, data, batch: 2, seed: 4)
+        step w
+        save w, "runs/a"
+        step w
+        save w, "runs/b"
+        write_text("notes/keep.txt", "mine")
+        """)
+        let base = s.options.baseDirectory.appendingPathComponent("runs")
+        let model = base.appendingPathComponent("a/model.safetensors")
+        try FileManager.default.removeItem(at: model)
+        try FileManager.default.copyItem(at: base.appendingPathComponent("b/model.safetensors"), to: model)
+        run(s, sink, "let w2 = resume(\"runs/a\", data)", expect: .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:10: error: resume: trainer state: \(model.path) does not belong to the save recorded in trainer.json (step 1)"), sink.text)
+        run(s, sink, "save w, \"notes\"", expect: .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:1: error: save: cannot save to notes: is a folder that holds no trainer checkpoint (no trainer.json), and a save replaces the whole folder: save the trainer to another path"), sink.text)
+        XCTAssertEqual(run(s, sink, "print(w.step, read_text(\"notes/keep.txt\"))"), "2 mine")
+    }
+
     func testEvalTableHeatmapAndCrossModality() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """

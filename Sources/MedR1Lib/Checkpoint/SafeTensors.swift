@@ -26,11 +26,21 @@ public struct NamedTensor: Equatable, Sendable {
 }
 
 public enum SafeTensors {
-    /// Writes tensors (in the given order) and string metadata atomically:
-    /// a temporary file in the same directory, then a rename over `url`, so a
-    /// crash mid-save leaves any previous file intact.
+    /// The largest file `read` accepts: an optimizer state of the largest model allowed.
+    public static var maxFileBytes: Int { FileInput.maxSafeTensorsBytes }
+
+    /// Writes tensors (in the given order) and string metadata atomically
+    /// (`FileIO.writeAtomically`: a flushed temporary renamed over `url`), so a
+    /// crash mid-save leaves the previous file intact.
     public static func write(tensors: [NamedTensor], metadata: [String: String], to url: URL) throws {
-        let path = url.path
+        let data = try encode(tensors: tensors, metadata: metadata, path: url.path)
+        do { try FileIO.writeAtomically(data, to: url) } catch let e as FileError {
+            throw CheckpointError(file: url.path, "cannot write (\(e.reason)): check that the directory \(url.deletingLastPathComponent().path) exists and is writable")
+        }
+    }
+
+    /// The bytes of a safetensors file (`path` names it in errors).
+    public static func encode(tensors: [NamedTensor], metadata: [String: String], path: String) throws -> Data {
         var seen = Set<String>()
         for t in tensors {
             guard t.shape.reduce(1, *) == t.data.count else {
@@ -57,20 +67,7 @@ public enum SafeTensors {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: headerBytes)
         for t in tensors { t.data.withUnsafeBytes { data.append(contentsOf: $0) } }
-
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
-        do {
-            try data.write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw CheckpointError(file: path, "cannot write (\(error.localizedDescription)): check that the directory \(dir.path) exists and is writable")
-        }
-        if rename(tmp.path, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw CheckpointError(file: path, "cannot replace the file (\(reason))")
-        }
+        return data
     }
 
     /// The contents of a safetensors file: metadata and tensors in file order.
@@ -92,13 +89,18 @@ public enum SafeTensors {
     /// and that every value is finite.
     public static func read(_ url: URL) throws -> Contents {
         let path = url.path
-        func fail(_ m: String) -> CheckpointError { CheckpointError(file: path, m) }
         let data: Data
         do {
             data = try FileInput.read(url, limit: FileInput.maxSafeTensorsBytes, what: "a safetensors file")
         } catch let e as FileInputError {
-            throw fail("the file \(e.message)")
+            throw CheckpointError(file: path, "the file \(e.message)")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Validates and decodes the bytes of a safetensors file; `path` names it in errors.
+    public static func decode(_ data: Data, path: String) throws -> Contents {
+        func fail(_ m: String) -> CheckpointError { CheckpointError(file: path, m) }
         guard data.count >= 8 else {
             throw fail("file is \(data.count) bytes, too short for the 8-byte header length: the file is truncated or not a safetensors file")
         }

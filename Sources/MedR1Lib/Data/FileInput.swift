@@ -48,13 +48,13 @@ public enum FileInput {
         if stat(path, &pre) == 0 { try requireRegular(pre.st_mode) }
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw fail("cannot be opened (\(reason.lowercased())): check the path")
+            let reason = FileIO.reason(errno: errno)
+            throw fail("cannot be opened (\(reason)): check the path")
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            throw fail("cannot be examined (\(String(cString: strerror(errno)).lowercased()))")
+            throw fail("cannot be examined (\(FileIO.reason(errno: errno)))")
         }
         try requireRegular(st.st_mode)
         let size = Int(st.st_size)
@@ -68,7 +68,7 @@ public enum FileInput {
                 let n = systemRead(fd, buf.baseAddress! + got, size - got)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw fail("cannot be read (\(String(cString: strerror(errno)).lowercased()))")
+                    throw fail("cannot be read (\(FileIO.reason(errno: errno)))")
                 }
                 if n == 0 { break }
                 got += n

@@ -201,6 +201,7 @@ extension PNGImage {
         if fast { image.flags |= png_uint_32(PNG_IMAGE_FLAG_FAST) }
         let count = width * height * channels
         let ok: Int32
+        var encoded = Data()
         if bitDepth == 16 {
             var buffer = [UInt16](repeating: 0, count: count)
             // libpng expects linear colour premultiplied by alpha (see the header comment).
@@ -215,21 +216,29 @@ extension PNGImage {
                 i += channels
             }
             ok = buffer.withUnsafeBytes {
-                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
             }
         } else {
             var buffer = [UInt8](repeating: 0, count: count)
             for i in 0..<count { buffer[i] = UInt8((Self.clamp01(pixels[i]) * 255).rounded()) }
             ok = buffer.withUnsafeBytes {
-                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
             }
         }
         guard ok != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
-            throw PNGError(path: path, message: "cannot write PNG (libpng: \(msg)); check that the folder exists and is writable")
+            throw PNGError(path: path, message: "cannot encode PNG (libpng: \(msg))")
         }
         png_image_free(&image)
+        try Self.writeFile(encoded, path: path)
+    }
+
+    /// Replaces the file with the encoded bytes as a whole (a temporary renamed over it).
+    private static func writeFile(_ data: Data, path: String) throws {
+        do { try FileIO.writeAtomically(data, to: URL(fileURLWithPath: path), durable: false) } catch {
+            throw PNGError(path: path, message: "cannot write PNG (\(FileIO.reason(error))); check that the folder exists and is writable")
+        }
     }
 
     /// Writes an 8-bit palette (colour-mapped) PNG: `palette` holds up to 256 RGB or RGBA
@@ -254,20 +263,41 @@ extension PNGImage {
             | (paletteChannels == 4 ? png_uint_32(PNG_FORMAT_FLAG_ALPHA) : 0)
         image.colormap_entries = png_uint_32(palette.count / paletteChannels)
         let map = palette.map { UInt8((clamp01($0) * 255).rounded()) }
+        var encoded = Data()
         let ok = indices.withUnsafeBytes { ib in
             map.withUnsafeBytes { mb in
-                png_image_write_to_file(&image, path, 0, ib.baseAddress, png_int_32(width), mb.baseAddress)
+                encodePNG(&image, to: &encoded, ib.baseAddress, png_int_32(width), mb.baseAddress)
             }
         }
         guard ok != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
-            throw PNGError(path: path, message: "cannot write palette PNG (libpng: \(msg))")
+            throw PNGError(path: path, message: "cannot encode palette PNG (libpng: \(msg))")
         }
         png_image_free(&image)
+        try writeFile(encoded, path: path)
     }
 
     @inline(__always) static func clamp01(_ v: Float) -> Float { v.isNaN ? 0 : min(1, max(0, v)) }
+}
+
+/// png_image_write_to_memory into `out`: a first try with a buffer of the raw
+/// size plus slack, then one of the size libpng asks for. Returns libpng's status.
+private func encodePNG(_ image: inout png_image, to out: inout Data, _ buffer: UnsafeRawPointer?,
+                       _ stride: png_int_32, _ colormap: UnsafeRawPointer?) -> Int32 {
+    var size = Int(image.height) * (Int(abs(stride)) * 2 + 1) + 4096
+    for _ in 0..<2 {
+        var bytes = [UInt8](repeating: 0, count: size)
+        var n = size
+        let ok = bytes.withUnsafeMutableBytes {
+            png_image_write_to_memory(&image, $0.baseAddress, &n, 0, buffer, stride, colormap)
+        }
+        if ok != 0 { out = Data(bytes[0..<n]); return ok }
+        guard n > size else { return ok }
+        image.warning_or_error = 0
+        size = n
+    }
+    return 0
 }
 
 /// The NUL-terminated `message` field of a png_image.

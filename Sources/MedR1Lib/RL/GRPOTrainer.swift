@@ -54,6 +54,8 @@ public final class GRPOTrainer {
 
     var sampler: Sampler
     var order: SampleOrder
+    /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
+    var historyLog = HistoryLog()
     var rolloutSeconds = 0.0
     /// Wall seconds of the last step's phases: sampling + rewards, reference log-probs, policy
     /// forward/backward + optimiser. Kept out of the metrics so that recorded runs replay exactly.

@@ -19,6 +19,8 @@ public final class SFTTrainer {
     /// Called after every step with its metrics.
     public var onStep: ((StepMetrics) -> Void)?
     var order: SampleOrder
+    /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
+    var historyLog = HistoryLog()
 
     public init(model: MedR1Model, tokenizer: Tokenizer, dataset: Dataset, config: SFTConfig = SFTConfig(),
                 template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
