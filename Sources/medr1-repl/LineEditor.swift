@@ -4,6 +4,7 @@
 // flag and asks the Runtime to interrupt long work.
 @preconcurrency import CEditLine
 import Foundation
+import Runtime
 
 /// What reading one line produced.
 enum LineEvent: Equatable {
@@ -116,6 +117,11 @@ final class LibEditLineEditor: LineEditor {
             let word = String(cString: text)
             completionCandidates = completer(line, cursor).filter { $0.hasPrefix(word) }
             if completionCandidates.isEmpty { return nil }
+            // libedit types this after a single match: a space only where the session says so.
+            let after = String(decoding: line.utf8.dropFirst(Int(rl_point)), as: UTF8.self)
+            let suffix = completionCandidates.count == 1
+                ? Session.completionSuffix(for: completionCandidates[0], textAfter: after) : ""
+            rl_completion_append_character = suffix == " " ? 0x20 : 0
             return rl_completion_matches(text) { _, state in
                 let index = Int(state)
                 guard index < completionCandidates.count else { return nil }

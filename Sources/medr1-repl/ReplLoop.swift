@@ -3,6 +3,7 @@
 // I/O of its own: lines come from a LineEditor and text leaves through two
 // closures, so tests drive it with scripted lines (STYLE.md item 9).
 import Foundation
+import Runtime
 
 /// Drives one session from a line editor until `:quit`, Ctrl-D or end of input.
 final class ReplLoop {
@@ -31,7 +32,9 @@ final class ReplLoop {
         self.session = session
         self.editor = editor
         self.color = color
-        self.out = out
+        // Names, summaries and history hold text from data: its control
+        // characters are shown as escapes, never sent to the terminal.
+        self.out = { out(Escaping.terminal($0)) }
         self.err = err
         editor.completer = { line, cursor in
             if MetaCommand.isMetaCommand(line) { return MetaCommand.completions(for: String(line.prefix(cursor))) }
@@ -175,7 +178,7 @@ final class ReplLoop {
 
     private func fail(_ message: String) {
         anyFailure = true
-        err((color ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + message + "\n")
+        err((color ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + Escaping.terminal(message) + "\n")
     }
 }
 

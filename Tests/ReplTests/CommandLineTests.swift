@@ -129,13 +129,19 @@ final class CommandLineTests: XCTestCase {
         try first.send("let tokens_seen = 41", "Enter")
         try first.send("tokens_s", "Tab")
         first.waitFor("completion of tokens_s") { $0.contains("medr1> tokens_seen") }
-        try first.send("+ 1", "Enter")  // completion appended a space
+        try first.send(" + 1", "Enter")  // no space after a completed name
         first.waitFor("the echoed value") { $0.contains("\n42\n") }
+        // A completed function name stays a call: `zzfun(2) * 3`, not the command `zzfun (2) * 3`.
+        try first.send("fn zzfun(x) = x + 1", "Enter")
+        try first.send("zzf", "Tab")
+        first.waitFor("completion of zzf") { $0.contains("medr1> zzfun") }
+        try first.send("(2) * 3", "Enter")
+        first.waitFor("the call's value") { $0.contains("medr1> zzfun(2) * 3\n9\n") }
         // Completion of a meta-command name, then run it: history holds one entry for the two lines.
         try first.send(":hist", "Tab")
         first.waitFor("completion of :hist") { $0.contains("medr1> :history") }
         try first.send("Enter")
-        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  :history") }
+        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  fn zzfun(x) = x + 1\n5  zzfun(2) * 3\n6  :history") }
         // Ctrl-C during long work interrupts it and the session lives on.
         try first.send("let n = 0", "Enter")
         try first.send("while true { n = n + 1 }", "Enter")
@@ -165,8 +171,8 @@ final class CommandLineTests: XCTestCase {
         let second = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { second.close() }
         second.waitFor("the prompt") { $0.contains("medr1>") }
-        // Newest first: :quit, dropped, n > 0, while, let n, :history, two statements, then the first.
-        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
+        // Newest first: :quit, dropped, n > 0, while, let n, :history, four statements, then the first.
+        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
         second.waitFor("the recalled statement") { $0.contains("medr1> let x = [1,") }
         try second.send("C-d")
     }

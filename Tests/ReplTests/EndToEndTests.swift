@@ -14,6 +14,30 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 0)
     }
 
+    /// Escape sequences in printed values, record keys and error messages are
+    /// shown, not sent to the terminal; plain text and layout stay as they are.
+    func testTextFromDataCannotDriveTheTerminal() throws {
+        let result = try BinaryHarness.run([], stdin: #"""
+            print("clear\u{1B}[2J\u{9B}H title\u{1B}]0;pwn\u{7} tab\tend")
+            let r = {"k\u{1B}[31m": 1}
+            r
+            :vars
+            nope_\u{1B}
+            print("plain ünïcode\nline")
+
+            """#)
+        XCTAssertEqual(result.stdout, #"""
+            clear\u{1B}[2J\u{9B}H title\u{1B}]0;pwn\u{7} tab\#tend
+            {k\u{1B}[31m: 1}
+            r  {k\u{1B}[31m: 1}
+            plain ünïcode
+            line
+
+            """#)
+        XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B }, result.stderr)
+        XCTAssertTrue(result.stderr.contains(#"\u{1B}"#), result.stderr)
+    }
+
     func testAnErrorCostsOneStatement() throws {
         let result = try BinaryHarness.run([], stdin: "let a = 2\nnope + 1\na * 10\n")
         XCTAssertEqual(result.stdout, "20\n")
