@@ -212,6 +212,9 @@ public final class Session {
             } catch let e as InterruptedError {
                 emit(.error(e.description))
                 Interrupt.clear()
+                if let done = e.stepsDone, done > 0, let t = Self.statement(s, source: source, stepsDone: done) {
+                    successfulStatements.append(t)
+                }
                 return false
             } catch {
                 emit(.error("error: \(error)"))
@@ -219,6 +222,23 @@ public final class Session {
             }
         }
         return true
+    }
+
+    /// The statement that does what an interrupted `step t, n` did before it
+    /// stopped, for `:save`: the same text with `n` replaced by the steps that
+    /// completed (`step t, 100` stopped after 7 is saved as `step t, 7`). Nil
+    /// when the statement is not a `step` call of its own (a loop around one).
+    static func statement(_ s: Stmt, source: SourceText, stepsDone: Int) -> String? {
+        guard case .expression(.call(let c)) = s, case .identifier("step", _) = c.callee else { return nil }
+        let positional = c.arguments.filter { $0.label == nil }
+        guard positional.count == 2 else { return nil }
+        let whole = s.span, count = positional[1].value.span
+        guard whole.offset <= count.offset, count.endOffset <= whole.endOffset else { return nil }
+        let before = source.text(of: SourceSpan(file: whole.file, line: whole.line, column: whole.column, length: 0,
+                                                offset: whole.offset, endOffset: count.offset))
+        let after = source.text(of: SourceSpan(file: whole.file, line: whole.line, column: whole.column, length: 0,
+                                               offset: count.endOffset, endOffset: whole.endOffset))
+        return before + String(stepsDone) + after
     }
 
     /// Echo a value: host objects may emit rich output (tables), others print.

@@ -227,6 +227,33 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertEqual(rec.split(separator: "\n").count, 1 + 3)
     }
 
+    /// `:save` keeps what an interrupted `step t, 5` did: the 3 steps that completed.
+    func testSavedSessionReplaysTheStepsOfAnInterruptedStep() throws {
+        let (s, sink) = try session()
+        run(s, sink, """
+        let fired = false
+        fn hook(c) {
+            if t.step == 2 and not fired {
+                fired = true
+                test_interrupt(1)
+            }
+            return 0
+        }
+        let t = grpo(m, data, rewards: [format(), hook], group: 2, prompts: 2, max_tokens: 5, seed: 1)
+        """)
+        XCTAssertEqual(s.push("step(t, 5, quiet: true)"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.last, "step(t, 3, quiet: true)")
+        let want = run(s, sink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))")
+        // What :save writes, run in a fresh session, ends in the same state.
+        let (r, rsink) = try session()
+        let saved = s.successfulStatements.dropFirst(3).joined(separator: "\n")
+        XCTAssertEqual(r.run(source: saved, file: "saved.medr1"), .ok, rsink.text)
+        Interrupt.clear()
+        XCTAssertEqual(run(r, rsink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))"), want)
+        XCTAssertTrue(want.hasPrefix("3 ["), want)
+    }
+
     /// Two Ctrl-Cs during step 3: the step is dropped, the parameters are bit-identical to
     /// before it, and the next step equals step 3 of an uninterrupted run.
     func testSecondInterruptAbortsTheStepLeavingTheModelAsBefore() throws {
