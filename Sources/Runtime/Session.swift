@@ -64,6 +64,12 @@ public struct CellResult {
     public var ok: Bool
 }
 
+/// A script file that is not UTF-8: its diagnostics, rendered.
+public struct ScriptEncodingError: Error, CustomStringConvertible {
+    public var diagnostics: [String]
+    public var description: String { diagnostics.joined(separator: "\n") }
+}
+
 public final class Session {
     public let options: SessionOptions
     public let interpreter: Interpreter
@@ -111,6 +117,28 @@ public final class Session {
             scriptHash = MetricsRecorder.hash((successfulStatements + [text]).joined(separator: "\n"))
             return .ran(ok: runStatements(program.statements, source: SourceText(text), echo: options.interactive))
         }
+    }
+
+    /// Feed one line as read, bytes that may not be UTF-8. Invalid UTF-8 is a
+    /// syntax error at its position (`<stdin>:1:8: error: invalid UTF-8 byte
+    /// 0xFF; ...`), never silently replaced; the statement it is in is dropped.
+    public func push(bytes: [UInt8]) -> PushResult {
+        if let line = String(validating: bytes, as: UTF8.self) { return push(line) }
+        let text = Array(pending.map { $0 + "\n" }.joined().utf8) + bytes
+        pending = []
+        if case .errors(let diags, _) = Parser.parse(bytes: text, file: "<stdin>") {
+            for d in diags { emit(.error(d.rendered())) }
+        }
+        return .ran(ok: false)
+    }
+
+    /// The text of a script file read from disk, or, when it is not UTF-8,
+    /// every diagnostic of the file rendered (`file:3:7: error: invalid UTF-8
+    /// byte 0xFF; save the file as UTF-8` with its caret), as for a syntax error.
+    public static func scriptText(_ bytes: [UInt8], file: String) -> Result<String, ScriptEncodingError> {
+        if let text = String(validating: bytes, as: UTF8.self) { return .success(text) }
+        let (_, diags) = Parser.parseScript(bytes: bytes, file: file)
+        return .failure(ScriptEncodingError(diagnostics: diags.map { $0.rendered() }))
     }
 
     /// Forget a half-typed statement (Ctrl-C at the continuation prompt).

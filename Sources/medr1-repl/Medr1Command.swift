@@ -4,6 +4,7 @@
 // (clox, CPython's -m py_compile): 64 usage, 65 syntax error in the script
 // (EX_DATAERR), 66 input file missing (EX_NOINPUT), 70 runtime error (EX_SOFTWARE).
 import ArgumentParser
+import Runtime
 import Foundation
 
 /// Exit statuses of the program.
@@ -60,10 +61,14 @@ private func writeAll(_ fd: Int32, _ text: String) {
     }
 }
 
-/// Reads the script a subcommand was given, or exits 66 saying which file is missing.
+/// Reads the script a subcommand was given, or exits 66 saying which file is
+/// missing, or 65 with the position of every invalid UTF-8 byte.
 func loadScriptOrExit(_ path: String) throws -> String {
     do {
         return try readScript(path)
+    } catch let e as ScriptEncodingError {
+        writeErr(Escaping.terminal(e.description) + "\n")
+        throw ExitCode(ExitStatus.syntax)
     } catch {
         writeErr("medr1-repl: \(error)\n")
         throw ExitCode(ExitStatus.noInput)

@@ -67,6 +67,10 @@ final class ReplLoop {
                 out("\n")
             case .line(let line):
                 handle(line)
+            case .undecodable(let bytes):
+                // The session reports where the bad bytes are; the statement is dropped.
+                pending = []
+                if case .ran(false) = session.push(bytes: bytes) { anyFailure = true }
             }
         }
     }
@@ -145,7 +149,14 @@ final class ReplLoop {
             let noun = statements.count == 1 ? "statement" : "statements"
             out("saved \(statements.count) \(noun) to \(path)\n")
         case .load(let path):
-            let source = try readScript(path)
+            let source: String
+            do {
+                source = try readScript(path)
+            } catch let e as ScriptEncodingError {
+                anyFailure = true
+                err(Escaping.terminal(e.description) + "\n")
+                return
+            }
             if session.run(source: source, file: path) != .ok { anyFailure = true }
         case .time(let statement):
             let start = DispatchTime.now().uptimeNanoseconds
@@ -182,7 +193,8 @@ final class ReplLoop {
     }
 }
 
-/// Reads a script file, with an error that names the file and says what to do.
+/// Reads a script file, with an error that names the file and says what to do;
+/// a file that is not UTF-8 throws ScriptEncodingError with positioned diagnostics.
 func readScript(_ path: String) throws -> String {
     let expanded = expandTilde(path)
     guard FileManager.default.fileExists(atPath: expanded) else {
@@ -191,10 +203,7 @@ func readScript(_ path: String) throws -> String {
     guard let data = FileManager.default.contents(atPath: expanded) else {
         throw MetaCommandError(description: "cannot read \(path): permission denied or not a file")
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw MetaCommandError(description: "cannot read \(path): not UTF-8 text")
-    }
-    return text
+    return try Session.scriptText(Array(data), file: path).get()
 }
 
 /// `~/x` -> `$HOME/x`; other paths unchanged.

@@ -28,6 +28,8 @@ struct ReplSessionOptions {
 protocol ReplSession: AnyObject {
     /// Feeds one line typed at the prompt; the session buffers incomplete statements.
     func push(_ line: String) -> ReplPush
+    /// Feeds one line that is not valid UTF-8: the session reports the bad bytes' position.
+    func push(bytes: [UInt8]) -> ReplPush
     /// Forgets a half-typed statement (Ctrl-C at the continuation prompt).
     func discardPending()
     /// Runs a whole script (`run`, `:load`).
@@ -44,6 +46,11 @@ protocol ReplSession: AnyObject {
     func reset()
     /// Help on a topic or builtin; the overview when `topic` is nil.
     func help(_ topic: String?) -> String
+}
+
+extension ReplSession {
+    /// Sessions without their own byte handling see the bytes decoded with U+FFFD.
+    func push(bytes: [UInt8]) -> ReplPush { push(String(decoding: bytes, as: UTF8.self)) }
 }
 
 // MARK: - Notebook cells (what the renderer draws)

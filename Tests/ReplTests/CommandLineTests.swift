@@ -25,6 +25,30 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stderr, "medr1-repl: cannot read no/such/script.medr1: no such file\n")
     }
 
+    /// A script file and piped input with invalid UTF-8: the documented error
+    /// at line:col with a caret, exit 65 for a file; on a pipe the statement
+    /// holding the bytes fails and the others run.
+    func testInvalidUTF8IsAPositionedError() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-utf8")
+        let script = dir.appendingPathComponent("bad.medr1")
+        try Data("print(1)\nprint(\"ab".utf8 + [0xFF] + "c\")\n".utf8).write(to: script)
+        let file = try BinaryHarness.run(["run", script.path])
+        XCTAssertEqual(file.status, 65)
+        XCTAssertEqual(file.stdout, "")
+        XCTAssertTrue(file.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF; save the file as UTF-8\n"), file.stderr)
+        let notebook = try BinaryHarness.run(["notebook", script.path, "-o", dir.appendingPathComponent("p.html").path])
+        XCTAssertEqual(notebook.status, 65)
+        XCTAssertTrue(notebook.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF"), notebook.stderr)
+
+        let piped = try BinaryHarness.run([], stdinBytes: Data("print(1)\nprint(\"ab".utf8 + [0xFE, 0xFF] + "c\")\nprint(2)\n".utf8))
+        XCTAssertEqual(piped.stdout, "1\n2\n")
+        XCTAssertTrue(piped.stderr.hasPrefix("<stdin>:1:10: error: invalid UTF-8 byte 0xFE; save the file as UTF-8\n"), piped.stderr)
+        XCTAssertEqual(piped.status, 70)
+        let loaded = try BinaryHarness.run([], stdin: ":load \(script.path)\nprint(3)\n")
+        XCTAssertEqual(loaded.stdout, "3\n")
+        XCTAssertTrue(loaded.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF"), loaded.stderr)
+    }
+
     func testVersion() throws {
         let result = try BinaryHarness.run(["--version"])
         XCTAssertEqual(result.status, 0)
