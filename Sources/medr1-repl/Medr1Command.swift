@@ -129,7 +129,9 @@ struct RunScript: ParsableCommand {
 
     mutating func run() throws {
         let source = try loadScriptOrExit(file)
-        let session = makeSession(options: flags.options(interactive: false))
+        var options = flags.options(interactive: false)
+        options.baseDirectory = scriptDirectory(file)
+        let session = makeSession(options: options)
         InterruptSignal.install()
         switch session.run(source: source, file: file) {
         case .ok: return
@@ -167,6 +169,7 @@ struct RenderNotebook: ParsableCommand {
         let source = try loadScriptOrExit(file)
         var options = flags.options(interactive: false)
         options.color = false
+        options.baseDirectory = scriptDirectory(file)
         let session = makeSession(options: options)
         InterruptSignal.install()
         let cells = session.notebookCells(source: source, file: file)
@@ -248,7 +251,8 @@ struct ReplayRun: ParsableCommand {
             .appendingPathComponent("medr1-replay-\(getpid())-\(UUID().uuidString).jsonl").path
         defer { if metrics == nil { try? FileManager.default.removeItem(atPath: newPath) } }
         let options = ReplSessionOptions(seed: seed ?? headerSeed ?? 0, threads: threads ?? headerThreads,
-                                         metricsPath: newPath, color: false, interactive: false)
+                                         metricsPath: newPath, color: false, interactive: false,
+                                         baseDirectory: scriptDirectory(file))
         let session = makeSession(options: options)
         InterruptSignal.install()
         let outcome = session.run(source: source, file: file)

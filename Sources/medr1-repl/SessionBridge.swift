@@ -22,6 +22,14 @@ struct ReplSessionOptions {
     var color: Bool = false
     /// At a prompt: echo bare expressions, show progress bars, plot to the terminal.
     var interactive: Bool = false
+    /// Where relative paths in statements resolve: the script's folder for
+    /// `run`, `notebook` and `replay`; nil for the working directory (the REPL).
+    var baseDirectory: URL? = nil
+}
+
+/// The folder of a script given on the command line, as an absolute URL.
+func scriptDirectory(_ file: String) -> URL {
+    URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
 }
 
 /// The REPL's view of a Runtime session.
@@ -127,7 +135,9 @@ extension Session: ReplSession {
 func makeSession(options: ReplSessionOptions) -> ReplSession {
     Session(options: SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
                                     color: options.color, interactive: options.interactive,
-                                    sink: StandardOutputSink()))
+                                    sink: StandardOutputSink(),
+                                    baseDirectory: options.baseDirectory
+                                        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
 }
 
 /// The program's version (from the Runtime, so the REPL and recordings agree).
