@@ -113,7 +113,9 @@ struct NotebookRenderer {
     /// The Markdown text and the images to write into `assetDirectory` (a path
     /// relative to the Markdown file, used verbatim in the image links).
     func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
-        var text = "# \(title)\n\n_\(subtitle)_\n"
+        var text = "# \(escapeMarkdownInline(title))\n\n_\(escapeMarkdownInline(subtitle))_\n"
+        // The folder name comes from the page's file name: spaces or brackets there must not end the link.
+        let assetLink = assetDirectory.addingPercentEncoding(withAllowedCharacters: Self.linkSafe) ?? assetDirectory
         var assets: [(name: String, data: Data)] = []
         for (index, cell) in cells.enumerated() {
             let number = index + 1
@@ -136,17 +138,20 @@ struct NotebookRenderer {
                     figure += 1
                     let name = "cell\(number)-\(figure).png"
                     assets.append((name, data))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetDirectory)/\(name))\n\n"
+                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 case .svg(let svg, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).svg"
                     assets.append((name, Data(svg.utf8)))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetDirectory)/\(name))\n\n"
+                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 }
             }
         }
         return (text, assets)
     }
+
+    /// Characters left as they are in a Markdown link destination.
+    static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
 
     /// A fenced block whose fence is longer than any run of backticks inside.
     private func fenced(_ body: String, info: String) -> String {

@@ -61,9 +61,10 @@ final class NotebookRendererTests: XCTestCase {
             .png(png, caption: "x](javascript:alert(1)) <img src=x onerror=alert(1)>"),
             .table(title: "<script>alert(1)</script>**", columns: ["a|b", "c\nd"], rows: [["[e](f)", "g\\"]]),
         ])
-        let text = NotebookRenderer(title: "t", subtitle: "s").markdown([cell], assetDirectory: "x").text
+        let text = NotebookRenderer(title: "<b>t</b>.medr1", subtitle: "s").markdown([cell], assetDirectory: "my (v2)_files").text
+        XCTAssertTrue(text.hasPrefix("# &lt;b&gt;t&lt;/b&gt;.medr1\n"), text)
         XCTAssertTrue(text.contains("## [1] t \\*\\*x\\*\\*\n"), text)
-        XCTAssertTrue(text.contains("![x\\](javascript:alert(1)) &lt;img src=x onerror=alert(1)&gt;](x/cell1-1.png)\n"), text)
+        XCTAssertTrue(text.contains("![x\\](javascript:alert(1)) &lt;img src=x onerror=alert(1)&gt;](my%20%28v2%29_files/cell1-1.png)\n"), text)
         XCTAssertTrue(text.contains("**&lt;script&gt;alert(1)&lt;/script&gt;\\*\\***\n\n| a\\|b | c d |\n| ---: | ---: |\n| \\[e\\](f) | g\\\\ |\n"), text)
         XCTAssertFalse(text.contains("<img") || text.contains("<script"), text)
     }
