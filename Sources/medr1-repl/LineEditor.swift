@@ -58,7 +58,7 @@ final class PipeLineReader: LineEditor {
         defer { free(buffer) }
         let n = getline(&buffer, &capacity, stdin)
         guard n > 0, let buffer else { return nil }
-        return Array(UnsafeRawBufferPointer(start: buffer, count: n).bindMemory(to: UInt8.self))
+        return Array(UnsafeRawBufferPointer(start: buffer, count: n))
     }
 
     func addHistory(_ entry: String) { history.append(entry) }
@@ -165,7 +165,7 @@ final class LibEditLineEditor: LineEditor {
         // A ^C while editing that libedit already handled (it clears the line and
         // keeps reading) leaves the flag set: the line typed after it stands.
         _ = InterruptSignal.consume()
-        return LineEvent(Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw)).bindMemory(to: UInt8.self)))
+        return LineEvent(Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw))))
     }
 
     func addHistory(_ entry: String) {

@@ -84,6 +84,8 @@ struct Medr1REPL: ParsableCommand {
         With no subcommand: an interactive session (line editing, history in \
         ~/.medr1_history or $MEDR1_HISTORY, tab completion, :help). When stdin \
         is not a terminal, statements are read from it without prompts.
+        Paths a script names resolve against the script's folder under run, \
+        notebook and replay, and against the working directory at the prompt.
         Exit codes: 64 usage, 65 syntax error, 66 missing input file, 70 runtime error.
         """,
         version: medr1Version,
