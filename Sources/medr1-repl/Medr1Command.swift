@@ -244,7 +244,8 @@ struct ReplayRun: ParsableCommand {
         do {
             recorded = try Recording(contentsOf: check)
         } catch {
-            writeErr("medr1-repl: \(error)\n")
+            // The message quotes the recording's text: shown, never sent to the terminal.
+            writeErr(Escaping.terminal("medr1-repl: \(error)") + "\n")
             throw ExitCode(ExitStatus.noInput)
         }
         let headerSeed = recorded.header?["seed"].flatMap { UInt64($0.literal) }
@@ -266,11 +267,11 @@ struct ReplayRun: ParsableCommand {
         }
         if let old = recorded.header, let new = replayed.header {
             for key in ["script_hash", "version"] where old[key] != nil && old[key] != new[key] {
-                writeErr("note: \(key) differs: recorded \(old[key]!.literal), now \(new[key]?.literal ?? "(none)")\n")
+                writeErr(Escaping.terminal("note: \(key) differs: recorded \(old[key]!.literal), now \(new[key]?.literal ?? "(none)")") + "\n")
             }
         }
         let verdict = ReplayComparison.compare(recorded: recorded, replayed: replayed, ignoring: Set(ignore))
-        writeOut(verdict.message + "\n")
+        writeOut(Escaping.terminal(verdict.message) + "\n")
         switch outcome {
         case .syntaxError: throw ExitCode(ExitStatus.syntax)
         case .runtimeError: throw ExitCode(ExitStatus.runtime)

@@ -49,6 +49,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(loaded.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF"), loaded.stderr)
     }
 
+    /// A recording is read back from disk: its text in replay's messages is shown, not obeyed.
+    func testReplayMessagesShowControlCharactersOfTheRecording() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-replay-esc")
+        let script = dir.appendingPathComponent("s.medr1")
+        try "print(1)\n".write(to: script, atomically: true, encoding: .utf8)
+        let recording = dir.appendingPathComponent("r.jsonl")
+        try "\u{1B}]0;pwned\u{7}\u{1B}[2J\n".write(to: recording, atomically: true, encoding: .utf8)
+        let result = try BinaryHarness.run(["replay", script.path, "--check", recording.path])
+        XCTAssertEqual(result.status, 66)
+        XCTAssertTrue(result.stderr.hasSuffix(#"r.jsonl:1: column 1: expected a value, found '\u{1B}]0;pwned\u{7}'"# + "\n"), result.stderr)
+        XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, result.stderr)
+    }
+
     func testVersion() throws {
         let result = try BinaryHarness.run(["--version"])
         XCTAssertEqual(result.status, 0)
