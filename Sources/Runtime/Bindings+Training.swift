@@ -333,7 +333,7 @@ extension Bindings {
                 if Interrupt.isRequested {
                     if !done.isEmpty && !quiet { say(compactLine(done.last!, planned: nil)) }
                     throw InterruptedError("aborted step \(t.stepCount + 1): the model, optimiser and sampler are as before it; "
-                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)")
+                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)", stepsDone: done.count)
                 }
                 if let e = error as? RewardError { throw a.error(e.description) }
                 if let e = error as? RLError { throw libraryError(a, e) }
@@ -361,7 +361,8 @@ extension Bindings {
             say(s)
         }
         if done.count < n {
-            throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent")
+            throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent",
+                                   stepsDone: done.count)
         }
     }
 

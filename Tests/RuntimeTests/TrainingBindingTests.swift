@@ -205,11 +205,8 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertEqual(Bindings.autoEvery(8), 1)
     }
 
-    /// One Ctrl-C during step 3 of `step t, 5` (from a reward written in the language):
-    /// step 3 completes, steps 4 and 5 do not run; counts, history and recording agree.
-    func testOneInterruptStopsAfterTheCurrentStep() throws {
-        let (s, sink) = try session(metrics: true)
-        let out = run(s, sink, """
+    /// A GRPO trainer whose reward presses Ctrl-C once, during step 3.
+    static let interruptDuringStep3 = """
         let fired = false
         fn hook(c) {
             if t.step == 2 and not fired {
@@ -219,12 +216,35 @@ final class TrainingBindingTests: XCTestCase {
             return 0
         }
         let t = grpo(m, data, rewards: [format(), hook], group: 2, prompts: 2, max_tokens: 5, seed: 1)
-        step t, 5
-        """, expect: .runtimeError)
+
+        """
+
+    /// One Ctrl-C during step 3 of `step t, 5` (from a reward written in the language):
+    /// step 3 completes, steps 4 and 5 do not run; counts, history and recording agree.
+    func testOneInterruptStopsAfterTheCurrentStep() throws {
+        let (s, sink) = try session(metrics: true)
+        let out = run(s, sink, Self.interruptDuringStep3 + "step t, 5", expect: .runtimeError)
         XCTAssertTrue(out.contains("interrupted: stopped after step 3 (3 of 5 steps done); the trainer is consistent"), out)
         XCTAssertEqual(run(s, sink, "print(t.step, len(t.history), t.metrics.step)"), "3 3 3")
         let rec = try String(contentsOf: s.options.baseDirectory.appendingPathComponent("run.jsonl"), encoding: .utf8)
         XCTAssertEqual(rec.split(separator: "\n").count, 1 + 3)
+    }
+
+    /// `:save` keeps what an interrupted `step t, 5` did: the 3 steps that completed.
+    func testSavedSessionReplaysTheStepsOfAnInterruptedStep() throws {
+        let (s, sink) = try session()
+        run(s, sink, Self.interruptDuringStep3)
+        XCTAssertEqual(s.push("step(t, 5, quiet: true)"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.last, "step(t, 3, quiet: true)")
+        let want = run(s, sink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))")
+        // What :save writes, run in a fresh session, ends in the same state.
+        let (r, rsink) = try session()
+        let saved = s.successfulStatements.dropFirst(3).joined(separator: "\n")
+        XCTAssertEqual(r.run(source: saved, file: "saved.medr1"), .ok, rsink.text)
+        Interrupt.clear()
+        XCTAssertEqual(run(r, rsink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))"), want)
+        XCTAssertTrue(want.hasPrefix("3 ["), want)
     }
 
     /// Two Ctrl-Cs during step 3: the step is dropped, the parameters are bit-identical to
