@@ -180,25 +180,22 @@ extension Bindings {
     }
 
     static func registerData(_ add: Builtins.Register) {
-        add("load") { a, ctx in
+        add("load", options: ["skip_bad", "image_root"]) { a, ctx in
             try a.expect(1...1, "load(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
             let url = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) }
             let (d, skipped) = try Dataset.load(url, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_omnimed") { a, ctx in
+        add("load_omnimed", options: ["skip_bad"]) { a, ctx in
             try a.expect(1...1, "load_omnimed(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad"])
             let (d, skipped) = try OmniMedVQALoader.load(root: ctx.resolve(try a.string(0, "path")), skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_medr1") { a, ctx in
+        add("load_medr1", options: ["skip_bad", "image_root"]) { a, ctx in
             try a.expect(1...1, "load_medr1(path, image_root: dir, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
             let file = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) } ?? file.deletingLastPathComponent()
             let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
