@@ -7,10 +7,11 @@ extension Builtins {
         add("map") { a, ctx in
             try a.expect(2...2, "map(xs, f)")
             let xs = try a.list(0, "xs")
-            return try Value.nestedList(try xs.map {
+            let ys = try xs.map {
                 try Interrupt.check("map")
                 return try ctx.call(a.positional[1], [$0])
-            })
+            }
+            return try Value.nestedList(ys, in: a.callee)
         }
         add("filter") { a, ctx in
             try a.expect(2...2, "filter(xs, f)")
@@ -102,7 +103,7 @@ extension Builtins {
             try a.expect(2...8, "zip(xs, ys)")
             let lists = try (0..<a.count).map { try a.list($0, "list \($0 + 1)") }
             let n = lists.map(\.count).min() ?? 0
-            return try Value.nestedList((0..<n).map { i in try Value.nestedList(lists.map { $0[i] }) })
+            return try Value.nestedList((0..<n).map { i in try Value.nestedList(lists.map { $0[i] }, in: a.callee) }, in: a.callee)
         }
         add("range") { a, _ in
             try a.expect(1...3, "range(n) or range(start, end, step)")
@@ -129,7 +130,7 @@ extension Builtins {
         }
         add("append") { a, _ in
             try a.expect(2...2, "append(xs, x)")
-            try a.positional[1].checkNesting()
+            try a.positional[1].checkNesting(in: a.callee)
             return .list(try a.list(0, "xs") + [a.positional[1]])
         }
         add("reverse") { a, _ in

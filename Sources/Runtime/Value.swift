@@ -162,23 +162,21 @@ extension Value {
     }
 
     /// Throws unless `self` may be put `levels` containers deep (a list
-    /// literal holding it is 1, `a.b.c = v` is 3).
-    public func checkNesting(under levels: Int = 1) throws {
+    /// literal holding it is 1, `a.b.c = v` is 3); `callee` prefixes the message.
+    public func checkNesting(under levels: Int = 1, in callee: String? = nil) throws {
         switch self {
         case .list, .record:
-            if nesting + levels > Value.maxNesting { throw Value.nestingError }
+            if nesting + levels > Value.maxNesting {
+                throw RuntimeError((callee.map { "\($0): " } ?? "") + "lists and records nested deeper than \(Value.maxNesting) levels; use a flatter value (a list of records, a record of lists)")
+            }
         default:
             return
         }
     }
 
-    static var nestingError: RuntimeError {
-        RuntimeError("lists and records nested deeper than \(maxNesting) levels; use a flatter value (a list of records, a record of lists)")
-    }
-
     /// `.list(xs)` after checking that no element is already at the nesting limit.
-    public static func nestedList(_ xs: [Value]) throws -> Value {
-        for x in xs { try x.checkNesting() }
+    public static func nestedList(_ xs: [Value], in callee: String) throws -> Value {
+        for x in xs { try x.checkNesting(in: callee) }
         return .list(xs)
     }
 }
