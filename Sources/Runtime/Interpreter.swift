@@ -207,24 +207,22 @@ public final class Interpreter: CallContext {
     /// in a debug build. Only the pages used are ever touched.
     static let largeStackSize = 512 << 20
 
-    /// Run `body` on a thread with a `largeStackSize` stack (unless already on
-    /// one) and wait for it: deep recursion then ends in "too deep", not in
-    /// a stack overflow, whichever thread runs the session.
+    /// The thread with the large stack, started at the first statement and
+    /// ended with the interpreter.
+    private var worker: LargeStackWorker?
+
+    deinit { worker?.stop() }
+
+    /// Run `body` on the large-stack thread (unless already on it) and wait
+    /// for it: deep recursion then ends in "too deep", not in a stack
+    /// overflow, whichever thread runs the session.
     func runOnLargeStack(_ body: @escaping () throws -> Value) throws -> Value {
         if onLargeStack { return try body() }
-        let job = StackJob(body)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            job.run()
-            done.signal()
-        }
-        thread.stackSize = Interpreter.largeStackSize
-        // Set here, read on the new thread: this thread waits until it ends.
+        if worker == nil { worker = LargeStackWorker(stackSize: Interpreter.largeStackSize) }
+        // Set here, read on the worker: this thread waits until the job ends.
         onLargeStack = true
         defer { onLargeStack = false }
-        thread.start()
-        done.wait()
-        return try job.result!.get()
+        return try worker!.run(body)
     }
 
     // MARK: - Assignment
@@ -659,14 +657,41 @@ public final class Interpreter: CallContext {
     }
 }
 
-/// Work handed to the large-stack thread and its result (the caller waits).
-private final class StackJob: @unchecked Sendable {
-    private var body: (() throws -> Value)?
-    var result: Result<Value, Error>?
-    init(_ body: @escaping () throws -> Value) { self.body = body }
-    func run() {
-        result = Result { try body!() }
-        body = nil
+/// A thread with a large stack that runs one job at a time while its caller waits.
+private final class LargeStackWorker: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var job: (() throws -> Value)?
+    private var result: Result<Value, Error>?
+    private var stopping = false
+
+    init(stackSize: Int) {
+        let thread = Thread { [self] in loop() }
+        thread.stackSize = stackSize
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            ready.wait()
+            if stopping { return }
+            result = Result { try job!() }
+            job = nil
+            finished.signal()
+        }
+    }
+
+    func run(_ body: @escaping () throws -> Value) throws -> Value {
+        job = body
+        ready.signal()
+        finished.wait()
+        defer { result = nil }
+        return try result!.get()
+    }
+
+    func stop() {
+        stopping = true
+        ready.signal()
     }
 }
 

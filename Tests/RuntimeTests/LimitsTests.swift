@@ -32,6 +32,15 @@ final class LimitsTests: XCTestCase {
         }
     }
 
+    /// Runs each script and checks that its only output is the error line given.
+    func expectErrors(_ s: Session, _ sink: CollectingSink, _ cases: [(source: String, error: String)],
+                      file: StaticString = #filePath, line: UInt = #line) {
+        for c in cases {
+            run(s, sink, c.source)
+            XCTAssertEqual(lines(sink), [c.error], c.source, file: file, line: line)
+        }
+    }
+
     static let tooDeep = "lists and records nested deeper than 1000 levels; use a flatter value (a list of records, a record of lists)"
 
     // MARK: - Deep values
@@ -142,12 +151,11 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(run(s, sink, "print(len(0.5..<3), 0.5..<3 == 0.5..<3, len(1...3), len(3..<1), len(2...2), map(0.5..<3, fn(x) => x), sum(1...4))"),
                        "3 true 3 0 1 [0.5, 1.5, 2.5] 10")
         XCTAssertEqual(run(s, sink, "let xs = []\nfor i in 1...3 { xs = append(xs, i) }\nprint(xs, (1...3)[2], contains(1...3, 3))"), "[1, 2, 3] 3 true")
-        run(s, sink, "print(sum(0..<1e10))")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:7: error: sum: 'xs' is the range 0..<10000000000 of 10000000000 elements, too long for a list (over 10 million)"])
-        run(s, sink, "write_json(\"r.json\", 0..<1e12)")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:1: error: write_json: cannot write the range 0..<1000000000000 of 1000000000000 elements as JSON (over 10 million)"])
-        run(s, sink, "print((0..<3)[3])")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:7: error: index 3 out of range: the list has 3 elements"])
+        expectErrors(s, sink, [
+            ("print(sum(0..<1e10))", "t.medr1:1:7: error: sum: 'xs' is the range 0..<10000000000 of 10000000000 elements, too long for a list (over 10 million)"),
+            ("write_json(\"r.json\", 0..<1e12)", "t.medr1:1:1: error: write_json: cannot write the range 0..<1000000000000 of 1000000000000 elements as JSON (over 10 million)"),
+            ("print((0..<3)[3])", "t.medr1:1:7: error: index 3 out of range: the list has 3 elements"),
+        ])
     }
 
     // MARK: - Regular expressions
@@ -224,14 +232,12 @@ final class LimitsTests: XCTestCase {
             checked += 1
         }
         XCTAssertGreaterThan(checked, 60)
-        run(s, sink, "round(2.345, digits: 2)")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:1: error: round has no option 'digits'; it takes none: round(x, digits)"])
-        run(s, sink, "join([1, 2], sep: \"-\")")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:1: error: join has no option 'sep'; it takes none: join(xs, sep)"])
-        run(s, sink, "let w = \"a,b\".split(sep: \",\")")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:9: error: split has no option 'sep'; it takes none: split(s, sep)"])
-        run(s, sink, "sort([2, 1], reverse: true)")
-        XCTAssertEqual(lines(sink), ["t.medr1:1:1: error: sort has no option 'reverse'; options: by, descending"])
+        expectErrors(s, sink, [
+            ("round(2.345, digits: 2)", "t.medr1:1:1: error: round has no option 'digits'; it takes none: round(x, digits)"),
+            ("join([1, 2], sep: \"-\")", "t.medr1:1:1: error: join has no option 'sep'; it takes none: join(xs, sep)"),
+            ("let w = \"a,b\".split(sep: \",\")", "t.medr1:1:9: error: split has no option 'sep'; it takes none: split(s, sep)"),
+            ("sort([2, 1], reverse: true)", "t.medr1:1:1: error: sort has no option 'reverse'; options: by, descending"),
+        ])
         XCTAssertEqual(run(s, sink, "print(round(2.345, 2), join([1, 2], \"-\"), split(\"a,b\", \",\"), sort([1, 2], descending: true))"),
                        "2.35 1-2 [\"a\", \"b\"] [2, 1]")
     }
