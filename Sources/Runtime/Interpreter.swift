@@ -479,7 +479,7 @@ public final class Interpreter: CallContext {
         case (.range(let r), _):
             let n = r.count
             guard n <= Double(Int.max / 2) else {
-                throw RuntimeError("cannot index an unbounded range", at: location(span))
+                throw RuntimeError("cannot index the range \(object.repr): it has no last element", at: location(span))
             }
             return .number(r.element(try listIndex(key, count: Int(n), at: span)))
         case (.string(let s), _):
