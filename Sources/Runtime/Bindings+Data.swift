@@ -16,6 +16,14 @@ public final class DatasetObject: HostObject {
     }
     public var fieldNames: [String] { ["name", "count", "root"] }
     public var methodNames: [String] { ["split", "filter", "counts", "take", "shuffle", "tokenizer"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch name {
+        case "split": return ["train", "seed", "stratified", "modalities", "types"]
+        case "shuffle": return ["seed"]
+        case "tokenizer": return ["vocab", "template"]
+        default: return []
+        }
+    }
     public var elements: [Value]? { dataset.samples.map { .host(SampleObject($0)) } }
 
     public func field(_ name: String) throws -> Value? {
@@ -39,7 +47,6 @@ public final class DatasetObject: HostObject {
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         switch name {
         case "split":
-            try a.allowOnly(["train", "seed", "stratified", "modalities", "types"])
             if let mods = try a.namedList("modalities") {
                 let set = Set(try mods.map { try parseModality($0, a) })
                 let (sel, rest) = dataset.split(byModality: set)
@@ -69,7 +76,6 @@ public final class DatasetObject: HostObject {
             let seed = try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx)
             return .host(DatasetObject(dataset.shuffled(seed: seed)))
         case "tokenizer":
-            try a.allowOnly(["vocab", "template"])
             let vocab = try a.namedInt("vocab") ?? 512
             let template = try Bindings.template(a)
             return .host(TokenizerObject(dataset.trainTokenizer(vocabSize: vocab, template: template)))

@@ -44,6 +44,7 @@ public final class RewardObject: HostObject {
     public var summary: String { "reward \(reward.name)" + (reward.weight == 1 ? "" : " (weight \(formatNumber(reward.weight)))") }
     public var fieldNames: [String] { ["name", "weight"] }
     public var methodNames: [String] { ["score"] }
+    public func methodOptions(_ name: String) -> [String] { ["sample"] }
     public func field(_ name: String) throws -> Value? {
         switch name {
         case "name": return .string(reward.name)
@@ -54,7 +55,6 @@ public final class RewardObject: HostObject {
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         guard name == "score" else { throw RuntimeError("reward has no method '\(name)'; methods: score") }
         try a.expect(1...1, "r.score(text, sample: s)")
-        try a.allowOnly(["sample"])
         let sample = try a.namedValue("sample").map { v -> Sample in
             guard case .host(let s as SampleObject) = v else { throw a.error("sample: must be a sample, got \(v.typeName)") }
             return s.sample

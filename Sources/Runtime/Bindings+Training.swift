@@ -82,6 +82,12 @@ public final class TrainerObject: HostObject {
 
     public var fieldNames: [String] { ["step", "config", "metrics", "history", "last", "model", "data", "mode", "rewards"] }
     public var methodNames: [String] { ["set"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch kind {
+        case .grpo: return Bindings.grpoSettable
+        case .sft: return Bindings.sftSettable
+        }
+    }
 
     public func field(_ name: String) throws -> Value? {
         switch name {
@@ -132,12 +138,10 @@ public final class TrainerObject: HostObject {
         try a.expect(0...0, "t.set(lr: 3e-4, beta: 0.02)")
         switch kind {
         case .grpo(let t):
-            try a.allowOnly(Bindings.grpoSettable)
             var c = t.config
             try Bindings.applyGRPO(a, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }
         case .sft(let t):
-            try a.allowOnly(Bindings.sftSettable)
             var c = t.config
             try Bindings.applySFT(a, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }

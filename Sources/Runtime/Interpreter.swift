@@ -709,6 +709,11 @@ final class BoundMethod: Callable {
     func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
         var a = args
         a.callee = "\(object.typeName).\(name)"
+        let options = object.methodOptions(name)
+        if let bad = a.named.first(where: { !options.contains($0.name) }) {
+            throw RuntimeError("\(a.callee) has no option '\(bad.name)'; "
+                + (options.isEmpty ? "it takes none: \(signature)" : "options: \(options.joined(separator: ", "))"))
+        }
         return try object.callMethod(name, a, ctx)
     }
 }

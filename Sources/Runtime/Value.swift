@@ -118,6 +118,9 @@ public protocol HostObject: AnyObject {
     var fieldNames: [String] { get }
     func field(_ name: String) throws -> Value?
     var methodNames: [String] { get }
+    /// The keyword options a method accepts (none by default). Every call is
+    /// checked against them before `callMethod` runs.
+    func methodOptions(_ name: String) -> [String]
     func callMethod(_ name: String, _ args: Arguments, _ ctx: CallContext) throws -> Value
     /// Index with `x[i]`; nil if the object cannot be indexed.
     func index(_ i: Value) throws -> Value?
@@ -130,6 +133,7 @@ extension HostObject {
     public var fieldNames: [String] { [] }
     public func field(_ name: String) throws -> Value? { nil }
     public var methodNames: [String] { [] }
+    public func methodOptions(_ name: String) -> [String] { [] }
     public func callMethod(_ name: String, _ args: Arguments, _ ctx: CallContext) throws -> Value {
         throw RuntimeError("\(typeName) has no method '\(name)'"
             + (methodNames.isEmpty ? "" : "; methods: \(methodNames.joined(separator: ", "))"))

@@ -241,6 +241,41 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(run(s, sink, "print(round(2.345, 2), join([1, 2], \"-\"), split(\"a,b\", \",\"), sort([1, 2], descending: true))"),
                        "2.35 1-2 [\"a\", \"b\"] [2, 1]")
     }
+
+    /// Host methods in the help table reject unknown keywords the same way.
+    func testEveryMethodRejectsUnknownKeywords() throws {
+        let (s, sink) = try session()
+        XCTAssertEqual(run(s, sink, """
+        let data = synth(n: 8, seed: 3, size: 16, to: "d")
+        let tok = data.tokenizer(vocab: 300)
+        let m = model(tokenizer: tok, seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8)
+        let t = grpo(m, data, rewards: [format()], group: 2, prompts: 1, max_tokens: 3, seed: 1)
+        let r = format()
+        """), "")
+        let objects = ["dataset": "data", "reward": "r", "trainer": "t"]
+        var checked = 0
+        for entry in HelpTable.all where entry.name.contains(".") {
+            let parts = entry.name.split(separator: ".").map(String.init)
+            // Methods of types this test does not build are left to their own tests.
+            guard let variable = objects[parts[0]], case .host(let h)? = s.interpreter.globals.lookup(variable) else { continue }
+            let options = h.methodOptions(parts[1])
+            let shown = entry.signature.matches(of: /([a-z_0-9]+):/).map { String($0.1) }
+            for k in shown { XCTAssertTrue(options.contains(k), "\(entry.name): help shows \(k): but it is not declared") }
+            run(s, sink, "\(variable).\(parts[1])(zzz: 1)")
+            let want = "\(entry.name) has no option 'zzz'; "
+                + (options.isEmpty ? "it takes none: \(entry.signature)" : "options: \(options.joined(separator: ", "))")
+            XCTAssertEqual(lines(sink).first?.hasSuffix("error: " + want), true, "\(entry.name): \(sink.text)")
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 8)
+        expectErrors(s, sink, [
+            ("data.shuffle(sed: 2)", "t.medr1:1:1: error: dataset.shuffle has no option 'sed'; options: seed"),
+            ("data.take(2, seed: 1)", "t.medr1:1:1: error: dataset.take has no option 'seed'; it takes none: data.take(n)"),
+            ("tok.encode(\"a\", bos: true)", "t.medr1:1:1: error: tokenizer.encode has no option 'bos'; it takes none: tokenizer.encode(...)"),
+            ("counts(data).column(\"all\", x: 1)", "t.medr1:1:1: error: table.column has no option 'x'; it takes none: table.column(...)"),
+        ])
+        XCTAssertEqual(run(s, sink, "print(len(data.shuffle(seed: 2)), len(data.take(2)), t.set(lr: 1e-3))"), "8 2 nil")
+    }
 }
 
 /// A flag one thread sets and another polls.
