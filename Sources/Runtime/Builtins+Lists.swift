@@ -155,10 +155,7 @@ extension Builtins {
         }
         add("read_text") { a, ctx in
             try a.expect(1...1, "read_text(path)")
-            let url = ctx.resolve(try a.string(0, "path"))
-            do { return .string(try String(contentsOf: url, encoding: .utf8)) } catch {
-                throw a.error("cannot read \(url.path): \(Files.reason(error))")
-            }
+            return .string(try Files.readText(ctx.resolve(try a.string(0, "path")), a))
         }
         add("write_text") { a, ctx in
             try a.expect(2...2, "write_text(path, text)")
@@ -169,11 +166,7 @@ extension Builtins {
         add("read_json") { a, ctx in
             try a.expect(1...1, "read_json(path)")
             let url = ctx.resolve(try a.string(0, "path"))
-            let text: String
-            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-                throw a.error("cannot read \(url.path): \(Files.reason(error))")
-            }
-            return try JSONValue.parse(text, source: url.path)
+            return try JSONValue.parse(try Files.readText(url, a), source: url.path)
         }
         add("write_json") { a, ctx in
             try a.expect(2...2, "write_json(path, value)")
@@ -198,6 +191,27 @@ enum Statistics {
 }
 
 enum Files {
+    /// Largest file read_text and read_json read (a file from disk is hostile).
+    static let maxReadBytes = 64 << 20
+
+    /// A regular UTF-8 file of at most `maxReadBytes`, checked before reading.
+    static func readText(_ url: URL, _ a: Arguments) throws -> String {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: url.path) } catch {
+            throw a.error("cannot read \(url.path): \(reason(error))")
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw a.error("cannot read \(url.path): not a regular file")
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= maxReadBytes else {
+            throw a.error("cannot read \(url.path): it has \(size) bytes, over the limit of \(maxReadBytes >> 20) MB")
+        }
+        do { return try String(contentsOf: url, encoding: .utf8) } catch {
+            throw a.error("cannot read \(url.path): \(reason(error))")
+        }
+    }
+
     static func reason(_ error: Error) -> String {
         let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 260 { return "no such file" }

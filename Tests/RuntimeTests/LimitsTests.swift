@@ -115,6 +115,22 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(run(s, sink, "let v = read_json(\"ok.json\")\nprint(len(str(v)))"), "2003")
     }
 
+    /// read_text and read_json check the file before reading it: a device
+    /// (endless) or a file over the limit is an error, not a hang or gigabytes.
+    func testReadsAreBounded() throws {
+        let (s, sink) = try session()
+        let dir = s.options.baseDirectory
+        let big = dir.appendingPathComponent("big.json")
+        FileManager.default.createFile(atPath: big.path, contents: nil)
+        let h = try FileHandle(forWritingTo: big)
+        try h.truncate(atOffset: UInt64(Files.maxReadBytes + 1))   // sparse: no disk used
+        try h.close()
+        expectErrors(s, sink, [
+            ("read_text(\"/dev/zero\")", "t.medr1:1:1: error: read_text: cannot read /dev/zero: not a regular file"),
+            ("read_json(\"big.json\")", "t.medr1:1:1: error: read_json: cannot read \(big.path): it has 67108865 bytes, over the limit of 64 MB"),
+        ])
+    }
+
     /// A chain of 100,000 closures (each holding the previous one) used to
     /// overflow the stack when it was dropped.
     func testLongClosureChainsAreFreed() throws {
