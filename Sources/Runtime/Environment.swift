@@ -20,7 +20,8 @@ public final class Environment {
     /// the scope's bindings are handed to `Reclaimer`, which frees nested
     /// scopes one after another instead of one inside another.
     deinit {
-        if !values.isEmpty { Reclaimer.free(&values) }
+        // Only a binding that can hold a closure can lead to another scope.
+        if values.values.contains(where: \.mayHoldScope) { Reclaimer.free(&values) }
     }
 
     /// `let name = value` in this scope (re-`let` replaces, as at a REPL).
@@ -86,6 +87,16 @@ public final class Closure: Callable {
 
     public func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
         try interpreter.invoke(self, args)
+    }
+}
+
+extension Value {
+    /// Whether freeing this value may free a scope (through a closure it holds).
+    var mayHoldScope: Bool {
+        switch self {
+        case .number, .string, .bool, .null, .range: return false
+        case .list, .record, .function, .host: return true
+        }
     }
 }
 
