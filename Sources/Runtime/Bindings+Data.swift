@@ -16,6 +16,14 @@ public final class DatasetObject: HostObject {
     }
     public var fieldNames: [String] { ["name", "count", "root"] }
     public var methodNames: [String] { ["split", "filter", "counts", "take", "shuffle", "tokenizer"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch name {
+        case "split": return ["train", "seed", "stratified", "modalities", "types"]
+        case "shuffle": return ["seed"]
+        case "tokenizer": return ["vocab", "template"]
+        default: return []
+        }
+    }
     public var elements: [Value]? { dataset.samples.map { .host(SampleObject($0)) } }
 
     public func field(_ name: String) throws -> Value? {
@@ -39,7 +47,6 @@ public final class DatasetObject: HostObject {
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         switch name {
         case "split":
-            try a.allowOnly(["train", "seed", "stratified", "modalities", "types"])
             if let mods = try a.namedList("modalities") {
                 let set = Set(try mods.map { try parseModality($0, a) })
                 let (sel, rest) = dataset.split(byModality: set)
@@ -69,7 +76,6 @@ public final class DatasetObject: HostObject {
             let seed = try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx)
             return .host(DatasetObject(dataset.shuffled(seed: seed)))
         case "tokenizer":
-            try a.allowOnly(["vocab", "template"])
             let vocab = try a.namedInt("vocab") ?? 512
             guard (1...ModelConfig.maxVocabSize).contains(vocab) else {
                 throw a.error("vocab: \(vocab) is out of range: use 1 to \(ModelConfig.maxVocabSize)")
@@ -193,9 +199,8 @@ extension Bindings {
     }
 
     static func registerData(_ add: Builtins.Register) {
-        add("load") { a, ctx in
+        add("load", options: ["skip_bad", "image_root", "modality", "question_type"]) { a, ctx in
             try a.expect(1...1, "load(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root", "modality", "question_type"])
             let url = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) }
             let (d, skipped) = try Dataset.load(url, imageRoot: root, modality: try Bindings.modalityOption(a),
@@ -204,16 +209,14 @@ extension Bindings {
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_omnimed") { a, ctx in
+        add("load_omnimed", options: ["skip_bad"]) { a, ctx in
             try a.expect(1...1, "load_omnimed(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad"])
             let (d, skipped) = try OmniMedVQALoader.load(root: ctx.resolve(try a.string(0, "path")), skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_medr1") { a, ctx in
+        add("load_medr1", options: ["skip_bad", "image_root", "modality", "question_type"]) { a, ctx in
             try a.expect(1...1, "load_medr1(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root", "modality", "question_type"])
             let file = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) } ?? file.deletingLastPathComponent()
             let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: try modalityOption(a),

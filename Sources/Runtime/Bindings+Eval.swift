@@ -97,10 +97,8 @@ public final class EvalObject: HostObject, ShowableObject {
 
 extension Bindings {
     static func registerEval(_ add: Builtins.Register) {
-        add("eval") { a, ctx in
+        add("eval", options: ["by", "greedy", "temperature", "top_k", "top_p", "max_tokens", "samples", "seed", "template", "answer_style", "name", "batch"]) { a, ctx in
             try a.expect(2...2, "eval m, test, by: [\"modality\", \"question_type\"], greedy: true")
-            try a.allowOnly(["by", "greedy", "temperature", "top_k", "top_p", "max_tokens", "samples", "seed", "template",
-                             "answer_style", "name", "batch"])
             let mo: ModelObject
             switch a.positional[0] {
             case .host(let m as ModelObject): mo = m
@@ -140,7 +138,6 @@ extension Bindings {
         }
         add("cross_modality") { a, _ in
             try a.expect(1...1, "cross_modality([eval(m1, test, name: \"trained on CT\"), eval(m2, test, name: \"trained on MRI\")])")
-            try a.allowOnly([])
             let runs = try a.list(0, "reports").enumerated().map { k, v -> (train: String, report: EvalReport) in
                 guard case .host(let e as EvalObject) = v else { throw a.error("reports[\(k)] must be an eval result, got \(v.typeName)") }
                 return (e.report.name, e.report)

@@ -376,15 +376,13 @@ extension Bindings {
     }
 
     static func registerSampling(_ add: Builtins.Register) {
-        add("sampler") { a, ctx in
+        add("sampler", options: samplerOptions) { a, ctx in
             try a.expect(0...0, "sampler(temperature: 1, top_k: 0, top_p: 1, greedy: false, max_tokens: 64, seed: 1)")
-            try a.allowOnly(samplerOptions)
             let seed = try seedOption(a, ctx)
             return .host(SamplerObject(config: try samplerConfig(a), seed: seed))
         }
-        add("sample") { a, ctx in
+        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"]) { a, ctx in
             try a.expect(2...3, "sample(m, data[0], group: 8, temperature: 1) or sample(m, data[0], sp)")
-            try a.allowOnly(samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"])
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             var samplerObj: SamplerObject? = nil
             var questions: [Sample] = []
@@ -427,9 +425,8 @@ extension Bindings {
             let r = ScoredRollout(completions: cs, rewards: table, group: g, scaleRewards: try a.namedBool("scale_rewards") ?? true)
             return questions.count == 1 ? .host(GroupObject(r, prompt: 0)) : .host(RolloutObject(r))
         }
-        add("rescore") { a, ctx in
+        add("rescore", options: ["with", "weights", "scale_rewards"]) { a, ctx in
             try a.expect(1...1, "rescore t.last with: [format(), accuracy(), my_reward]")
-            try a.allowOnly(["with", "weights", "scale_rewards"])
             let ro: ScoredRollout
             switch a.positional[0] {
             case .host(let r as RolloutObject): ro = r.rollout

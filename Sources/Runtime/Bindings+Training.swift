@@ -82,6 +82,12 @@ public final class TrainerObject: HostObject {
 
     public var fieldNames: [String] { ["step", "config", "metrics", "history", "last", "model", "data", "mode", "rewards"] }
     public var methodNames: [String] { ["set"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch kind {
+        case .grpo: return Bindings.grpoSettable
+        case .sft: return Bindings.sftSettable
+        }
+    }
 
     public func field(_ name: String) throws -> Value? {
         switch name {
@@ -132,12 +138,10 @@ public final class TrainerObject: HostObject {
         try a.expect(0...0, "t.set(lr: 3e-4, beta: 0.02)")
         switch kind {
         case .grpo(let t):
-            try a.allowOnly(Bindings.grpoSettable)
             var c = t.config
             try Bindings.applyGRPO(a, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         case .sft(let t):
-            try a.allowOnly(Bindings.sftSettable)
             var c = t.config
             try Bindings.applySFT(a, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
@@ -369,9 +373,8 @@ extension Bindings {
     // MARK: - Builtins
 
     static func registerTraining(_ add: Builtins.Register) {
-        add("grpo") { a, ctx in
+        add("grpo", options: grpoOptions) { a, ctx in
             try a.expect(2...2, "grpo(m, data, rewards: [format(), accuracy()], group: 8, lr: 1e-4, ...)")
-            try a.allowOnly(grpoOptions)
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = GRPOConfig()
@@ -396,9 +399,8 @@ extension Bindings {
                 return .host(TrainerObject(.grpo(t), model: mo, data: d, planned: try a.namedInt("steps")))
             } catch let e as RLError { throw libraryError(a, e) }
         }
-        add("sft") { a, ctx in
+        add("sft", options: sftOptions) { a, ctx in
             try a.expect(2...2, "sft(m, data, lr: 1e-3, batch: 64, ...)")
-            try a.allowOnly(sftOptions)
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = SFTConfig()
@@ -411,9 +413,8 @@ extension Bindings {
                 return .host(TrainerObject(.sft(t), model: mo, data: d, planned: try a.namedInt("steps")))
             } catch let e as RLError { throw libraryError(a, e) }
         }
-        add("step") { a, ctx in
+        add("step", options: ["every", "quiet"]) { a, ctx in
             try a.expect(1...2, "step t or step t, 50")
-            try a.allowOnly(["every", "quiet"])
             let t = try a.host(0, "trainer", as: TrainerObject.self, typeName: "trainer (from sft(...) or grpo(...))")
             let n = a.count > 1 ? try a.int(1, "n") : 1
             guard n >= 0 else { throw a.error("n must be 0 or more, got \(n)") }
@@ -422,7 +423,6 @@ extension Bindings {
         }
         add("save") { a, ctx in
             try a.expect(2...2, "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"")
-            try a.allowOnly([])
             let path = try a.string(1, "path")
             let url = ctx.resolve(path)
             do {
@@ -453,9 +453,8 @@ extension Bindings {
             }
             return .null
         }
-        add("resume") { a, ctx in
+        add("resume", options: ["rewards", "weights"]) { a, ctx in
             try a.expect(2...2, "resume(\"runs/x.ckpt\", data, rewards: [format(), accuracy()])")
-            try a.allowOnly(["rewards", "weights"])
             let path = try a.string(0, "path")
             let dir = ctx.resolve(path)
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset (the one the trainer was trained on)").dataset
@@ -477,7 +476,6 @@ extension Bindings {
         }
         add("load_model") { a, ctx in
             try a.expect(1...1, "load_model(\"m.safetensors\")")
-            try a.allowOnly([])
             let path = try a.string(0, "path")
             do {
                 let (m, tokJSON, _) = try Checkpoint.load(from: ctx.resolve(path))

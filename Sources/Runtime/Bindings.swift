@@ -40,9 +40,8 @@ extension Bindings {
     }
 
     static func registerSynth(_ add: Builtins.Register) {
-        add("synth") { a, ctx in
+        add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"]) { a, ctx in
             try a.expect(0...0, "synth(n: 2000, seed: 7, size: 64, to: \"medr1-data\")")
-            try a.allowOnly(["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"])
             var cfg = SynthMedConfig(count: try a.namedInt("n") ?? 1000, imageSize: try a.namedInt("size") ?? 64,
                                      seed: try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx))
             if let o = try a.namedInt("options") { cfg.options = o }

@@ -203,7 +203,7 @@ public enum FileIO {
     /// The bytes of a file of at most `limit` bytes; errors in words, naming the file.
     public static func read(_ url: URL, limit: Int) throws -> Data {
         do { return try FileInput.read(url, limit: limit, what: "such a file") } catch let e as FileInputError {
-            if e.message.hasPrefix("cannot be opened"), access(url.path, F_OK) != 0 {
+            if e.missing {
                 throw FileError(path: e.path, action: "cannot read", reason: "no such file")
             }
             throw FileError(path: e.path, action: "cannot read", reason: e.message)

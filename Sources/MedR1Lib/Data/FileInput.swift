@@ -24,6 +24,8 @@ private let systemRead = Darwin.read
 public struct FileInputError: Error, Equatable, Sendable {
     public var path: String
     public var message: String
+    /// True when the path names no file at all.
+    public var missing = false
 }
 
 public enum FileInput {
@@ -48,8 +50,10 @@ public enum FileInput {
         if stat(path, &pre) == 0 { try requireRegular(pre.st_mode) }
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
-            let reason = FileIO.reason(errno: errno)
-            throw fail("cannot be opened (\(reason)): check the path")
+            let code = errno
+            var e = fail("cannot be opened (\(FileIO.reason(errno: code))): check the path")
+            e.missing = code == ENOENT
+            throw e
         }
         defer { close(fd) }
         var st = stat()
