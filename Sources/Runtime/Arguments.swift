@@ -56,14 +56,6 @@ public struct Arguments {
         }
     }
 
-    /// Throws if a keyword argument is not among `allowed`, naming the allowed ones.
-    public func allowOnly(_ allowed: [String]) throws {
-        for (name, _) in named where !allowed.contains(name) {
-            throw RuntimeError("\(callee) has no option '\(name)'"
-                + (allowed.isEmpty ? "" : "; options: \(allowed.joined(separator: ", "))"))
-        }
-    }
-
     // MARK: - Positional accessors
 
     public func value(_ i: Int) -> Value? { i < positional.count ? positional[i] : nil }
