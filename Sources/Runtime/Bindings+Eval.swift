@@ -96,8 +96,11 @@ public final class EvalObject: HostObject, ShowableObject {
 }
 
 extension Bindings {
+    /// `eval`'s keywords: its evaluator's option table and the report's settings.
+    static let evalOptions = ["by"] + Evaluator.optionRules.keywords() + ["seed", "template", "answer_style", "name"]
+
     static func registerEval(_ add: Builtins.Register) {
-        add("eval", options: ["by", "greedy", "temperature", "top_k", "top_p", "max_tokens", "samples", "seed", "template", "answer_style", "name", "batch"]) { a, ctx in
+        add("eval", options: evalOptions) { a, ctx in
             try a.expect(2...2, "eval m, test, by: [\"modality\", \"question_type\"], greedy: true")
             let mo: ModelObject
             switch a.positional[0] {
@@ -114,14 +117,12 @@ extension Bindings {
                 return s
             }
             var ev = Evaluator(tokenizer: mo.tokenizer, template: try template(a), answerStyle: try answerStyle(a),
-                               sampler: SamplerConfig(greedy: true, maxTokens: 64), seed: try seedOption(a, ctx))
+                               seed: try seedOption(a, ctx))
             // Any sampling option without greedy: means sampled evaluation.
             if !a.has("greedy") && (a.has("temperature") || a.has("top_k") || a.has("top_p") || a.has("samples")) {
                 ev.sampler.greedy = false
             }
-            try applyRules(a, Evaluator.optionRules, &ev)
-            if let x = try a.namedBool("greedy") { ev.sampler.greedy = x }
-            do { try ev.validate() } catch let e as RLError { throw libraryError(a, e) }
+            try applyOptions(a, Evaluator.optionRules, &ev)
             let sc = ev.sampler, samples = ev.samplesPerQuestion
             ev.shouldStop = { Interrupt.isRequested }
             let bar = ProgressBar(total: d.count, label: "eval", enabled: showProgress(ctx))

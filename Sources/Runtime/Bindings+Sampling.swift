@@ -24,18 +24,11 @@ public final class SamplerObject: HostObject {
         return "sampler: temperature \(formatNumber(c.temperature)), top_k \(c.topK == 0 ? "off" : String(c.topK)), "
             + "top_p \(formatNumber(c.topP)), max_tokens \(c.maxTokens), seed \(seed)"
     }
-    public var fieldNames: [String] { ["temperature", "top_k", "top_p", "greedy", "max_tokens", "seed"] }
+    public var fieldNames: [String] { Bindings.samplerOptions }
+    /// The options of its config by keyword (from the option table), and its seed.
     public func field(_ name: String) throws -> Value? {
-        let c = sampler.config
-        switch name {
-        case "temperature": return .number(c.temperature)
-        case "top_k": return .number(Double(c.topK))
-        case "top_p": return .number(c.topP)
-        case "greedy": return .bool(c.greedy)
-        case "max_tokens": return .number(Double(c.maxTokens))
-        case "seed": return .number(Double(seed))
-        default: return nil
-        }
+        if name == "seed" { return .number(Double(seed)) }
+        return Bindings.optionFields(SamplerConfig.optionRules, sampler.config).first { $0.0 == name }?.1
     }
 }
 
@@ -328,15 +321,14 @@ public final class RolloutObject: HostObject, ShowableObject {
 }
 
 extension Bindings {
-    static let samplerOptions = ["temperature", "top_k", "top_p", "greedy", "max_tokens", "seed"]
+    /// The sampler's options (its config's option table) and its seed.
+    static let samplerOptions = SamplerConfig.optionRules.keywords() + ["seed"]
 
-    /// Sampler settings from keyword arguments over `base`, checked against
+    /// Sampler settings from keyword arguments over `base`, each checked against its row of
     /// `SamplerConfig.optionRules` (errors name the callee: "sampler: top_p must be in (0, 1], got 2").
     static func samplerConfig(_ a: Arguments, base: SamplerConfig = SamplerConfig()) throws -> SamplerConfig {
         var c = base
-        try applyRules(a, SamplerConfig.optionRules, &c)
-        if let x = try a.namedBool("greedy") { c.greedy = x }
-        do { try c.validate(as: a.callee) } catch let e as RLError { throw libraryError(a, e) }
+        try applyOptions(a, SamplerConfig.optionRules, &c)
         return c
     }
 

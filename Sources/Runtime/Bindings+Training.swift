@@ -70,7 +70,7 @@ public final class TrainerObject: HostObject {
             let c = t.config
             lines.append("  \(c.promptsPerStep) prompts x G \(c.group), lr \(formatNumber(c.learningRate)) (\(c.schedule)), beta \(formatNumber(c.beta)), "
                          + "loss \(c.lossType.rawValue), eps \(formatNumber(c.epsLow))/\(formatNumber(c.epsHigh)), "
-                         + "temperature \(formatNumber(c.temperature)), max_tokens \(c.maxCompletionTokens)")
+                         + "temperature \(formatNumber(c.temperature)), max_tokens \(c.maxTokens)")
             lines.append("  rewards: " + t.rewards.map { $0.weight == 1 ? $0.name : "\(formatNumber($0.weight)) x \($0.name)" }.joined(separator: " + "))
         case .sft(let t):
             let c = t.config
@@ -84,8 +84,8 @@ public final class TrainerObject: HostObject {
     public var methodNames: [String] { ["set"] }
     public func methodOptions(_ name: String) -> [String] {
         switch kind {
-        case .grpo: return Bindings.grpoSettable
-        case .sft: return Bindings.sftSettable
+        case .grpo: return GRPOConfig.optionRules.keywords()
+        case .sft: return SFTConfig.optionRules.keywords()
         }
     }
 
@@ -106,29 +106,19 @@ public final class TrainerObject: HostObject {
         }
     }
 
-    /// Every setting under its keyword-argument name.
+    /// Every setting under its keyword, from the config's option table, then the trainer's
+    /// other settings.
     var configRecord: Record {
-        func n(_ x: Double) -> Value { .number(x) }
-        func i(_ x: Int) -> Value { .number(Double(x)) }
         switch kind {
         case .grpo(let t):
-            let c = t.config
-            return Record([("group", i(c.group)), ("prompts", i(c.promptsPerStep)), ("beta", n(c.beta)), ("lr", n(c.learningRate)),
-                           ("eps_low", n(c.epsLow)), ("eps_high", n(c.epsHigh)), ("loss", .string(c.lossType.rawValue)),
-                           ("scale_rewards", .bool(c.scaleRewards)), ("num_iterations", i(c.numIterations)),
-                           ("mask_truncated", .bool(c.maskTruncatedCompletions)), ("max_tokens", i(c.maxCompletionTokens)),
-                           ("temperature", n(c.temperature)), ("top_k", i(c.topK)), ("top_p", n(c.topP)),
-                           ("schedule", .string(c.schedule.description)), ("max_grad_norm", n(c.maxGradNorm)),
-                           ("weight_decay", n(c.weightDecay)), ("adam_beta1", n(c.adamBeta1)), ("adam_beta2", n(c.adamBeta2)),
-                           ("adam_eps", n(c.adamEps)), ("seed", .number(Double(c.seed))),
-                           ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue)),
-                           ("rewards", .list(t.rewards.map { .string($0.name) })), ("weights", .list(t.rewards.map { n($0.weight) }))])
+            return Record(Bindings.optionFields(GRPOConfig.optionRules, t.config)
+                          + [("seed", .number(Double(t.config.seed))),
+                             ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue)),
+                             ("rewards", .list(t.rewards.map { .string($0.name) })), ("weights", .list(t.rewards.map { .number($0.weight) }))])
         case .sft(let t):
-            let c = t.config
-            return Record([("batch", i(c.batchSize)), ("lr", n(c.learningRate)), ("schedule", .string(c.schedule.description)),
-                           ("max_grad_norm", n(c.maxGradNorm)), ("weight_decay", n(c.weightDecay)), ("adam_beta1", n(c.adamBeta1)),
-                           ("adam_beta2", n(c.adamBeta2)), ("adam_eps", n(c.adamEps)), ("seed", .number(Double(c.seed))),
-                           ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue))])
+            return Record(Bindings.optionFields(SFTConfig.optionRules, t.config)
+                          + [("seed", .number(Double(t.config.seed))),
+                             ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue))])
         }
     }
 
@@ -139,11 +129,11 @@ public final class TrainerObject: HostObject {
         switch kind {
         case .grpo(let t):
             var c = t.config
-            try Bindings.applyGRPO(a, &c)
+            try Bindings.applyOptions(a, GRPOConfig.optionRules, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         case .sft(let t):
             var c = t.config
-            try Bindings.applySFT(a, &c)
+            try Bindings.applyOptions(a, SFTConfig.optionRules, &c)
             do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         }
         if let p = try a.namedInt("steps") { planned = p }
@@ -159,87 +149,43 @@ struct StepAborted: Error, CustomStringConvertible {
 extension Bindings {
     // MARK: - Options
 
-    /// Settings `t.set` may change (everything but rewards, template and seed).
-    static let grpoSettable = ["group", "prompts", "beta", "lr", "eps_low", "eps_high", "loss", "scale_rewards", "num_iterations",
-                               "mask_truncated", "max_tokens", "temperature", "top_k", "top_p", "schedule", "warmup", "steps",
-                               "min_lr", "max_grad_norm", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps"]
-    static let grpoOptions = ["rewards", "weights"] + grpoSettable + ["seed", "template", "answer_style", "reference"]
-    static let sftSettable = ["batch", "lr", "schedule", "warmup", "steps", "min_lr", "max_grad_norm", "weight_decay",
-                              "adam_beta1", "adam_beta2", "adam_eps"]
-    static let sftOptions = sftSettable + ["seed", "template", "answer_style"]
+    /// Keywords `grpo` and `sft` take besides their config's options (which `t.set` may change).
+    static let grpoOptions = ["rewards", "weights"] + GRPOConfig.optionRules.keywords() + ["seed", "template", "answer_style", "reference"]
+    static let sftOptions = SFTConfig.optionRules.keywords() + ["seed", "template", "answer_style"]
 
-    /// `schedule: "constant" | "warmup" | "cosine"` with `warmup:` steps, `steps:` (cosine
-    /// horizon) and `min_lr:` (cosine floor as a fraction of lr); unspecified parts keep `current`'s.
-    static func schedule(_ a: Arguments, current: LRSchedule) throws -> LRSchedule {
-        var kind = "constant", w = 0, total: Int? = nil, minF = 0.0
-        switch current {
-        case .constant: break
-        case .warmup(let s): kind = "warmup"; w = s
-        case .cosine(let s, let t, let m): kind = "cosine"; w = s; total = t; minF = m
-        }
-        let givenKind = try a.namedString("schedule")
-        if let k = givenKind { kind = k }
-        // The ranges of warmup, steps and min_lr are the library's (checked here too, as a
-        // warm-up of 0 or a constant schedule's steps never reach the config).
-        func check(_ keyword: String, _ x: Double) throws {
-            do { try GRPOConfig.optionRules.rule(keyword)?.check(x, owner: a.callee) } catch let e as RLError {
-                throw libraryError(a, e)
-            }
-        }
-        if let x = try a.namedInt("warmup") {
-            try check("warmup", Double(x))
-            w = x
-            if givenKind == nil && kind == "constant" && x > 0 { kind = "warmup" }
-        }
-        if let x = try a.namedInt("steps") {
-            try check("steps", Double(x))
-            total = x
-        }
-        if let x = try a.namedNumber("min_lr") {
-            try check("min_lr", x)
-            minF = x
-        }
-        switch kind {
-        case "constant": return .constant
-        case "warmup":
-            guard w > 0 else { throw a.error("schedule \"warmup\" needs warmup: steps (e.g. warmup: 10)") }
-            return .warmup(steps: w)
-        case "cosine":
-            guard let total else { throw a.error("schedule \"cosine\" needs steps: the number of steps to decay over (e.g. steps: 200)") }
-            return .cosine(warmup: w, total: total, minFactor: minF)
-        default:
-            throw a.error("unknown schedule \"\(kind)\"; use \"constant\", \"warmup\" or \"cosine\"")
-        }
-    }
-
-    /// Every numeric option given in `a`, set through its row of the config's table (the
-    /// library checks the ranges when the trainer is built or changed).
-    static func applyRules<C>(_ a: Arguments, _ rules: [OptionRule<C>], _ c: inout C) throws {
+    /// The values given in `a` for the options of a table, each read as its kind asks
+    /// (numbers for numbers and whole numbers, true/false for flags, strings for words).
+    static func optionValues<C>(_ a: Arguments, _ rules: [OptionRule<C>]) throws -> [String: OptionValue] {
+        var given: [String: OptionValue] = [:]
         for r in rules {
-            switch r.field {
-            case .double(let p): if let x = try a.namedNumber(r.keyword) { c[keyPath: p] = x }
-            case .int(let p): if let x = try a.namedInt(r.keyword) { c[keyPath: p] = x }
-            case .derived: break
+            switch r.kind {
+            case .number, .integer: if let x = try a.namedNumber(r.keyword) { given[r.keyword] = .number(x) }
+            case .flag: if let b = try a.namedBool(r.keyword) { given[r.keyword] = .flag(b) }
+            case .word: if let w = try a.namedString(r.keyword) { given[r.keyword] = .word(w) }
             }
+        }
+        return given
+    }
+
+    /// Sets every option of the table given in `a` on `c`; the library checks each value
+    /// against its row, and its error names the callee.
+    static func applyOptions<C>(_ a: Arguments, _ rules: [OptionRule<C>], _ c: inout C) throws {
+        let given = try optionValues(a, rules)
+        do { try rules.apply(given, to: &c, owner: a.callee) } catch let e as RLError { throw libraryError(a, e) }
+    }
+
+    /// A value read from a config as the language holds it.
+    static func value(_ v: OptionValue) -> Value {
+        switch v {
+        case .number(let x): return .number(x)
+        case .flag(let b): return .bool(b)
+        case .word(let w): return .string(w)
         }
     }
 
-    static func applyGRPO(_ a: Arguments, _ c: inout GRPOConfig) throws {
-        try applyRules(a, GRPOConfig.optionRules, &c)
-        if let s = try a.namedString("loss") {
-            guard let l = GRPOLossType(rawValue: s) else {
-                throw a.error("unknown loss \"\(s)\"; use one of \(GRPOLossType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
-            }
-            c.lossType = l
-        }
-        if let x = try a.namedBool("scale_rewards") { c.scaleRewards = x }
-        if let x = try a.namedBool("mask_truncated") { c.maskTruncatedCompletions = x }
-        c.schedule = try schedule(a, current: c.schedule)
-    }
-
-    static func applySFT(_ a: Arguments, _ c: inout SFTConfig) throws {
-        try applyRules(a, SFTConfig.optionRules, &c)
-        c.schedule = try schedule(a, current: c.schedule)
+    /// The options of `c` as record fields, in table order.
+    static func optionFields<C>(_ rules: [OptionRule<C>], _ c: C) -> [(String, Value)] {
+        rules.values(in: c).map { ($0.keyword, value($0.value)) }
     }
 
     /// A library error as the language shows it: "grpo: lr must be in [0, 1], got 5" once, not
@@ -379,7 +325,7 @@ extension Bindings {
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = GRPOConfig()
             c.seed = try seedOption(a, ctx)
-            try applyGRPO(a, &c)
+            try applyOptions(a, GRPOConfig.optionRules, &c)
             let rs = abortable(try rewardOptions(a, ctx))
             var reference: MedR1Model? = nil
             if a.has("reference") {
@@ -405,7 +351,7 @@ extension Bindings {
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = SFTConfig()
             c.seed = try seedOption(a, ctx)
-            try applySFT(a, &c)
+            try applyOptions(a, SFTConfig.optionRules, &c)
             do {
                 let t = try SFTTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, config: c,
                                        template: try template(a), answerStyle: try answerStyle(a),

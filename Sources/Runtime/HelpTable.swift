@@ -103,18 +103,18 @@ public enum HelpTable {
         .init(name: "reward", signature: "reward(fn, name: \"mine\", weight: 1)", sentence: "A reward from a function of a completion record {text, think, answer, sample, length, finish_reason} returning a number in [-1e6, 1e6].", example: "let brief = reward(fn(c) => if c.length < 20 then 0.1 else 0, name: \"brief\")", topic: "rewards"),
         .init(name: "reward.score", signature: "r.score(text, sample: s)", sentence: "The reward of a completion text (against sample s when given).", example: "format().score(\"<answer>B</answer>\")  # 0", topic: "rewards"),
         // MARK: training
-        .init(name: "sampler", signature: "sampler(temperature: 1, top_k: 0, top_p: 1, greedy: false, max_tokens: 64, seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training",
-               options: SamplerConfig.optionRules.map(\.helpLine)),
-        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, temperature: 1, max_tokens: 64, seed: n, rewards: [format(), accuracy()], template: \"tiny\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training"),
-        .init(name: "sft", signature: "sft(m, data, lr: 1e-3, batch: 64, seed: n, template: \"tiny\", answer_style: \"text\", schedule: \"constant\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1: 0.9, adam_beta2: 0.999, adam_eps: 1e-8)", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training",
-               options: SFTConfig.optionRules.map(\.helpLine)),
-        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], group: 8, prompts: 16, lr: 1e-4, beta: 0.04, eps_low: 0.2, eps_high: 0.2, loss: \"grpo\"|\"bnpo\"|\"dr_grpo\", scale_rewards: true, num_iterations: 1, mask_truncated: false, max_tokens: 64, temperature: 1, top_k: 0, top_p: 1, schedule: \"constant\"|\"warmup\"|\"cosine\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1, adam_beta2, adam_eps, seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",
-               options: GRPOConfig.optionRules.map(\.helpLine)),
+        .init(name: "sampler", signature: "sampler(" + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training",
+               options: optionLines(SamplerConfig.optionRules)),
+        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, " + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n, rewards: [format(), accuracy()], weights: [1, 1], scale_rewards: true, template: \"tiny\", answer_style: \"text\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training"),
+        .init(name: "sft", signature: "sft(m, data, " + optionSignature(SFTConfig.optionRules, SFTConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\")", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training",
+               options: optionLines(SFTConfig.optionRules)),
+        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], " + optionSignature(GRPOConfig.optionRules, GRPOConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",
+               options: optionLines(GRPOConfig.optionRules)),
         .init(name: "step", signature: "step t or step t, n (every: k, quiet: false)", sentence: "Runs n training steps (default 1): a progress bar on a terminal, a line of metrics every step (or about ten lines for long runs) and a summary; Ctrl-C stops after the current step, a second Ctrl-C aborts it and leaves the model as before. A step whose reward fails, or whose update would make the loss, the gradient norm, a weight or an optimiser moment non-finite, is not applied and is reported.", example: "step t, 50", topic: "training"),
         .init(name: "trainer.set", signature: "t.set(lr: 3e-4, beta: 0.02, ...)", sentence: "Changes a trainer's settings between steps (any option but rewards, template and seed).", example: "t.set(lr: 5e-5)", topic: "training"),
         .init(name: "rescore", signature: "rescore t.last with: [rewards...], weights: [...], scale_rewards: true", sentence: "Recomputes the rewards and advantages of the last rollout under other rewards without sampling again, and shows each group before -> after.", example: "rescore t.last with: [format(), accuracy(), reward(fn(c) => if c.length < 12 then 0.2 else 0, name: \"short\")]", topic: "training"),
-        .init(name: "eval", signature: "eval m, data, by: [\"modality\", \"question_type\"], greedy: true, temperature: 1, samples: 1, max_tokens: 64, template: \"tiny\", name: \"test\", seed: n", sentence: "Answers every question (greedy by default) and returns accuracy overall and by modality x question type plus format compliance; plot draws it as a heatmap.", example: "let e = eval m, test\nplot e, to: \"acc.png\"", topic: "training",
-               options: Evaluator.optionRules.map(\.helpLine)),
+        .init(name: "eval", signature: "eval m, data, by: [\"modality\", \"question_type\"], " + optionSignature(Evaluator.optionRules, Evaluator.defaults) + ", template: \"tiny\", answer_style: \"text\", name: \"test\", seed: n", sentence: "Answers every question (greedy by default) and returns accuracy overall and by modality x question type plus format compliance; plot draws it as a heatmap.", example: "let e = eval m, test\nplot e, to: \"acc.png\"", topic: "training",
+               options: optionLines(Evaluator.optionRules)),
         .init(name: "cross_modality", signature: "cross_modality([eval results])", sentence: "Med-R1's cross-modality table: one row per evaluated model (its name:), one column per test modality, plus the mean.", example: "cross_modality([eval(m_ct, test, name: \"CT\"), eval(m_mri, test, name: \"MRI\")])", topic: "training"),
         .init(name: "save", signature: "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"", sentence: "Saves a trainer's whole state (model, reference, optimiser moments, step, RNG, metrics) to a folder, replacing any previous version as a whole (a kill mid-save leaves the old or the new one), or a model and its tokenizer to a safetensors file.", example: "save t, \"runs/grpo-100\"", topic: "training"),
         .init(name: "resume", signature: "resume(path, data, rewards: [...], weights: [...])", sentence: "A trainer continuing exactly where save left it (same data and the same rewards in the same order); its model is t.model. Refuses a folder whose files come from different saves.", example: "let t = resume(\"runs/grpo-100\", train)", topic: "training"),
@@ -124,6 +124,42 @@ public enum HelpTable {
         // MARK: session
         .init(name: "help", signature: "help(x) or help \"topic\"", sentence: "Help on a builtin, a value or a topic; help() lists the topics.", example: "help \"rewards\"", topic: "session"),
     ]
+
+    /// "group: 8, prompts: 16, ..., loss: \"grpo\"|\"bnpo\"|\"dr_grpo\", ...": every option of a
+    /// table with its value in `defaults` (the library's default config), `n` where it has
+    /// none (the cosine horizon of a constant schedule).
+    static func optionSignature<C>(_ rules: [OptionRule<C>], _ defaults: C) -> String {
+        rules.map { r in
+            let shown: String
+            switch (r.optionValue(in: defaults), r.kind) {
+            case (nil, _): shown = "n"
+            case (.number(let x)?, _): shown = defaultNumber(x)
+            case (.flag(let b)?, _): shown = b ? "true" : "false"
+            case (.word(let w)?, .word(let words)): shown = ([w] + words.filter { $0 != w }).map { "\"\($0)\"" }.joined(separator: "|")
+            case (.word(let w)?, _): shown = "\"\(w)\""
+            }
+            return "\(r.keyword): \(shown)"
+        }.joined(separator: ", ")
+    }
+
+    /// A default as a script would write it: 1e-4 rather than 0.0001.
+    static func defaultNumber(_ x: Double) -> String {
+        guard x != 0 && abs(x) < 1e-2 && x.isFinite else { return OptionRange.format(x) }
+        for digits in 0...16 {
+            let s = String(format: "%.\(digits)e", x)
+            guard Double(s) == x, let e = s.firstIndex(of: "e") else { continue }
+            let exponent = Int(s[s.index(after: e)...])!
+            return String(s[..<e]) + "e\(exponent)"
+        }
+        return OptionRange.format(x)
+    }
+
+    /// One line per option of a table: "lr in [0, 1]: base learning rate".
+    static func optionLines<C>(_ rules: [OptionRule<C>]) -> [String] {
+        rules.map { r in
+            "\(r.keyword) " + (r.range.map { "in \($0)" } ?? r.kindText) + ": \(r.help)"
+        }
+    }
 
     nonisolated(unsafe) private static var extra: [HelpEntry] = []
 

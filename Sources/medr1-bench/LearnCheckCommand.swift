@@ -33,7 +33,7 @@ func runLearnCheck(_ arguments: [String]) -> Int32 {
         case "--seed": guard let n = UInt64(v) else { return fail("--seed \(v): not an integer") }; cfg.seed = n
         case "--group": guard let n = int() else { return fail("--group \(v): not an integer") }; cfg.grpo.group = n
         case "--prompts": guard let n = int() else { return fail("--prompts \(v): not an integer") }; cfg.grpo.promptsPerStep = n
-        case "--max-tokens": guard let n = int() else { return fail("--max-tokens \(v): not an integer") }; cfg.grpo.maxCompletionTokens = n
+        case "--max-tokens": guard let n = int() else { return fail("--max-tokens \(v): not an integer") }; cfg.grpo.maxTokens = n
         case "--log-every": guard let n = int() else { return fail("--log-every \(v): not an integer") }; cfg.logEvery = max(1, n)
         case "--grpo-lr": guard let x = dbl() else { return fail("--grpo-lr \(v): not a number") }; cfg.grpo.learningRate = x
         case "--beta": guard let x = dbl() else { return fail("--beta \(v): not a number") }; cfg.grpo.beta = x

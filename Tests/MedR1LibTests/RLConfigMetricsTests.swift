@@ -22,7 +22,7 @@ final class RLConfigMetricsTests: XCTestCase {
         let g = GRPOConfig()
         XCTAssertEqual(g.group, 8); XCTAssertEqual(g.promptsPerStep, 16); XCTAssertEqual(g.beta, 0.04)
         XCTAssertEqual(g.epsLow, 0.2); XCTAssertEqual(g.epsHigh, 0.2); XCTAssertEqual(g.temperature, 1.0)
-        XCTAssertEqual(g.maxCompletionTokens, 64); XCTAssertEqual(g.learningRate, 1e-4)
+        XCTAssertEqual(g.maxTokens, 64); XCTAssertEqual(g.learningRate, 1e-4)
         XCTAssertEqual(g.lossType, .grpo); XCTAssertEqual(g.numIterations, 1)
         let s = SFTConfig()
         XCTAssertEqual(s.learningRate, 1e-3); XCTAssertEqual(s.batchSize, 64)

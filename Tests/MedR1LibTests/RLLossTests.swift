@@ -55,7 +55,7 @@ final class RLLossTests: XCTestCase {
 
     func testDrGRPOLossType() {
         let r = GRPOLoss.compute(logProbs: lp, oldLogProbs: nil, refLogProbs: nil, advantages: [1, -1],
-                                 config: GRPOLossConfig(lossType: .drGRPO, beta: 0, maxCompletionTokens: 4))
+                                 config: GRPOLossConfig(lossType: .drGRPO, beta: 0, maxTokens: 4))
         // -1 / (2 completions * 4)
         XCTAssertEqual(r.loss, -0.125, accuracy: 1e-12)
         assertClose(r.dLogProbs, [[-0.125, -0.125], [0.125]])
@@ -135,7 +135,7 @@ final class RLLossTests: XCTestCase {
         let ref: [[Float]] = [[-1.1, -2.5, -0.3], [-1.0, -1.5], [-3.2]]
         let adv = [0.7, -1.2, 0.4]
         for type in GRPOLossType.allCases {
-            let cfg = GRPOLossConfig(lossType: type, beta: 0.3, maxCompletionTokens: 5)
+            let cfg = GRPOLossConfig(lossType: type, beta: 0.3, maxTokens: 5)
             func loss(_ x: [[Double]]) -> Double {
                 GRPOLoss.compute(logProbs: x.map { $0.map(Float.init) }, oldLogProbs: old, refLogProbs: ref,
                                  advantages: adv, config: cfg).loss

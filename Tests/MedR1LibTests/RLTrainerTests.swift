@@ -45,7 +45,7 @@ enum RLFixture {
         var c = GRPOConfig()
         c.group = 3
         c.promptsPerStep = 2
-        c.maxCompletionTokens = 5
+        c.maxTokens = 5
         c.learningRate = 1e-2
         c.seed = 7
         return c
@@ -133,7 +133,7 @@ final class RLTrainerTests: XCTestCase {
         let old = base.enumerated().map { i, row in row.map { $0 + shifts[i] } }
         let refLP = try ref.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, withGrad: false).logProbs
         for type in GRPOLossType.allCases {
-            let lc = GRPOLossConfig(lossType: type, beta: 0.2, maxCompletionTokens: 5)
+            let lc = GRPOLossConfig(lossType: type, beta: 0.2, maxTokens: 5)
             func lossAt() throws -> Double {
                 let lp = try m.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, withGrad: false).logProbs
                 return GRPOLoss.compute(logProbs: lp, oldLogProbs: old, refLogProbs: refLP, advantages: adv, config: lc).loss
@@ -296,7 +296,7 @@ final class RLTrainerTests: XCTestCase {
     func testMaskTruncatedAndShouldStop() throws {
         var cfg = RLFixture.grpoConfig()
         cfg.maskTruncatedCompletions = true
-        cfg.maxCompletionTokens = 2   // random model: all truncated -> everything masked, no gradient
+        cfg.maxTokens = 2   // random model: all truncated -> everything masked, no gradient
         let t = try makeGRPO(config: cfg)
         let w = t.model.flatValues
         let m = try t.step()

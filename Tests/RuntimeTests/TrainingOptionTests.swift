@@ -125,12 +125,95 @@ final class TrainingOptionTests: XCTestCase {
         XCTAssertFalse(e.contains("trainer state"), e)
     }
 
-    /// Every option in the library's tables is one the builtins accept under that name.
-    func testOptionTablesMatchTheBuiltinsOptions() {
-        XCTAssertEqual(Set(GRPOConfig.optionRules.map(\.keyword)).subtracting(Bindings.grpoSettable), [])
-        XCTAssertEqual(Set(SFTConfig.optionRules.map(\.keyword)).subtracting(Bindings.sftSettable), [])
-        XCTAssertEqual(Set(SamplerConfig.optionRules.map(\.keyword)).subtracting(Bindings.samplerOptions), [])
-        XCTAssertEqual(HelpTable.entry("grpo")?.options.count, GRPOConfig.optionRules.count)
+    /// The builtin or method that takes each option table, and the table's keywords.
+    func tables(_ s: Session) throws -> [(entry: String, options: [String], keywords: [String])] {
+        func builtin(_ name: String) throws -> [String] {
+            guard case .function(let f as Builtin)? = s.interpreter.builtins.lookup(name) else { throw XCTSkip("no builtin \(name)") }
+            return f.options
+        }
+        return [("grpo", try builtin("grpo"), GRPOConfig.optionRules.keywords()),
+                ("sft", try builtin("sft"), SFTConfig.optionRules.keywords()),
+                ("sampler", try builtin("sampler"), SamplerConfig.optionRules.keywords()),
+                ("sample", try builtin("sample"), SamplerConfig.optionRules.keywords()),
+                ("eval", try builtin("eval"), Evaluator.optionRules.keywords())]
+    }
+
+    /// Every keyword of the library's tables is accepted by the builtins that take the
+    /// table, shown in their help signature and listed with its allowed values.
+    func testEveryTableKeywordIsAcceptedAndDocumented() throws {
+        let (s, _, _) = try session()
+        for (name, options, keywords) in try tables(s) {
+            let entry = try XCTUnwrap(HelpTable.entry(name))
+            let shown = entry.signature.matches(of: /([a-z_0-9]+):/).map { String($0.1) }
+            for k in keywords {
+                XCTAssertTrue(options.contains(k), "\(name) does not accept \(k):")
+                XCTAssertTrue(shown.contains(k), "\(name)'s help signature does not show \(k):")
+                XCTAssertTrue(entry.options.contains { $0.hasPrefix(k + " ") } || name == "sample", "\(name)'s help does not list \(k)")
+            }
+        }
+        // t.set takes exactly the trainer's table.
+        guard case .host(let m as ModelObject)? = s.interpreter.globals.lookup("m"),
+              case .host(let d as DatasetObject)? = s.interpreter.globals.lookup("data") else { return XCTFail("no m or data") }
+        let g = TrainerObject(.grpo(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset)), model: m, data: d.dataset, planned: nil)
+        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.keywords())
         XCTAssertTrue(HelpTable.text(for: "sft")!.contains("\n  allowed values:\n    batch in [1, 4096]: sequences per step\n"))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    loss one of \"grpo\", \"bnpo\", \"dr_grpo\": "))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    scale_rewards true or false: "))
+    }
+
+    /// The defaults the help shows are the library's: each `keyword: value` of a help
+    /// signature is parsed back and compared with the library's default config, and a fresh
+    /// trainer's `t.config` holds the same values.
+    func testHelpDefaultsAreTheLibraryDefaults() throws {
+        func shownDefaults(_ name: String) throws -> [String: String] {
+            let sig = try XCTUnwrap(HelpTable.entry(name)).signature
+            return Dictionary(sig.matches(of: /([a-z_0-9]+): ("[a-z_]+"(\|"[a-z_]+")*|[^,)]+)/).map { (String($0.1), String($0.2)) },
+                              uniquingKeysWith: { a, _ in a })
+        }
+        func check<C>(_ name: String, _ rules: [OptionRule<C>], _ defaults: C, line: UInt = #line) throws {
+            let shown = try shownDefaults(name)
+            for r in rules {
+                let text = try XCTUnwrap(shown[r.keyword], "\(name) shows no \(r.keyword)", line: line)
+                switch r.optionValue(in: defaults) {
+                case .number(let x)?: XCTAssertEqual(Double(text), x, "\(name): \(r.keyword)", line: line)
+                case .flag(let b)?: XCTAssertEqual(text, b ? "true" : "false", "\(name): \(r.keyword)", line: line)
+                case .word(let w)?: XCTAssertTrue(text.hasPrefix("\"\(w)\""), "\(name): \(r.keyword) shows \(text)", line: line)
+                case nil: XCTAssertEqual(text, "n", "\(name): \(r.keyword)", line: line)
+                }
+            }
+        }
+        try check("grpo", GRPOConfig.optionRules, GRPOConfig())
+        try check("sft", SFTConfig.optionRules, SFTConfig())
+        try check("sampler", SamplerConfig.optionRules, SamplerConfig())
+        try check("sample", SamplerConfig.optionRules, SamplerConfig())
+        try check("eval", Evaluator.optionRules, Evaluator.defaults)
+        // A few written out, so that a default changed in the library shows up here too.
+        let grpo = try shownDefaults("grpo"), eval = try shownDefaults("eval")
+        XCTAssertEqual(grpo["lr"], "1e-4"); XCTAssertEqual(GRPOConfig().learningRate, 1e-4)
+        XCTAssertEqual(grpo["beta"], "0.04"); XCTAssertEqual(GRPOConfig().beta, 0.04)
+        XCTAssertEqual(grpo["loss"], "\"grpo\"|\"bnpo\"|\"dr_grpo\""); XCTAssertEqual(GRPOConfig().lossType, .grpo)
+        XCTAssertEqual(grpo["adam_eps"], "1e-8"); XCTAssertEqual(GRPOConfig().adamEps, 1e-8)
+        XCTAssertEqual(grpo["max_tokens"], "64"); XCTAssertEqual(GRPOConfig().maxTokens, 64)
+        XCTAssertEqual(eval["greedy"], "true"); XCTAssertEqual(Evaluator.defaults.sampler.greedy, true)
+        // t.config of a trainer made without options holds the defaults the help shows.
+        let (s, sink, _) = try session()
+        sink.clear()
+        XCTAssertEqual(s.run(source: """
+        let t = grpo(m, data)
+        for k in keys(t.config) { print(k, repr(t.config[k])) }
+        """, file: "t.medr1"), .ok, sink.text)
+        var fromConfig: [String: String] = [:]
+        for line in sink.text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            fromConfig[parts[0]] = parts[1]
+        }
+        var compared = 0
+        for r in GRPOConfig.optionRules where !r.isPart {
+            let text = try XCTUnwrap(fromConfig[r.keyword], "t.config has no \(r.keyword)")
+            let help = try XCTUnwrap(grpo[r.keyword])
+            if let x = Double(text) { XCTAssertEqual(Double(help), x, r.keyword) } else { XCTAssertTrue(help.hasPrefix(text), "\(r.keyword): \(help) vs \(text)") }
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 15)
     }
 }

@@ -69,11 +69,11 @@ public struct GRPOLossConfig: Sendable, Equatable {
     public var epsHigh: Double = 0.2
     public var beta: Double = 0.04
     /// Used by dr_grpo's denominator.
-    public var maxCompletionTokens: Int = 64
+    public var maxTokens: Int = 64
     public init(lossType: GRPOLossType = .grpo, epsLow: Double = 0.2, epsHigh: Double = 0.2,
-                beta: Double = 0.04, maxCompletionTokens: Int = 64) {
+                beta: Double = 0.04, maxTokens: Int = 64) {
         self.lossType = lossType; self.epsLow = epsLow; self.epsHigh = epsHigh
-        self.beta = beta; self.maxCompletionTokens = maxCompletionTokens
+        self.beta = beta; self.maxTokens = maxTokens
     }
 }
 
@@ -198,7 +198,7 @@ public struct GRPOLossAccumulator: Sendable {
             let s = 1.0 / (Double(max(tokensOf[i], 1)) * Double(max(n, 1)))
             for t in 0..<d.count { d[t] = Float(Double(d[t]) * s) }
         case .bnpo, .drGRPO:
-            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxCompletionTokens)
+            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxTokens)
             for t in 0..<d.count { d[t] = Float(Double(d[t]) / denom) }
         }
         return d
@@ -211,7 +211,7 @@ public struct GRPOLossAccumulator: Sendable {
         case .grpo:
             for i in 0..<n { loss += perCompletion[i] * (1.0 / (Double(max(tokensOf[i], 1)) * Double(max(n, 1)))) }
         case .bnpo, .drGRPO:
-            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxCompletionTokens)
+            let denom = config.lossType == .bnpo ? Double(max(total, 1)) : Double(max(n, 1) * config.maxTokens)
             loss = perCompletion.reduce(0, +) / denom
         }
         let tk = Double(max(total, 1))

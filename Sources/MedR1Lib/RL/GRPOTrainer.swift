@@ -104,7 +104,7 @@ public final class GRPOTrainer {
 
     static func samplerConfig(_ c: GRPOConfig) -> SamplerConfig {
         SamplerConfig(temperature: c.temperature, topK: c.topK, topP: c.topP, greedy: false,
-                      maxTokens: c.maxCompletionTokens, stopAtEOS: true)
+                      maxTokens: c.maxTokens, stopAtEOS: true)
     }
 
     /// Changes settings between steps (e.g. lr, beta); group and seed-dependent state stay.

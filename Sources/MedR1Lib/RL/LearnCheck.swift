@@ -21,7 +21,7 @@ public struct LearnCheckConfig: Codable, Sendable {
     public var grpoSteps = 100
     public var grpo: GRPOConfig = {
         var c = GRPOConfig()
-        c.maxCompletionTokens = 48  // SynthMed targets are ~10-20 tokens; leaves room
+        c.maxTokens = 48  // SynthMed targets are ~10-20 tokens; leaves room
         return c
     }()
     /// Log every n-th GRPO step, with the mean over the n steps before it.

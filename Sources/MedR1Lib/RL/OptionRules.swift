@@ -1,8 +1,11 @@
-// Allowed values of the trainers', sampler's and evaluator's numeric options:
-// one table per config, each row the option's name as a script spells it
-// (`adam_beta1`), where the value lives, its allowed range and a line of help.
-// `validate()` checks every row, the language sets options through the same
-// key paths, and help and docs print the same rows, so a range is written once.
+// Every option of the trainers, the sampler and the evaluator, declared once:
+// one table per config, each row the option's keyword as a script spells it
+// (`adam_beta1`), the kind of value it takes, where the value lives (a key
+// path), its allowed range and a line of help. Defaults are not written here:
+// they are read from the config's default instance (`GRPOConfig()`), so a
+// default lives in one place. From a table come `validate()`, applying given
+// values to a config (`apply`), the values a config holds (`values`), and
+// what the language binds, shows in its help and prints in its errors.
 import Foundation
 
 /// An interval of allowed values with finite bounds; only finite numbers are in it.
@@ -58,69 +61,147 @@ public struct OptionRange: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One option of a config: its script name, where its value lives, its range and help.
-public struct OptionRule<Config> {
-    public enum Field {
-        case double(WritableKeyPath<Config, Double>)
-        case int(WritableKeyPath<Config, Int>)
-        /// A part of a compound setting (the learning-rate schedule): nil when it does not apply.
-        case derived(integer: Bool, (Config) -> Double?)
+/// A value given for an option or read from a config: a number, true/false, or a word.
+public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
+    case number(Double)
+    case flag(Bool)
+    case word(String)
+
+    public var description: String {
+        switch self {
+        case .number(let x): return OptionRange.format(x)
+        case .flag(let b): return b ? "true" : "false"
+        case .word(let w): return "\"\(w)\""
+        }
     }
+}
+
+/// The kind of value an option takes.
+public enum OptionKind: Sendable, Equatable {
+    case number
+    /// A whole number.
+    case integer
+    /// true or false.
+    case flag
+    /// One of these words.
+    case word([String])
+}
+
+/// One option of a config: its keyword, the kind of value, where it lives, its range and help.
+public struct OptionRule<Config> {
+    public typealias Kind = OptionKind
 
     /// The keyword a script writes (`adam_beta1`).
     public let keyword: String
-    public let field: Field
-    public let range: OptionRange
+    public let kind: Kind
+    /// The allowed values of a number (nil for flags and words).
+    public let range: OptionRange?
     /// What the option does, one short phrase.
     public let help: String
+    /// Whether the option is a part of a compound setting that another row shows whole
+    /// (`warmup:`, `steps:` and `min_lr:` are parts of `schedule`).
+    public let isPart: Bool
+    /// The value in a config (nil when the option does not apply to it, as `steps:` to a
+    /// constant schedule).
+    let get: (Config) -> OptionValue?
+    /// Sets the option from the given values (keyword -> value, kinds and ranges checked);
+    /// a compound setting reads its parts there too.
+    let set: (inout Config, [String: OptionValue], _ owner: String) throws -> Void
 
-    public init(_ keyword: String, _ field: Field, _ range: OptionRange, _ help: String) {
-        self.keyword = keyword; self.field = field; self.range = range; self.help = help
+    init(_ keyword: String, _ kind: Kind, _ range: OptionRange?, _ help: String, isPart: Bool = false,
+         get: @escaping (Config) -> OptionValue?,
+         set: @escaping (inout Config, [String: OptionValue], String) throws -> Void) {
+        self.keyword = keyword; self.kind = kind; self.range = range; self.help = help; self.isPart = isPart
+        self.get = get; self.set = set
     }
 
-    public var isInteger: Bool {
-        if case .double = field { return false }
-        if case .derived(let integer, _) = field { return integer }
-        return true
+    /// A number held at `path`.
+    public static func number(_ keyword: String, _ path: WritableKeyPath<Config, Double>, _ range: OptionRange,
+                              _ help: String) -> OptionRule {
+        OptionRule(keyword, .number, range, help, get: { .number($0[keyPath: path]) }) { c, given, _ in
+            if case .number(let x)? = given[keyword] { c[keyPath: path] = x }
+        }
+    }
+
+    /// A whole number held at `path`.
+    public static func integer(_ keyword: String, _ path: WritableKeyPath<Config, Int>, _ range: OptionRange,
+                               _ help: String) -> OptionRule {
+        OptionRule(keyword, .integer, range, help, get: { .number(Double($0[keyPath: path])) }) { c, given, _ in
+            if case .number(let x)? = given[keyword] { c[keyPath: path] = Int(x) }
+        }
+    }
+
+    /// true or false, held at `path`.
+    public static func flag(_ keyword: String, _ path: WritableKeyPath<Config, Bool>, _ help: String) -> OptionRule {
+        OptionRule(keyword, .flag, nil, help, get: { .flag($0[keyPath: path]) }) { c, given, _ in
+            if case .flag(let b)? = given[keyword] { c[keyPath: path] = b }
+        }
+    }
+
+    /// One of the raw values of an enumeration held at `path` (`loss: "dr_grpo"`).
+    public static func choice<E: RawRepresentable & CaseIterable>(_ keyword: String, _ path: WritableKeyPath<Config, E>,
+                                                                  _ help: String) -> OptionRule where E.RawValue == String {
+        OptionRule(keyword, .word(E.allCases.map(\.rawValue)), nil, help, get: { .word($0[keyPath: path].rawValue) }) { c, given, _ in
+            if case .word(let w)? = given[keyword], let e = E(rawValue: w) { c[keyPath: path] = e }
+        }
+    }
+
+    public var isInteger: Bool { kind == .integer }
+
+    /// The value in `c` as a number (nil for flags, words, and options that do not apply).
+    public func value(in c: Config) -> Double? {
+        if case .number(let x)? = get(c) { return x }
+        return nil
     }
 
     /// The value in `c` (nil when the option does not apply to it).
-    public func value(in c: Config) -> Double? {
-        switch field {
-        case .double(let p): return c[keyPath: p]
-        case .int(let p): return Double(c[keyPath: p])
-        case .derived(_, let f): return f(c)
-        }
-    }
+    public func optionValue(in c: Config) -> OptionValue? { get(c) }
 
     /// The same rule on another config that holds this one at `path`.
     public func lifted<Outer>(_ path: WritableKeyPath<Outer, Config>) -> OptionRule<Outer> {
-        let f: OptionRule<Outer>.Field
-        switch field {
-        case .double(let p): f = .double(path.appending(path: p))
-        case .int(let p): f = .int(path.appending(path: p))
-        case .derived(let integer, let g): f = .derived(integer: integer) { g($0[keyPath: path]) }
+        let get = self.get, set = self.set
+        return OptionRule<Outer>(keyword, kind, range, help, isPart: isPart, get: { get($0[keyPath: path]) }) { c, given, owner in
+            try set(&c[keyPath: path], given, owner)
         }
-        return OptionRule<Outer>(keyword, f, range, help)
     }
 
-    /// Throws unless `x` is in range: "grpo: adam_beta1 must be in [0, 1), got 1".
-    public func check(_ x: Double, owner: String) throws {
-        guard range.contains(x) else {
+    /// Throws unless `v` is of this option's kind and in its range:
+    /// "grpo: adam_beta1 must be in [0, 1), got 1", "grpo: loss must be one of ...".
+    public func check(_ v: OptionValue, owner: String) throws {
+        switch (kind, v) {
+        case (.number, .number(let x)), (.integer, .number(let x)):
+            guard let range, !range.contains(x) || (kind == .integer && x != x.rounded()) else { return }
             throw RLError.invalidOption("\(owner): \(keyword) must be "
-                                        + (isInteger ? "a whole number in " : "in ") + "\(range), got \(OptionRange.format(x))")
+                                        + (kind == .integer ? "a whole number in " : "in ") + "\(range), got \(OptionRange.format(x))")
+        case (.flag, .flag): return
+        case (.word(let words), .word(let w)):
+            guard !words.contains(w) else { return }
+            throw RLError.invalidOption("\(owner): unknown \(keyword) \"\(w)\"; use one of "
+                                        + words.map { "\"\($0)\"" }.joined(separator: ", "))
+        default:
+            throw RLError.invalidOption("\(owner): \(keyword) must be \(kindText), got \(v)")
         }
     }
 
-    /// "adam_beta1 in [0, 1): decay of AdamW's first moment": a line of help.
-    public var helpLine: String { "\(keyword) in \(range): \(help)" }
+    /// Throws unless `x` is in range (a number option).
+    public func check(_ x: Double, owner: String) throws { try check(.number(x), owner: owner) }
+
+    /// "a number", "a whole number", "true or false", "one of \"a\", \"b\"".
+    public var kindText: String {
+        switch kind {
+        case .number: return "a number"
+        case .integer: return "a whole number"
+        case .flag: return "true or false"
+        case .word(let ws): return "one of " + ws.map { "\"\($0)\"" }.joined(separator: ", ")
+        }
+    }
 }
 
 extension Array {
     /// Checks every option of `config` in table order; the first one out of range throws.
     public func validate<C>(_ config: C, owner: String) throws where Element == OptionRule<C> {
-        for rule in self {
-            if let x = rule.value(in: config) { try rule.check(x, owner: owner) }
+        for rule in self where rule.range != nil {
+            if let x = rule.value(in: config) { try rule.check(.number(x), owner: owner) }
         }
     }
 
@@ -128,25 +209,54 @@ extension Array {
     public func rule<C>(_ keyword: String) -> OptionRule<C>? where Element == OptionRule<C> {
         first { $0.keyword == keyword }
     }
+
+    /// The keywords of the table, in order.
+    public func keywords<C>() -> [String] where Element == OptionRule<C> { map(\.keyword) }
+
+    /// Sets the options in `given` (keyword -> value) on `config`: each value is checked
+    /// against its row first (kind, then range), in table order, and the first bad one
+    /// throws `RLError.invalidOption` naming `owner` and the keyword; nothing is set then.
+    /// Keywords not in the table are ignored (the caller accepts only the table's).
+    public func apply<C>(_ given: [String: OptionValue], to config: inout C, owner: String) throws where Element == OptionRule<C> {
+        for rule in self { if let v = given[rule.keyword] { try rule.check(v, owner: owner) } }
+        var c = config
+        for rule in self { try rule.set(&c, given, owner) }
+        config = c
+    }
+
+    /// Every option that is not a part of another, with its value in `config` (in table order;
+    /// nil values are left out).
+    public func values<C>(in config: C) -> [(keyword: String, value: OptionValue)] where Element == OptionRule<C> {
+        compactMap { r in r.isPart ? nil : r.get(config).map { (r.keyword, $0) } }
+    }
 }
 
 // MARK: - The tables
 
-extension SamplerConfig {
-    /// temperature, top_k, top_p and max_tokens on any config that has them (sampler,
-    /// GRPO, evaluation), so the three say the same thing about them.
-    public static func samplingRules<C>(temperature: WritableKeyPath<C, Double>, topK: WritableKeyPath<C, Int>,
-                                        topP: WritableKeyPath<C, Double>, maxTokens: WritableKeyPath<C, Int>) -> [OptionRule<C>] {
-        [OptionRule("temperature", .double(temperature), .closed(1e-3, 100),
-                    "logits are divided by it before sampling (greedy decoding is eval's greedy: true)"),
-         OptionRule("top_k", .int(topK), .closed(0, 1_000_000), "sample among the k most likely tokens; 0 = off"),
-         OptionRule("top_p", .double(topP), .openBelow(0, 1), "sample among the most likely tokens holding mass p; 1 = off"),
-         OptionRule("max_tokens", .int(maxTokens), .closed(1, 65536),
-                    "completion cap in tokens (also capped by the model's max_seq)")]
+/// The sampling options, shared by the sampler, GRPO and evaluation so that they say the
+/// same thing about them wherever they are set.
+enum SamplingOptions {
+    static func temperature<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
+        .number("temperature", p, .closed(1e-3, 100), "logits are divided by it before sampling (greedy decoding is eval's greedy: true)")
     }
+    static func topK<C>(_ p: WritableKeyPath<C, Int>) -> OptionRule<C> {
+        .integer("top_k", p, .closed(0, 1_000_000), "sample among the k most likely tokens; 0 = off")
+    }
+    static func topP<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
+        .number("top_p", p, .openBelow(0, 1), "sample among the most likely tokens holding mass p; 1 = off")
+    }
+    static func maxTokens<C>(_ p: WritableKeyPath<C, Int>) -> OptionRule<C> {
+        .integer("max_tokens", p, .closed(1, 65536), "completion cap in tokens (also capped by the model's max_seq)")
+    }
+}
 
+extension SamplerConfig {
     public static var optionRules: [OptionRule<SamplerConfig>] {
-        samplingRules(temperature: \.temperature, topK: \.topK, topP: \.topP, maxTokens: \.maxTokens)
+        [SamplingOptions.temperature(\.temperature),
+         SamplingOptions.topK(\.topK),
+         SamplingOptions.topP(\.topP),
+         .flag("greedy", \.greedy, "always take the most likely token (temperature, top_k and top_p are then unused)"),
+         SamplingOptions.maxTokens(\.maxTokens)]
     }
 
     /// Throws `RLError.invalidOption` for the first option out of range, e.g.
@@ -165,44 +275,104 @@ extension LRSchedule {
         case .cosine(let w, _, _): return w
         }
     }
+
+    /// The kinds a script names: "constant", "warmup", "cosine".
+    public static let kinds = ["constant", "warmup", "cosine"]
+
+    /// `current` changed by the parts given: the kind ("constant", "warmup", "cosine"),
+    /// warm-up steps, the cosine horizon and its floor; parts not given keep `current`'s.
+    /// A warm-up given without a kind turns a constant schedule into "warmup".
+    public static func updated(_ current: LRSchedule, kind givenKind: String?, warmup: Int?, steps: Int?,
+                               minLR: Double?, owner: String) throws -> LRSchedule {
+        var kind = "constant", w = 0, total: Int? = nil, minF = 0.0
+        switch current {
+        case .constant: break
+        case .warmup(let s): kind = "warmup"; w = s
+        case .cosine(let s, let t, let m): kind = "cosine"; w = s; total = t; minF = m
+        }
+        if let k = givenKind { kind = k }
+        if let x = warmup {
+            w = x
+            if givenKind == nil && kind == "constant" && x > 0 { kind = "warmup" }
+        }
+        if let x = steps { total = x }
+        if let x = minLR { minF = x }
+        switch kind {
+        case "constant": return .constant
+        case "warmup":
+            guard w > 0 else { throw RLError.invalidOption("\(owner): schedule \"warmup\" needs warmup: steps (e.g. warmup: 10)") }
+            return .warmup(steps: w)
+        case "cosine":
+            guard let total else {
+                throw RLError.invalidOption("\(owner): schedule \"cosine\" needs steps: the number of steps to decay over (e.g. steps: 200)")
+            }
+            return .cosine(warmup: w, total: total, minFactor: minF)
+        default:
+            throw RLError.invalidOption("\(owner): unknown schedule \"\(kind)\"; use one of "
+                                        + kinds.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+    }
+}
+
+/// The learning-rate schedule: `schedule:` shows it whole, `warmup:`, `steps:` and
+/// `min_lr:` are its parts (all four are set together).
+func scheduleRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
+    let parts = ["schedule", "warmup", "steps", "min_lr"]
+    func part(_ keyword: String, _ kind: OptionRule<C>.Kind, _ range: OptionRange, _ help: String,
+              _ get: @escaping (LRSchedule) -> Double?) -> OptionRule<C> {
+        OptionRule(keyword, kind, range, help, isPart: true, get: { c in get(c.schedule).map { .number($0) } }) { _, _, _ in }
+    }
+    let whole = OptionRule<C>("schedule", .word(LRSchedule.kinds), nil,
+                              "the learning-rate schedule (warmup: steps of linear warm-up; cosine: decay to min_lr over steps:)",
+                              get: { .word($0.schedule.description) }) { c, given, owner in
+        guard parts.contains(where: { given[$0] != nil }) else { return }
+        func word(_ k: String) -> String? { if case .word(let w)? = given[k] { return w } else { return nil } }
+        func number(_ k: String) -> Double? { if case .number(let x)? = given[k] { return x } else { return nil } }
+        c.schedule = try LRSchedule.updated(c.schedule, kind: word("schedule"), warmup: number("warmup").map { Int($0) },
+                                            steps: number("steps").map { Int($0) }, minLR: number("min_lr"), owner: owner)
+    }
+    return [whole,
+            part("warmup", .integer, .closed(0, 1e9), "steps of linear learning-rate warm-up") { Double($0.warmupSteps) },
+            part("steps", .integer, .closed(1, 1e9), "the cosine schedule's horizon in steps") { s in
+                if case .cosine(_, let t, _) = s { return Double(t) } else { return nil } },
+            part("min_lr", .number, .closed(0, 1), "the cosine schedule's floor, a fraction of lr") { s in
+                if case .cosine(_, _, let m) = s { return m } else { return 0 } }]
 }
 
 /// The options of AdamW, clipping and the schedule, shared by SFT and GRPO.
 func optimizerRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
-    [OptionRule("max_grad_norm", .double(\C.maxGradNorm), .closed(0, 1e6), "global gradient-norm clip; 0 = no clipping"),
-     OptionRule("weight_decay", .double(\C.weightDecay), .closed(0, 10), "AdamW's decoupled weight decay"),
-     OptionRule("adam_beta1", .double(\C.adamBeta1), .openAbove(0, 1), "decay of AdamW's first moment"),
-     OptionRule("adam_beta2", .double(\C.adamBeta2), .openAbove(0, 1), "decay of AdamW's second moment"),
-     OptionRule("adam_eps", .double(\C.adamEps), .closed(1e-30, 1), "added to AdamW's sqrt(second moment)"),
-     OptionRule("warmup", .derived(integer: true) { Double($0.schedule.warmupSteps) }, .closed(0, 1e9),
-                "steps of linear learning-rate warm-up"),
-     OptionRule("steps", .derived(integer: true) { c in
-        if case .cosine(_, let t, _) = c.schedule { return Double(t) } else { return nil } }, .closed(1, 1e9),
-                "the cosine schedule's horizon in steps"),
-     OptionRule("min_lr", .derived(integer: false) { c in
-        if case .cosine(_, _, let m) = c.schedule { return m } else { return nil } }, .closed(0, 1),
-                "the cosine schedule's floor, a fraction of lr")]
+    scheduleRules(C.self)
+        + [.number("max_grad_norm", \C.maxGradNorm, .closed(0, 1e6), "global gradient-norm clip; 0 = no clipping"),
+           .number("weight_decay", \C.weightDecay, .closed(0, 10), "AdamW's decoupled weight decay"),
+           .number("adam_beta1", \C.adamBeta1, .openAbove(0, 1), "decay of AdamW's first moment"),
+           .number("adam_beta2", \C.adamBeta2, .openAbove(0, 1), "decay of AdamW's second moment"),
+           .number("adam_eps", \C.adamEps, .closed(1e-30, 1), "added to AdamW's sqrt(second moment)")]
 }
 
 extension GRPOConfig {
     public static var optionRules: [OptionRule<GRPOConfig>] {
-        [OptionRule("group", .int(\.group), .closed(2, 1024), "completions per prompt, G (2 or more to compare them)"),
-         OptionRule("prompts", .int(\.promptsPerStep), .closed(1, 4096), "prompts per step"),
-         OptionRule("beta", .double(\.beta), .closed(0, 100), "weight of the KL penalty to the frozen reference"),
-         OptionRule("lr", .double(\.learningRate), .closed(0, 1), "base learning rate"),
-         OptionRule("eps_low", .double(\.epsLow), .closed(0, 1), "the ratio is clipped below at 1 - eps_low"),
-         OptionRule("eps_high", .double(\.epsHigh), .closed(0, 10), "the ratio is clipped above at 1 + eps_high"),
-         OptionRule("num_iterations", .int(\.numIterations), .closed(1, 64), "optimiser updates per rollout")]
-            + SamplerConfig.samplingRules(temperature: \.temperature, topK: \.topK, topP: \.topP,
-                                          maxTokens: \.maxCompletionTokens)
+        [.integer("group", \.group, .closed(2, 1024), "completions per prompt, G (2 or more to compare them)"),
+         .integer("prompts", \.promptsPerStep, .closed(1, 4096), "prompts per step"),
+         .number("beta", \.beta, .closed(0, 100), "weight of the KL penalty to the frozen reference"),
+         .number("lr", \.learningRate, .closed(0, 1), "base learning rate"),
+         .number("eps_low", \.epsLow, .closed(0, 1), "the ratio is clipped below at 1 - eps_low"),
+         .number("eps_high", \.epsHigh, .closed(0, 10), "the ratio is clipped above at 1 + eps_high"),
+         .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo)"),
+         .flag("scale_rewards", \.scaleRewards, "divide each advantage by its group's reward std"),
+         .integer("num_iterations", \.numIterations, .closed(1, 64), "optimiser updates per rollout"),
+         .flag("mask_truncated", \.maskTruncatedCompletions, "leave completions that hit max_tokens out of the loss"),
+         SamplingOptions.maxTokens(\.maxTokens),
+         SamplingOptions.temperature(\.temperature),
+         SamplingOptions.topK(\.topK),
+         SamplingOptions.topP(\.topP)]
             + optimizerRules(GRPOConfig.self)
     }
 }
 
 extension SFTConfig {
     public static var optionRules: [OptionRule<SFTConfig>] {
-        [OptionRule("batch", .int(\.batchSize), .closed(1, 4096), "sequences per step"),
-         OptionRule("lr", .double(\.learningRate), .closed(0, 1), "base learning rate")]
+        [.integer("batch", \.batchSize, .closed(1, 4096), "sequences per step"),
+         .number("lr", \.learningRate, .closed(0, 1), "base learning rate")]
             + optimizerRules(SFTConfig.self)
     }
 }
@@ -210,9 +380,13 @@ extension SFTConfig {
 extension Evaluator {
     public static var optionRules: [OptionRule<Evaluator>] {
         SamplerConfig.optionRules.map { $0.lifted(\Evaluator.sampler) }
-            + [OptionRule("samples", .int(\.samplesPerQuestion), .closed(1, 1024), "answers per question when sampling"),
-               OptionRule("batch", .int(\.batch), .closed(1, 4096), "questions decoded together")]
+            + [.integer("samples", \.samplesPerQuestion, .closed(1, 1024), "answers per question when sampling"),
+               .integer("batch", \.batch, .closed(1, 4096), "questions decoded together")]
     }
+
+    /// The settings of an evaluator made with the defaults of `init` (the tokenizer is a
+    /// placeholder: it is not an option).
+    public static var defaults: Evaluator { Evaluator(tokenizer: Tokenizer(merges: [])) }
 
     /// Throws `RLError.invalidOption` for the first setting out of range ("eval: samples must be ...").
     public func validate() throws {

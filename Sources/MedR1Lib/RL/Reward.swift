@@ -15,7 +15,7 @@ import Foundation
 public enum FinishReason: String, Codable, Sendable, Equatable {
     /// The model emitted `<|eos|>` (included in `tokens`).
     case eos
-    /// The completion reached `maxCompletionTokens` without `<|eos|>`.
+    /// The completion reached `maxTokens` without `<|eos|>`.
     case length
 }
 

@@ -144,7 +144,7 @@ enum TrainerStateIO {
             try range("grpo.group", c.group, 2...maxGroup)
             try range("grpo.promptsPerStep", c.promptsPerStep, 1...maxBatch)
             try range("grpo.promptsPerStep x grpo.group", c.promptsPerStep * c.group, 2...maxBatch)
-            try range("grpo.maxCompletionTokens", c.maxCompletionTokens, 1...s.modelConfig.maxSeq)
+            try range("grpo.maxTokens", c.maxTokens, 1...s.modelConfig.maxSeq)
             try range("grpo.numIterations", c.numIterations, 1...maxIterations)
             try range("grpo.topK", c.topK, 0...s.modelConfig.vocabSize)
             try finite("grpo.temperature", c.temperature, 1e-6...1e6)

@@ -78,7 +78,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// Nucleus sampling mass; 1.0 = off (TRL default).
     public var topP = 1.0
     /// Completion cap in tokens (model-spec: 64; completions on SynthMed are ~10).
-    public var maxCompletionTokens = 64
+    public var maxTokens = 64
     /// Base learning rate (training-recipe §3: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).
     public var learningRate = 1e-4
     /// Learning-rate schedule over optimiser steps (constant, as Med-R1's short runs).
@@ -107,7 +107,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// The loss's view of these settings.
     public var loss: GRPOLossConfig {
         GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, beta: beta,
-                       maxCompletionTokens: maxCompletionTokens)
+                       maxTokens: maxTokens)
     }
 
     /// Throws `RLError.invalidOption` for the first setting out of its range in
