@@ -203,6 +203,38 @@ final class TrainerCheckpointTests: XCTestCase {
         XCTAssertNoThrow(try SFTTrainer.resume(from: dir, dataset: RLFixture.dataset, images: RLFixture.images()))
     }
 
+    /// A checkpoint written before an option existed, or under an older name of a setting,
+    /// still resumes: a missing key takes the default, `maxCompletionTokens` is read as
+    /// `maxTokens`, and the resumed run continues exactly as the saved one.
+    func testCheckpointsWithoutNewerOptionsResumeWithTheirDefaults() throws {
+        let root = try TestSupport.temporaryDirectory()
+        let dir = root.appendingPathComponent("g.ckpt")
+        let t = try grpo()
+        try t.step()
+        try t.save(to: dir)
+        try editManifest(dir) { obj in
+            var g = obj["grpo"] as! [String: Any]
+            XCTAssertEqual(g["maxTokens"] as? Int, 5)
+            g["maxCompletionTokens"] = g.removeValue(forKey: "maxTokens")
+            g["numIterations"] = nil
+            g["maskTruncatedCompletions"] = nil
+            obj["grpo"] = g
+        }
+        let r = try GRPOTrainer.resume(from: dir, dataset: RLFixture.dataset, images: RLFixture.images())
+        XCTAssertEqual(r.config, t.config)
+        XCTAssertEqual(r.config.maxTokens, 5)
+        XCTAssertEqual(try r.step().withoutTiming, try t.step().withoutTiming)
+        // A wrong type inside the settings is still reported at its place in the file.
+        try editManifest(dir) { obj in
+            var g = obj["grpo"] as! [String: Any]
+            g["group"] = "three"
+            obj["grpo"] = g
+        }
+        XCTAssertThrowsError(try GRPOTrainer.resume(from: dir, dataset: RLFixture.dataset, images: RLFixture.images())) {
+            XCTAssertTrue("\($0)".hasSuffix("trainer.json: not a trainer state file: field 'grpo.group' has the wrong type"), "\($0)")
+        }
+    }
+
     func testReferenceOfAnotherArchitectureIsRefused() throws {
         let root = try TestSupport.temporaryDirectory()
         let dir = root.appendingPathComponent("g.ckpt")

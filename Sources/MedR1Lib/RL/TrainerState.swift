@@ -18,8 +18,8 @@ struct TrainerStateFile: Codable {
     var format = 2
     /// "grpo" or "sft"
     var kind: String
-    var grpo: GRPOConfig?
-    var sft: SFTConfig?
+    var grpo: StoredConfig<GRPOConfig>?
+    var sft: StoredConfig<SFTConfig>?
     var template: PromptTemplate
     var answerStyle: AnswerStyle
     var stepCount: Int
@@ -37,6 +37,85 @@ struct TrainerStateFile: Codable {
     var files: [String: FileRecord]?
     /// Format 2: the lines of history.jsonl that belong to this save.
     var history: HistoryRecord?
+}
+
+/// A trainer's settings as trainer.json holds them (the config's own JSON), read over the
+/// defaults: a key the file lacks (an option added after it was written) takes the default
+/// config's value, and a renamed key is still read under its old name. So adding an option
+/// to a config leaves earlier checkpoints resumable, with the option at its default.
+struct StoredConfig<C: Codable & StoredConfigDefaults>: Codable {
+    var value: C
+    init(_ value: C) { self.value = value }
+
+    init(from decoder: Decoder) throws {
+        var fields = try decoder.singleValueContainer().decode([String: JSONValue].self)
+        for (old, new) in C.renamedKeys where fields[new] == nil {
+            if let v = fields.removeValue(forKey: old) { fields[new] = v }
+        }
+        let enc = JSONEncoder(), dec = JSONDecoder()
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        for (k, v) in try dec.decode([String: JSONValue].self, from: enc.encode(C())) where fields[k] == nil { fields[k] = v }
+        do { value = try dec.decode(C.self, from: enc.encode(fields)) } catch let e as DecodingError {
+            throw e.under(decoder.codingPath)
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(value)
+    }
+}
+
+/// A config with a default instance, and the keys it had under other names.
+protocol StoredConfigDefaults { init(); static var renamedKeys: [(old: String, new: String)] { get } }
+extension GRPOConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [("maxCompletionTokens", "maxTokens")] } }
+extension SFTConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [] } }
+
+/// Any JSON value, read and written again without loss (whole numbers stay exact).
+enum JSONValue: Codable {
+    case bool(Bool), int(Int64), uint(UInt64), double(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .uint(let u): try c.encode(u)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        case .null: try c.encodeNil()
+        }
+    }
+}
+
+extension DecodingError {
+    /// The same error with `path` in front of its coding path (an error from decoding a part
+    /// of a file on its own, placed back where the part sits).
+    func under(_ path: [CodingKey]) -> DecodingError {
+        func moved(_ c: Context) -> Context { Context(codingPath: path + c.codingPath, debugDescription: c.debugDescription, underlyingError: c.underlyingError) }
+        switch self {
+        case .keyNotFound(let k, let c): return .keyNotFound(k, moved(c))
+        case .typeMismatch(let t, let c): return .typeMismatch(t, moved(c))
+        case .valueNotFound(let t, let c): return .valueNotFound(t, moved(c))
+        case .dataCorrupted(let c): return .dataCorrupted(moved(c))
+        @unknown default: return self
+        }
+    }
 }
 
 /// What `resume` will find in a trainer checkpoint, read and checked without loading the weights.
@@ -140,7 +219,7 @@ enum TrainerStateIO {
         }
         switch s.kind {
         case "grpo":
-            guard let c = s.grpo else { throw bad("grpo", "is missing: a grpo trainer state holds its settings there") }
+            guard let c = s.grpo?.value else { throw bad("grpo", "is missing: a grpo trainer state holds its settings there") }
             try range("grpo.group", c.group, 2...maxGroup)
             try range("grpo.promptsPerStep", c.promptsPerStep, 1...maxBatch)
             try range("grpo.promptsPerStep x grpo.group", c.promptsPerStep * c.group, 2...maxBatch)
@@ -159,7 +238,7 @@ enum TrainerStateIO {
                 throw bad("rewardNames", "must list the trainer's 1 to 64 rewards")
             }
         case "sft":
-            guard let c = s.sft else { throw bad("sft", "is missing: an sft trainer state holds its settings there") }
+            guard let c = s.sft?.value else { throw bad("sft", "is missing: an sft trainer state holds its settings there") }
             try range("sft.batchSize", c.batchSize, 1...maxBatch)
             try optimizer("sft", c, lr: c.learningRate)
             do { try c.validate() } catch let e as RLError { throw RLError.badState("\(file): field 'sft': \(e.description)") }
@@ -291,7 +370,7 @@ extension GRPOTrainer {
     /// version as a whole (parent folders are created).
     public func save(to dir: URL) throws {
         let tok = encoder.tokenizer.toJSON(), step = stepCount
-        let s = TrainerStateFile(kind: "grpo", grpo: config, sft: nil, template: encoder.template,
+        let s = TrainerStateFile(kind: "grpo", grpo: StoredConfig(config), sft: nil, template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: sampler.rng.state,
                                  order: order, metrics: nil, rewardNames: rewards.map(\.name),
@@ -309,7 +388,7 @@ extension GRPOTrainer {
     public static func resume(from dir: URL, dataset: Dataset, rewards: [Reward] = [.format, .accuracy],
                               images: ImageCache? = nil, metricsFile: URL? = nil) throws -> GRPOTrainer {
         let s = try TrainerStateIO.readJSON(dir)
-        guard s.kind == "grpo", let cfg = s.grpo else {
+        guard s.kind == "grpo", let cfg = s.grpo?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with SFTTrainer.resume")
         }
         if let names = s.rewardNames, names != rewards.map(\.name) {
@@ -347,7 +426,7 @@ extension SFTTrainer {
     /// version as a whole (parent folders are created).
     public func save(to dir: URL) throws {
         let tok = encoder.tokenizer.toJSON(), step = stepCount
-        let s = TrainerStateFile(kind: "sft", grpo: nil, sft: config, template: encoder.template,
+        let s = TrainerStateFile(kind: "sft", grpo: nil, sft: StoredConfig(config), template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: nil, order: order,
                                  metrics: nil, rewardNames: nil, modelConfig: model.config)
@@ -361,7 +440,7 @@ extension SFTTrainer {
     public static func resume(from dir: URL, dataset: Dataset, images: ImageCache? = nil,
                               metricsFile: URL? = nil) throws -> SFTTrainer {
         let s = try TrainerStateIO.readJSON(dir)
-        guard s.kind == "sft", let cfg = s.sft else {
+        guard s.kind == "sft", let cfg = s.sft?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with GRPOTrainer.resume")
         }
         try TrainerStateIO.checkData(dir, s, dataset)
