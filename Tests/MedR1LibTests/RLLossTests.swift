@@ -80,6 +80,31 @@ final class RLLossTests: XCTestCase {
         XCTAssertEqual(r.clipRegion, 0.4, accuracy: 1e-12)
     }
 
+    func testTwoSidedClippingCapsTheRatioAtDelta() {
+        // One token per completion, logp_old 0, eps 0.2, bnpo over 4 tokens; delta 2:
+        //  ratio 3   A -1: min(min(3, 2) (-1), 1.2 (-1)) = -2, capped  -> L  2,   grad 0
+        //  ratio 1.5 A -1: min(-1.5, -1.2) = -1.5, below delta         -> L  1.5, grad -ratio A = 1.5
+        //  ratio 3   A +1: min(2, 1.2) = 1.2, clipped high             -> L -1.2, grad 0
+        //  ratio 0.5 A +1: min(0.5, 0.8) = 0.5                         -> L -0.5, grad -0.5
+        // Without delta the first is L 3, grad 3 (the ratio is unbounded for A < 0).
+        let ratios = [3.0, 1.5, 3, 0.5], adv = [-1.0, -1, 1, 1]
+        let new: [[Float]] = ratios.map { [Float(log($0))] }, old: [[Float]] = ratios.map { _ in [0] }
+        let two = GRPOLoss.compute(logProbs: new, oldLogProbs: old, refLogProbs: nil, advantages: adv,
+                                   config: GRPOLossConfig(lossType: .bnpo, delta: 2, beta: 0))
+        XCTAssertEqual(two.loss, (2 + 1.5 - 1.2 - 0.5) / 4, accuracy: 1e-6)
+        assertClose(two.dLogProbs, [[0], [0.375], [0], [-0.125]], tol: 1e-6)
+        let one = GRPOLoss.compute(logProbs: new, oldLogProbs: old, refLogProbs: nil, advantages: adv,
+                                   config: GRPOLossConfig(lossType: .bnpo, beta: 0))
+        XCTAssertEqual(one.loss, (3 + 1.5 - 1.2 - 0.5) / 4, accuracy: 1e-6)
+        assertClose(one.dLogProbs, [[0.75], [0.375], [0], [-0.125]], tol: 1e-6)
+        // The trainer's setting reaches the loss; off by default, as TRL's delta: None.
+        var c = GRPOConfig()
+        XCTAssertEqual(c.loss.delta, 0)
+        c.delta = 2
+        XCTAssertEqual(c.loss, GRPOLossConfig(lossType: .grpo, epsLow: 0.2, epsHigh: 0.2, delta: 2, beta: 0.04, maxTokens: 64))
+        XCTAssertEqual(GRPOConfig.optionRules.rule("delta")?.value(in: c), 2)
+    }
+
     func testAsymmetricClip() {
         // ratio 1.25, A +1: clipped with eps_high 0.2, inside with eps_high 0.28 (DAPO).
         let new: [[Float]] = [[Float(log(1.25))]], old: [[Float]] = [[0]]

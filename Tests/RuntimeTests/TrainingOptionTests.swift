@@ -90,6 +90,26 @@ final class TrainingOptionTests: XCTestCase {
         XCTAssertEqual(error(s, sink, "sampler(seed: -1)"), "t.medr1:1:1: error: sampler: seed must be a whole number 0 or more, got -1")
     }
 
+    /// `delta:` (two-sided clipping), added as one row of GRPOConfig's table: accepted by grpo
+    /// and t.set, checked, shown in t.config and the help, without any binding code of its own.
+    func testDeltaIsAnOptionFromItsTableRowAlone() throws {
+        let (s, sink, _) = try session()
+        XCTAssertEqual(error(s, sink, "let t = grpo(m, data, delta: -1)"), "t.medr1:1:9: error: grpo: delta must be in [0, 1e6], got -1")
+        XCTAssertEqual(error(s, sink, "let t = grpo(m, data, delta: true)"), "t.medr1:1:9: error: grpo: option 'delta' must be a number, got bool true")
+        sink.clear()
+        XCTAssertEqual(s.run(source: """
+        let t = grpo(m, data, group: 2, prompts: 1, max_tokens: 4)
+        print(t.config.delta)
+        t.set(delta: 2.5)
+        print(t.config.delta)
+        """, file: "t.medr1"), .ok, sink.text)
+        XCTAssertEqual(sink.text, "0\n2.5")
+        guard case .host(let t as TrainerObject)? = s.interpreter.globals.lookup("t") else { return XCTFail("no trainer t") }
+        XCTAssertEqual(t.grpoConfig?.loss.delta, 2.5)
+        XCTAssertTrue(HelpTable.entry("grpo")!.signature.contains(", delta: 0, "))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    delta in [0, 1e6]: two-sided clipping"))
+    }
+
     func testReferenceModelMustMatchThePolicy() throws {
         let (s, sink, _) = try session()
         XCTAssertEqual(error(s, sink, """

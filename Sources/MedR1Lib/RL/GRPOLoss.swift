@@ -67,12 +67,14 @@ public struct GRPOLossConfig: Sendable, Equatable {
     public var lossType: GRPOLossType = .grpo
     public var epsLow: Double = 0.2
     public var epsHigh: Double = 0.2
+    /// Two-sided clipping: the ratio of the unclipped term is capped at delta; 0 = off.
+    public var delta: Double = 0
     public var beta: Double = 0.04
     /// Used by dr_grpo's denominator.
     public var maxTokens: Int = 64
-    public init(lossType: GRPOLossType = .grpo, epsLow: Double = 0.2, epsHigh: Double = 0.2,
+    public init(lossType: GRPOLossType = .grpo, epsLow: Double = 0.2, epsHigh: Double = 0.2, delta: Double = 0,
                 beta: Double = 0.04, maxTokens: Int = 64) {
-        self.lossType = lossType; self.epsLow = epsLow; self.epsHigh = epsHigh
+        self.lossType = lossType; self.epsLow = epsLow; self.epsHigh = epsHigh; self.delta = delta
         self.beta = beta; self.maxTokens = maxTokens
     }
 }
@@ -97,9 +99,12 @@ public enum GRPOLoss {
     ///
     ///     ratio    = exp(logp - logp_old)
     ///     kl       = exp(ref - logp) - (ref - logp) - 1
-    ///     L        = -min(ratio A, clip(ratio, 1-eps_low, 1+eps_high) A) + beta kl
-    ///     dL/dlogp = -ratio A  (unless the clipped term is the smaller one and ratio is outside the
-    ///                           clip range: 0)  + beta (1 - exp(ref - logp))
+    ///     L        = -min(min(ratio, delta) A, clip(ratio, 1-eps_low, 1+eps_high) A) + beta kl
+    ///     dL/dlogp = -ratio A  (unless the smaller term is constant in logp: the clipped one with
+    ///                           ratio outside the clip range, or the first with ratio > delta: 0)
+    ///                + beta (1 - exp(ref - logp))
+    ///
+    /// `min(ratio, delta)` is two-sided clipping (TRL's delta), off when delta is 0.
     ///
     /// - Parameters:
     ///   - logProbs: logp_theta, one array per completion (its tokens).
@@ -172,12 +177,14 @@ public struct GRPOLossAccumulator: Sendable {
             let o = old.map { Double($0[t]) } ?? x
             let ratio = exp(x - o)
             let clipped = min(max(ratio, 1 - config.epsLow), 1 + config.epsHigh)
-            let c1 = ratio * a, c2 = clipped * a
+            let capped = config.delta > 0 && ratio > config.delta
+            let c1 = (capped ? config.delta : ratio) * a, c2 = clipped * a
             var l = -min(c1, c2)
-            // d(-min(c1, c2))/dx: c1 wins (or ties, or ratio inside the range where
-            // clip is the identity): -ratio a; c2 strictly smaller with ratio clipped: 0.
+            // d(-min(c1, c2))/dx: c1 wins (or ties): -ratio a, or 0 when capped at delta;
+            // c2 strictly smaller: -ratio a with ratio inside the range where clip is the
+            // identity, 0 with ratio clipped.
             let inside = ratio >= 1 - config.epsLow && ratio <= 1 + config.epsHigh
-            var g = (c1 <= c2 || inside) ? -ratio * a : 0
+            var g = c1 <= c2 ? (capped ? 0 : -ratio * a) : (inside ? -ratio * a : 0)
             if useKL, let ref {
                 let delta = Double(ref[t]) - x
                 let kl = exp(delta) - delta - 1

@@ -357,6 +357,7 @@ extension GRPOConfig {
          .number("lr", \.learningRate, .closed(0, 1), "base learning rate"),
          .number("eps_low", \.epsLow, .closed(0, 1), "the ratio is clipped below at 1 - eps_low"),
          .number("eps_high", \.epsHigh, .closed(0, 10), "the ratio is clipped above at 1 + eps_high"),
+         .number("delta", \.delta, .closed(0, 1e6), "two-sided clipping: the unclipped term's ratio is capped at delta (above 1 + eps_high); 0 = off"),
          .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo)"),
          .flag("scale_rewards", \.scaleRewards, "divide each advantage by its group's reward std"),
          .integer("num_iterations", \.numIterations, .closed(1, 64), "optimiser updates per rollout"),

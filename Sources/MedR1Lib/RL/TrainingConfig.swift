@@ -71,6 +71,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var epsLow = 0.2
     /// Upper clip of the ratio, 1 + epsHigh (model-spec: 0.2; DAPO raises it to 0.28).
     public var epsHigh = 0.2
+    /// Two-sided clipping: the unclipped term's ratio is capped at delta (TRL delta, default off); 0 = off.
+    public var delta = 0.0
     /// Sampling temperature; the loss uses the same (model-spec: 1.0, as TRL).
     public var temperature = 1.0
     /// Keep only the k most likely tokens when sampling; 0 = off (TRL default off).
@@ -106,7 +108,7 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
 
     /// The loss's view of these settings.
     public var loss: GRPOLossConfig {
-        GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, beta: beta,
+        GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, delta: delta, beta: beta,
                        maxTokens: maxTokens)
     }
 
