@@ -16,8 +16,8 @@ public struct HelpEntry: Sendable, Equatable {
     public var example: String
     /// Group for `help "topic"`: strings, numbers, lists, records, files, data, model, rewards, training, plots, session.
     public var topic: String
-    /// The numeric options' allowed ranges, one line each ("lr in [0, 1]: base learning rate"),
-    /// from the library's option tables.
+    /// Each option's allowed values and what it does, one line each ("lr in [0, 1]: base
+    /// learning rate"), from the library's option tables.
     public var options: [String] = []
 }
 
@@ -105,7 +105,8 @@ public enum HelpTable {
         // MARK: training
         .init(name: "sampler", signature: "sampler(" + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training",
                options: optionLines(SamplerConfig.optionRules)),
-        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, " + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n, rewards: [format(), accuracy()], weights: [1, 1], scale_rewards: true, template: \"tiny\", answer_style: \"text\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training"),
+        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, " + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n, rewards: [format(), accuracy()], weights: [1, 1], scale_rewards: true, template: \"tiny\", answer_style: \"text\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training",
+               options: optionLines(SamplerConfig.optionRules)),
         .init(name: "sft", signature: "sft(m, data, " + optionSignature(SFTConfig.optionRules, SFTConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\")", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training",
                options: optionLines(SFTConfig.optionRules)),
         .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], " + optionSignature(GRPOConfig.optionRules, GRPOConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",

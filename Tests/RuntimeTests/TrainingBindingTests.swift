@@ -76,7 +76,7 @@ final class TrainingBindingTests: XCTestCase {
     func testUnknownTrainerOptionListsTheValidOnes() throws {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, loss, "
+        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
                                          + "scale_rewards, num_iterations, mask_truncated, max_tokens, temperature"), sink.text)
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)

@@ -146,8 +146,6 @@ public struct OptionRule<Config> {
         }
     }
 
-    public var isInteger: Bool { kind == .integer }
-
     /// The value in `c` as a number (nil for flags, words, and options that do not apply).
     public func value(in c: Config) -> Double? {
         if case .number(let x)? = get(c) { return x }
@@ -182,9 +180,6 @@ public struct OptionRule<Config> {
             throw RLError.invalidOption("\(owner): \(keyword) must be \(kindText), got \(v)")
         }
     }
-
-    /// Throws unless `x` is in range (a number option).
-    public func check(_ x: Double, owner: String) throws { try check(.number(x), owner: owner) }
 
     /// "a number", "a whole number", "true or false", "one of \"a\", \"b\"".
     public var kindText: String {
