@@ -1,8 +1,8 @@
 import Foundation
 
-// Softmax, log-softmax, the gather of token log-probabilities (with entropy)
-// and cross-entropy, each with its backward. Rows are independent; all exps go
-// through VectorMath.exp.
+// Softmax, log-softmax and the gather of token log-probabilities (with
+// entropy; the SFT and GRPO losses are built on it), each with its backward.
+// Rows are independent; all exps go through VectorMath.exp.
 
 enum Softmax {
     /// max over n values.
@@ -157,29 +157,6 @@ enum TokenLogProbs {
                 dz[targets[r]] += g
             }
         }
-    }
-}
-
-/// Mean cross-entropy of targets under softmax(logits): the SFT loss.
-enum CrossEntropy {
-    /// loss = -(1/rows) sum_r log softmax(z[r])[t_r]; logits (rows, vocab).
-    static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
-                        scratch: FloatBuffer) -> Float {
-        let tmp = scratch.reserve(vocab)
-        var total: Double = 0
-        for r in 0..<rows {
-            let z = logits + r * vocab
-            total += Double(Softmax.logSumExp(z, vocab, scale: 1, tmp: tmp) - z[targets[r]])
-        }
-        return Float(total / Double(max(rows, 1)))
-    }
-
-    /// Backward of the mean: dz = (softmax(z) - onehot(t)) / rows, times dloss.
-    static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
-                         dloss: Float, dlogits: UnsafeMutablePointer<Float>) {
-        var dlogp = [Float](repeating: -dloss / Float(max(rows, 1)), count: rows)
-        TokenLogProbs.backward(logits: logits, targets: targets, temperature: 1, dlogp: &dlogp,
-                               dlogits: dlogits, rows: rows, vocab: vocab)
     }
 }
 
