@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // medr1: an interactive environment for GRPO training of a tiny vision-language
-// model on medical VQA. Layers (see docs/ and ../shared/docs/DESIGN.md):
-//   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CEditLine, CPNG)
+// model on medical VQA. Layers (see docs/architecture.md):
+//   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CPNG; CEditLine under medr1-repl)
 import PackageDescription
 
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
@@ -43,7 +43,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimise),
         .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"], swiftSettings: optimise),
-        .target(name: "TestSupport", dependencies: ["MedR1Lib"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
                     resources: [.copy("Scripts")]),
         .testTarget(name: "MedR1LibTests", dependencies: ["MedR1Lib", "MedR1AVX512", "TestSupport"],

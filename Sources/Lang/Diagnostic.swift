@@ -1,4 +1,4 @@
-// Source locations and diagnostics (STYLE.md 6: a diagnostic carries where and what).
+// Source locations and diagnostics: a diagnostic carries where and what.
 //
 // Rendering follows clang/swiftc:
 //

@@ -2,7 +2,7 @@
 // lines until the parser has a whole statement, runs statements one at a
 // time (an error costs one statement, the bindings stay), remembers the
 // statements that succeeded (for :save), and sends all output to a sink.
-// No terminal I/O happens here (STYLE.md 9): it is tested without a terminal.
+// No terminal I/O happens here: it is tested without a terminal.
 
 import Foundation
 import Lang

@@ -1,3 +1,1 @@
-import Lang
-import MedR1Lib
 public enum Medr1Version { public static let version = "0.1.0" }

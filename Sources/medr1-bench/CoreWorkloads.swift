@@ -1,5 +1,5 @@
-// Core's workloads (benchmarks.md): the sgemm peak, W3 (one SFT step) and
-// W4 (forward only), on the default medr1-tiny config with seeded weights.
+// The sgemm peak and the teacher-forced workloads of docs/benchmarks.md: W3 (one
+// SFT step) and W4 (forward only), on the default medr1-tiny config with seeded weights.
 import MedR1Lib
 
 /// 64 sequences of 16 image + 112 text tokens, as W3 and W4 specify.

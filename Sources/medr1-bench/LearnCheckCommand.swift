@@ -1,5 +1,5 @@
 // `medr1-bench learn-check`: SFT warm-up then GRPO on SynthMed, printing reward and
-// test accuracy before and after (issue 4's "it must really learn"). Run it through
+// test accuracy before and after (does training really learn? see docs/training.md). Run it through
 // scripts/learn-check (release build, OpenBLAS core type set).
 import Foundation
 import MedR1Lib

@@ -1,4 +1,4 @@
-// The RL part's workloads (benchmarks.md): W1 one GRPO step, W2 sampling alone,
+// The training workloads (docs/benchmarks.md): W1 one GRPO step, W2 sampling alone,
 // W6 peak resident memory of a process running W1. The workloads themselves live
 // in MedR1Lib (RLBench.Workload) so tests and the REPL can run them too.
 //

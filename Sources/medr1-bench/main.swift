@@ -1,11 +1,11 @@
-// medr1-bench: the fixed workloads of docs benchmarks.md, printed as JSON
+// medr1-bench: the fixed workloads of docs/benchmarks.md, printed as JSON
 // lines (id, value, unit, threads, utilisation, commit, date).
 //
 //   medr1-bench [--threads 1,2] [--reps 5] [--commit HASH] [ID ...]
 //
 // IDs default to every registered workload. A workload is a `Workload` value;
-// core registers peak, W3 and W4 (CoreWorkloads.swift), others add theirs to
-// `extraWorkloads` in their own file (ExtraWorkloads.swift).
+// CoreWorkloads.swift holds peak, W3 and W4; further workloads are listed in
+// `extraWorkloads` (ExtraWorkloads.swift).
 import Foundation
 import MedR1Lib
 
@@ -15,7 +15,7 @@ import MedR1Lib
 struct Workload {
     let id: String
     let unit: String
-    /// Model FLOPs of one repetition (benchmarks.md counting), nil if undefined.
+    /// Model FLOPs of one repetition (docs/benchmarks.md's count), nil if undefined.
     let flops: Double?
     let prepare: () throws -> () throws -> Void
     let figure: (_ seconds: Double) -> Double

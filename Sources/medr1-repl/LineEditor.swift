@@ -1,7 +1,10 @@
 // Reading lines: libedit on a terminal, plain readLine() on a pipe, behind one
 // small protocol so the REPL loop is tested without a terminal. Also the SIGINT
-// handling (PLATFORM-NOTES.md, "Ctrl-C"): a sigaction handler that only sets a
-// flag and asks the Runtime to interrupt long work.
+// handling: a sigaction handler that only sets a flag and asks the Runtime to
+// interrupt long work. libedit passes ^C at the prompt on to that handler, and
+// `readline` then returns nil with the flag set (clear the line, carry on). A
+// DispatchSource signal source would not do: it needs SIGINT ignored first,
+// after which ^C at the prompt does nothing.
 @preconcurrency import CEditLine
 import Foundation
 import Runtime

@@ -1,7 +1,7 @@
 // Meta-commands: the `:word` lines the interactive prompt understands besides
-// statements of the language. They are not part of scripts (language-sketch.md),
+// statements of the language. They are not part of scripts (docs/language.md),
 // so they are parsed here, before a line reaches the session, by a pure
-// function that tests call without a terminal (STYLE.md item 9).
+// function that tests call without a terminal.
 
 /// One meta-command typed at the prompt, already parsed and validated.
 enum MetaCommand: Equatable, Sendable {

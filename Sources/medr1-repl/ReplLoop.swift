@@ -1,7 +1,7 @@
 // The interactive loop: prompt, read, hand the line to the session (or run a
 // meta-command), keep the history one entry per complete statement. No terminal
 // I/O of its own: lines come from a LineEditor and text leaves through two
-// closures, so tests drive it with scripted lines (STYLE.md item 9).
+// closures, so tests drive it with scripted lines.
 import Foundation
 import MedR1Lib
 import Runtime

@@ -1,7 +1,7 @@
 // The seam between the terminal program and the Runtime: everything the REPL,
 // `run`, `notebook` and `replay` need from a session, as a protocol. The real
 // Runtime.Session conforms in an extension below; tests drive the REPL loop with
-// a scripted fake through the same protocol (STYLE.md item 9).
+// a scripted fake through the same protocol.
 import Foundation
 import Runtime
 

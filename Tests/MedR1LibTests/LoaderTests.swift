@@ -253,7 +253,7 @@ extension LoaderTests {
 
 extension LoaderTests {
     /// SynthMed writes OmniMedVQA's layout: the loader must read back exactly the
-    /// samples the generator returned (written by another helper's code).
+    /// samples the generator returned.
     func testLoadsSynthMedOutput() throws {
         let generated = try SynthMed.generate(SynthMedConfig(count: 40, imageSize: 32, seed: 5), to: root)
         let (ds, skipped) = try OmniMedVQALoader.load(root: root)

@@ -1,7 +1,7 @@
 import XCTest
 @testable import MedR1Lib
 
-/// Preprocessing against values computed by hand from model-spec.md's rule
+/// Preprocessing against values computed by hand from docs/model.md's rule
 /// (PyTorch's bilinear, align_corners=False: src = (dst + 0.5) * in/out - 0.5, clamped at 0).
 final class PreprocessTests: XCTestCase {
     func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-6, file: StaticString = #filePath, line: UInt = #line) {

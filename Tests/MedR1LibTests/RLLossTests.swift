@@ -2,7 +2,7 @@ import XCTest
 @testable import MedR1Lib
 
 /// Advantages, the three loss types, every clip case and the KL term against values worked
-/// out by hand from model-spec.md's formulas.
+/// out by hand from docs/model.md's formulas.
 final class RLLossTests: XCTestCase {
     func assertClose(_ a: [[Float]], _ b: [[Double]], tol: Double = 1e-6, _ msg: String = "",
                      file: StaticString = #filePath, line: UInt = #line) {

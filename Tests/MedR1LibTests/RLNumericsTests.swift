@@ -34,7 +34,7 @@ final class RLNumericsTests: XCTestCase {
         XCTAssertThrowsError(try body(), line: line) { XCTAssertEqual(String(describing: $0), expected, line: line) }
     }
 
-    /// The settings that trained to all-NaN weights are refused when the trainer is built.
+    /// Settings that would train to all-NaN weights are refused when the trainer is built.
     func testOutOfRangeOptionsAreRefusedWhenTheTrainerIsBuilt() throws {
         assertMessage(try grpo { $0.learningRate = exp(1000) }, "grpo: lr must be in [0, 1], got inf")
         assertMessage(try grpo { $0.adamEps = 0 }, "grpo: adam_eps must be in [1e-30, 1], got 0")

@@ -27,7 +27,7 @@ final class TrainingOptionTests: XCTestCase {
         return m.model.flatValues
     }
 
-    /// The six settings that trained to all-NaN weights without a word.
+    /// Six settings that would train to all-NaN weights without a word are refused.
     func testSettingsThatMadeEveryWeightNaNAreRefused() throws {
         let (s, sink, _) = try session()
         let w = weights(s)

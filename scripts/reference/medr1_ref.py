@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent NumPy implementation of medr1-tiny (docs model-spec.md).
+"""Independent NumPy implementation of medr1-tiny (docs/model.md).
 
 Reads a safetensors checkpoint written by the Swift code (config from its
 __metadata__), an inputs JSON ({"temperature": T, "rows": [{"image": [...],

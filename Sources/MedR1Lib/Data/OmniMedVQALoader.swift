@@ -5,7 +5,7 @@
 //     option_A, option_B[, option_C[, option_D]], modality_type
 //   <root>/<image_path>                       the image, path relative to root
 //
-// Quirks of the real files, handled here (issue 3):
+// Quirks of the real files, handled here:
 //   - gt_answer is the option TEXT, not a letter: matched after trimming,
 //     case-folding and dropping a final "." (a bare letter is accepted only when
 //     no option text matches);

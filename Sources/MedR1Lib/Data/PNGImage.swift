@@ -5,7 +5,7 @@
 // simplified API returns 0 and leaves the reason in `image.message`, which we
 // turn into a thrown `PNGError` naming the file.
 //
-// Sample values (model-spec.md, "Image preprocessing"): 8-bit samples / 255,
+// Sample values (docs/model.md, "From PNG to image tokens"): 8-bit samples / 255,
 // 16-bit samples / 65535, into Float in [0, 1]. The simplified API converts
 // between gamma encodings when the file carries gAMA, cHRM, sRGB or iCCP
 // chunks; `PNGChunks` drops those chunks from the bytes before libpng sees them

@@ -1,4 +1,4 @@
-// Image preprocessing, exactly as model-spec.md "Image preprocessing":
+// Image preprocessing, exactly as docs/model.md, "From PNG to image tokens":
 //   PNG -> float32 [0, 1] -> bilinear resize to imageSize x imageSize
 //   (align_corners = False, no antialiasing, non-square images stretched)
 //   -> channels (gray replicated, alpha dropped; channels = 1 takes

@@ -1,9 +1,9 @@
-// Prompt and target text for a Sample (issue 3, section 4).
+// Prompt and target text for a Sample (docs/model.md, "Prompt and target").
 //
 // Three prompt templates:
 //   .tiny        (default) the question and the options, nothing else: a tiny model
 //                learns the format from the targets, and every prompt token costs
-//                compute in every GRPO step (training-recipe.md: ~13-token prompts).
+//                compute in every GRPO step (docs/training.md).
 //                With text answers the options are one comma-separated line
 //                ("question\nCT, MRI, OCT\n", letters would be dead tokens: about
 //                15 tokens on SynthMed); with letter answers they are lettered
@@ -13,7 +13,7 @@
 //                with options "A) ..." one per line, then the three-line task.
 //   .noThinking  the same without the reasoning step (Med-R1's no-think ablation).
 // Targets: `<think>{reasoning}</think><answer>{answer}</answer>`, answering with the
-// option TEXT by default (training-recipe.md §1: a tiny model cannot learn the
+// option TEXT by default (docs/training.md: a tiny model cannot learn the
 // letter mapping of shuffled options) or the letter (Med-R1's own form).
 // Targets carry no `<|eos|>`: `tokens(for:tokenizer:answerStyle:)` frames sequences.
 

@@ -1,6 +1,6 @@
 import Foundation
 
-// medr1-tiny (model-spec.md): a ViT-style vision tower over image patches and
+// medr1-tiny (docs/model.md): a ViT-style vision tower over image patches and
 // a causal text decoder over [image tokens, text tokens] with the output head
 // tied to the token embedding. This file holds the parameters (one flat
 // buffer, named views in spec order), initialisation, copy and summary; the
@@ -17,9 +17,8 @@ struct BlockOffsets {
     var fc2 = 0     /// (d, 4d)
 }
 
-/// medr1-tiny with its parameters. Entry points (API.md, with one deviation:
-/// everything that takes user input `throws` a ModelError naming the row,
-/// token or field, instead of trapping):
+/// medr1-tiny with its parameters. Entry points (everything that takes user
+/// input `throws` a ModelError naming the row, token or field):
 ///   `init(config:seed:) throws`, `copy()`, `zeroGrad()`, `summary`,
 ///   `tokenLogProbs(images:sequences:targetStart:temperature:withGrad:entropy:) throws`,
 ///   `backward(_:dLogProbs:) throws`, `prefill(image:prompt:) throws`,
@@ -53,7 +52,7 @@ public final class MedR1Model {
     let scratch = FloatBuffer()
     let decodeWork = DecodeWorkspace()
 
-    /// A model with freshly initialised weights (model-spec.md "Initialisation"):
+    /// A model with freshly initialised weights (docs/model.md, "Weights"):
     /// matrices, embeddings and position tables ~ N(0, 0.02); attn.o and
     /// mlp.fc2 ~ N(0, 0.02 / sqrt(2 * layers of that tower)); norm gains 1;
     /// biases 0. Draws in parameter order from SplitMix64(seed).

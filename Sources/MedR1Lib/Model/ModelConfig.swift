@@ -1,6 +1,6 @@
 import Foundation
 
-// The medr1-tiny configuration (model-spec.md): every architectural knob with
+// The medr1-tiny configuration (docs/model.md): every architectural knob with
 // its default, and the conversion to and from the checkpoint's
 // `__metadata__` strings (snake_case keys, values as decimal strings).
 
@@ -122,7 +122,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     // MARK: - Metadata strings
 
-    /// The snake_case metadata keys, in spec order.
+    /// The snake_case metadata keys, in the order of docs/model.md.
     public static let metadataKeys = ["image_size", "channels", "patch", "d_model", "n_heads", "vision_layers",
                                       "text_layers", "mlp_ratio", "vocab_size", "max_seq", "norm_eps"]
 

@@ -2,7 +2,7 @@
 // completions of a prompt are G rows with the same image and the same prompt
 // tokens; their prefix (image tokens + prompt) is computed once and each
 // completion runs as a continuation of it (PackedLayout), which is what
-// benchmarks.md counts for W1: 8 x (16 + 48) + 64 x 64 = 4,608 positions
+// docs/benchmarks.md describes for W1: 8 x (16 + 48) + 64 x 64 = 4,608 positions
 // per pass instead of 64 x 128 = 8,192.
 
 /// Rows of a `tokenLogProbs` batch grouped by shared prefix.

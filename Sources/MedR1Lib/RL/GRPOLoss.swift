@@ -1,4 +1,4 @@
-// The GRPO objective of model-spec.md as plain arithmetic on per-token
+// The GRPO objective of docs/model.md as plain arithmetic on per-token
 // log-probabilities: group advantages, the clipped surrogate with a k3 KL
 // penalty, its three normalisations (grpo / bnpo / dr_grpo), the gradient
 // dL/dlogp that the model's backward pass consumes, and TRL's clip metrics.
@@ -95,7 +95,7 @@ public struct GRPOLossResult: Sendable {
 }
 
 public enum GRPOLoss {
-    /// The per-token GRPO loss of model-spec.md and its gradient.
+    /// The per-token GRPO loss of docs/model.md and its gradient.
     ///
     ///     ratio    = exp(logp - logp_old)
     ///     kl       = exp(ref - logp) - (ref - logp) - 1

@@ -1,4 +1,4 @@
-// One GRPO step (model-spec.md, "GRPO objective"):
+// One GRPO step (docs/model.md, "GRPO loss"):
 //   rollout  : promptsPerStep prompts x G completions, sampled with a shared-prefix KV cache
 //   rewards  : each reward on each completion, weighted sum (a failure aborts the step)
 //   advantage: group-normalised

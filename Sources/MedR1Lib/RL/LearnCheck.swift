@@ -1,10 +1,10 @@
-// The end-to-end check that training really learns (issue 4, "It must really
+// The end-to-end check that training really learns ("it must really
 // learn"): generate SynthMed, train a tokenizer, SFT warm-up, then GRPO, and
 // measure reward and test accuracy (greedy and sampled) before and after. Run it
 // in a release build (`medr1-bench learn-check`); it takes a few minutes on 2 cores.
 import Foundation
 
-/// Settings of the learn check. Defaults: training-recipe.md (a moderate warm-up, so that
+/// Settings of the learn check. Defaults: docs/training.md (a moderate warm-up, so that
 /// GRPO has room to sharpen sampled answers), sized to finish in minutes on 2 cores.
 public struct LearnCheckConfig: Codable, Sendable {
     /// SynthMed questions generated (80% train, 20% test).
@@ -13,11 +13,11 @@ public struct LearnCheckConfig: Codable, Sendable {
     public var trainFraction = 0.8
     /// Test questions evaluated (a seeded subset of the test split; ~±0.03 standard error at 300).
     public var testQuestions = 300
-    /// Supervised warm-up steps (batch 64, lr 1e-3: training-recipe §2). 200 leaves the model
+    /// Supervised warm-up steps (batch 64, lr 1e-3: docs/training.md). 200 leaves the model
     /// moderate (greedy ~0.53, sampled ~0.38), so GRPO has something to sharpen.
     public var sftSteps = 200
     public var sft = SFTConfig()
-    /// GRPO steps (16 prompts x G 8, lr 1e-4: training-recipe §3).
+    /// GRPO steps (16 prompts x G 8, lr 1e-4: docs/training.md).
     public var grpoSteps = 100
     public var grpo: GRPOConfig = {
         var c = GRPOConfig()
@@ -26,7 +26,7 @@ public struct LearnCheckConfig: Codable, Sendable {
     }()
     /// Log every n-th GRPO step, with the mean over the n steps before it.
     public var logEvery = 25
-    /// BPE vocabulary size (model-spec default 512).
+    /// BPE vocabulary size (docs/model.md: 512 by default).
     public var vocabSize = 512
     public var seed: UInt64 = 0
     /// Where SynthMed is written (nil: a fresh temporary directory).

@@ -1,5 +1,5 @@
 // Benchmark workloads W1 (one GRPO step), W2 (sampling alone) and the memory of
-// W6 (peak RSS while running W1), exactly as ../shared/docs/benchmarks.md fixes
+// W6 (peak RSS while running W1), exactly as docs/benchmarks.md fixes
 // them: default medr1-tiny (vocab 512), random weights from a fixed seed, 8
 // prompts of 48 text tokens with 32x32x3 images, G = 8, 64 tokens per completion
 // with EOS ignored, temperature 1, shared prefix. The bench executable times
@@ -7,7 +7,7 @@
 import Foundation
 
 public enum RLBench {
-    /// FLOPs of W1 by benchmarks.md's count (sampling 8.65, reference 15.68, policy fwd+bwd 47.03).
+    /// FLOPs of W1 by docs/benchmarks.md's count (sampling 8.65, reference 15.68, policy fwd+bwd 47.03).
     public static let w1FLOPs = 71.36e9
 
     /// Fixed inputs of W1/W2.
@@ -86,18 +86,5 @@ public enum RLBench {
             if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
         }
         return nil
-    }
-
-    /// Median of `reps` timed runs after one warm-up.
-    public static func median(reps: Int, _ body: () throws -> Void) rethrows -> Double {
-        try body()
-        var times: [Double] = []
-        for _ in 0..<max(reps, 1) {
-            let t = Date()
-            try body()
-            times.append(Date().timeIntervalSince(t))
-        }
-        times.sort()
-        return times.count % 2 == 1 ? times[times.count / 2] : 0.5 * (times[times.count / 2 - 1] + times[times.count / 2])
     }
 }

@@ -5,7 +5,7 @@
 // Med-R1's rewards (open-r1 / R1-V lineage):
 //   format:   re.fullmatch(r"<think>.*?</think>\s*<answer>.*?</answer>", text, re.DOTALL)
 //   accuracy: the text inside <answer>...</answer> equals the ground truth.
-// For tiny models the answer is the option *text* (training-recipe.md §1), so
+// For tiny models the answer is the option *text* (docs/training.md), so
 // `accuracy` accepts the right option's letter or its text.
 import Foundation
 

@@ -1,7 +1,7 @@
 // Supervised warm-up: teacher-forced cross-entropy on the target completion
 // (the data set's reasoning + answer in the chosen template, then <|eos|>), loss on
 // completion tokens only. Batches are drawn from the whole training set in a seeded
-// order, so every batch mixes all question types (training-recipe.md §2: training on a
+// order, so every batch mixes all question types (docs/training.md: training on a
 // subset of types made the model forget the others).
 import Foundation
 

@@ -1,13 +1,13 @@
 // Sampling completions from the model with a KV cache: G completions per prompt
 // share the image + prompt prefix, computed once (prefill, then expand to G
 // rows); every row then decodes one token per step. Sampling stops as soon as
-// every row has emitted <|eos|> (training-recipe.md §3: sampling to the cap
+// every row has emitted <|eos|> (docs/training.md: sampling to the cap
 // regardless made a GRPO step 1.6x slower).
 import Foundation
 
-/// How tokens are drawn. Defaults: TRL / model-spec (temperature 1, no top-k/top-p).
+/// How tokens are drawn. Defaults: TRL's and docs/model.md's (temperature 1, no top-k/top-p).
 public struct SamplerConfig: Codable, Sendable, Equatable {
-    /// Logits are divided by this before softmax (model-spec: 1.0). Ignored by greedy.
+    /// Logits are divided by this before softmax (default 1.0). Ignored by greedy.
     public var temperature = 1.0
     /// Keep only the k most likely tokens; 0 = off.
     public var topK = 0
@@ -15,7 +15,7 @@ public struct SamplerConfig: Codable, Sendable, Equatable {
     public var topP = 1.0
     /// Argmax instead of sampling (evaluation).
     public var greedy = false
-    /// Completion cap in tokens (model-spec: 64); also capped by the model's max_seq.
+    /// Completion cap in tokens (default 64); also capped by the model's max_seq.
     public var maxTokens = 64
     /// Stop a row at <|eos|> (W1 and W2 turn this off to sample exactly maxTokens).
     public var stopAtEOS = true

@@ -1,6 +1,6 @@
 // Hyper-parameters of the GRPO and SFT trainers and their learning-rate
-// schedules, each default with where it comes from (model-spec.md,
-// training-recipe.md, TRL's GRPOConfig / TrainingArguments).
+// schedules, each default with where it comes from (docs/model.md,
+// docs/training.md, TRL's GRPOConfig / TrainingArguments).
 import Foundation
 
 /// Learning rate as a function of the optimiser step (0-based), as a multiple of the base lr.
@@ -40,7 +40,6 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// GRPO trainer settings. Defaults: model-spec.md's GRPO section, training-recipe.md §3.
 /// The optimiser settings SFT and GRPO share (AdamW, clipping, schedule).
 public protocol OptimizerSettings {
     var learningRate: Double { get set }
@@ -60,36 +59,37 @@ extension OptimizerSettings {
     }
 }
 
+/// GRPO trainer settings. Defaults: docs/model.md's GRPO section and docs/training.md.
 public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
-    /// Completions per prompt, G (model-spec: 8; must be >= 2 for a group std).
+    /// Completions per prompt, G (8 by default; must be >= 2 for a group std).
     public var group = 8
-    /// Prompts per optimiser step (training-recipe §3: 16 prompts x G 8).
+    /// Prompts per optimiser step (docs/training.md: 16 prompts x G 8).
     public var promptsPerStep = 16
-    /// KL weight to the frozen reference (model-spec / Med-R1: 0.04).
+    /// KL weight to the frozen reference (Med-R1: 0.04).
     public var beta = 0.04
-    /// Lower clip of the ratio, 1 - epsLow (model-spec: 0.2).
+    /// Lower clip of the ratio, 1 - epsLow (0.2 by default).
     public var epsLow = 0.2
-    /// Upper clip of the ratio, 1 + epsHigh (model-spec: 0.2; DAPO raises it to 0.28).
+    /// Upper clip of the ratio, 1 + epsHigh (0.2 by default; DAPO raises it to 0.28).
     public var epsHigh = 0.2
     /// Two-sided clipping: the unclipped term's ratio is capped at delta (TRL delta, default off); 0 = off.
     public var delta = 0.0
-    /// Sampling temperature; the loss uses the same (model-spec: 1.0, as TRL).
+    /// Sampling temperature; the loss uses the same (1.0 by default, as TRL).
     public var temperature = 1.0
     /// Keep only the k most likely tokens when sampling; 0 = off (TRL default off).
     public var topK = 0
     /// Nucleus sampling mass; 1.0 = off (TRL default).
     public var topP = 1.0
-    /// Completion cap in tokens (model-spec: 64; completions on SynthMed are ~10).
+    /// Completion cap in tokens (64 by default; completions on SynthMed are ~10).
     public var maxTokens = 64
-    /// Base learning rate (training-recipe §3: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).
+    /// Base learning rate (docs/training.md: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).
     public var learningRate = 1e-4
     /// Learning-rate schedule over optimiser steps (constant, as Med-R1's short runs).
     public var schedule: LRSchedule = .constant
-    /// grpo / bnpo / dr_grpo (model-spec default grpo, Med-R1's).
+    /// grpo / bnpo / dr_grpo (default grpo, Med-R1's).
     public var lossType: GRPOLossType = .grpo
     /// Divide advantages by the group std (TRL scale_rewards default true; Dr. GRPO turns it off).
     public var scaleRewards = true
-    /// Optimisation passes per rollout, mu (model-spec: 1, so logp_old = logp detached).
+    /// Optimisation passes per rollout, mu (1 by default, so logp_old = logp detached).
     public var numIterations = 1
     /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
     public var maskTruncatedCompletions = false
@@ -119,11 +119,11 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     }
 }
 
-/// Supervised warm-up settings. Defaults: training-recipe.md §2.
+/// Supervised warm-up settings. Defaults: docs/training.md.
 public struct SFTConfig: Codable, Sendable, Equatable, OptimizerSettings {
-    /// Sequences per step, all question types mixed (training-recipe §2: 64).
+    /// Sequences per step, all question types mixed (docs/training.md: 64).
     public var batchSize = 64
-    /// Base learning rate (training-recipe §2: 1e-3 with AdamW on medr1-tiny).
+    /// Base learning rate (docs/training.md: 1e-3 with AdamW on medr1-tiny).
     public var learningRate = 1e-3
     /// Learning-rate schedule (constant; warm-up is optional at this scale).
     public var schedule: LRSchedule = .constant
@@ -145,7 +145,7 @@ public struct SFTConfig: Codable, Sendable, Equatable, OptimizerSettings {
     }
 }
 
-/// Errors of the RL part (rewards have their own `RewardError`).
+/// Errors of the trainers and sampler (rewards have their own `RewardError`).
 public enum RLError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     /// An option out of its allowed range; the message names the option as a script spells it.

@@ -2,10 +2,10 @@ import CBLAS
 import MedR1AVX512
 
 // Matrix products, and the ops built on them: linear layers (with and
-// without bias), embedding lookup and position add. Weights are stored
-// [out, in] row-major, as in the checkpoint. A product runs on the project's
-// AVX-512 kernel (MedR1AVX512) when the processor has AVX-512 and n is a
-// multiple of 16, otherwise on OpenBLAS's sgemm.
+// without bias) and position add. Weights are stored [out, in] row-major, as
+// in the checkpoint. A product runs on the project's AVX-512 kernel
+// (MedR1AVX512) when the processor has AVX-512 and n is a multiple of 16,
+// otherwise on OpenBLAS's sgemm.
 
 enum BLAS {
     /// C (M, N) = alpha * op(A) op(B) + beta * C, row-major, with leading
@@ -114,21 +114,6 @@ enum Linear {
             BLAS.gemm(m: rows, n: inDim, k: outDim, a: dy, lda: outDim, b: w, ldb: inDim,
                       beta: accumulateDx ? 1 : 0, c: dx, ldc: inDim)
         }
-    }
-}
-
-enum Embedding {
-    /// y[r] = table[ids[r]], y (rows, d), table (vocab, d). Ids are checked by the caller.
-    static func forward(_ ids: UnsafePointer<Int>, _ table: UnsafePointer<Float>,
-                        _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
-        for r in 0..<rows { (y + r * d).update(from: table + ids[r] * d, count: d) }
-    }
-
-    /// Backward of `y[r] = table[ids[r]]`: dtable[ids[r]] += dy[r], in row
-    /// order (a fixed order, so repeated ids sum deterministically).
-    static func backward(_ ids: UnsafePointer<Int>, _ dy: UnsafePointer<Float>,
-                         _ dtable: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
-        for r in 0..<rows { VectorMath.axpy(1, dy + r * d, dtable + ids[r] * d, d) }
     }
 }
 

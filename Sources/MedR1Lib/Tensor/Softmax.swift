@@ -1,8 +1,8 @@
 import Foundation
 
-// Softmax, log-softmax, the gather of token log-probabilities (with entropy)
-// and cross-entropy, each with its backward. Rows are independent; all exps go
-// through VectorMath.exp.
+// Softmax, log-softmax and the gather of token log-probabilities (with
+// entropy; the SFT and GRPO losses are built on it), each with its backward.
+// Rows are independent; all exps go through VectorMath.exp.
 
 enum Softmax {
     /// max over n values.
@@ -71,43 +71,6 @@ enum Softmax {
         let s = expShifted(x, tmp, n, scale: scale, shift: m)
         return m + Foundation.log(s)
     }
-
-    /// y = softmax(x) per row; x, y (rows, n).
-    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            (y + r * n).update(from: x + r * n, count: n)
-            rowInPlace(y + r * n, n)
-        }
-    }
-
-    /// Backward of `y = softmax(x)`: dx = y * (dy - sum(dy * y)).
-    static func backward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                         rows: Int, n: Int) {
-        for r in 0..<rows {
-            let yr = y + r * n, dyr = dy + r * n, dxr = dx + r * n
-            let s = VectorMath.dot(yr, dyr, n)
-            for i in 0..<n { dxr[i] = yr[i] * (dyr[i] - s) }
-        }
-    }
-
-    /// y = log_softmax(x) = x - logsumexp(x) per row; x, y (rows, n).
-    static func logForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            let lse = logSumExp(x + r * n, n, scale: 1, tmp: y + r * n)
-            for i in 0..<n { y[r * n + i] = x[r * n + i] - lse }
-        }
-    }
-
-    /// Backward of `y = x - logsumexp(x)`: dx = dy - softmax(x) * sum(dy),
-    /// with softmax(x) = exp(y).
-    static func logBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                            rows: Int, n: Int) {
-        for r in 0..<rows {
-            var s: Float = 0
-            for i in 0..<n { s += dy[r * n + i] }
-            for i in 0..<n { dx[r * n + i] = dy[r * n + i] - VectorMath.exp(y[r * n + i]) * s }
-        }
-    }
 }
 
 /// Log-probabilities of chosen tokens under softmax(logits / T), the quantity
@@ -157,29 +120,6 @@ enum TokenLogProbs {
                 dz[targets[r]] += g
             }
         }
-    }
-}
-
-/// Mean cross-entropy of targets under softmax(logits): the SFT loss.
-enum CrossEntropy {
-    /// loss = -(1/rows) sum_r log softmax(z[r])[t_r]; logits (rows, vocab).
-    static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
-                        scratch: FloatBuffer) -> Float {
-        let tmp = scratch.reserve(vocab)
-        var total: Double = 0
-        for r in 0..<rows {
-            let z = logits + r * vocab
-            total += Double(Softmax.logSumExp(z, vocab, scale: 1, tmp: tmp) - z[targets[r]])
-        }
-        return Float(total / Double(max(rows, 1)))
-    }
-
-    /// Backward of the mean: dz = (softmax(z) - onehot(t)) / rows, times dloss.
-    static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
-                         dloss: Float, dlogits: UnsafeMutablePointer<Float>) {
-        var dlogp = [Float](repeating: -dloss / Float(max(rows, 1)), count: rows)
-        TokenLogProbs.backward(logits: logits, targets: targets, temperature: 1, dlogp: &dlogp,
-                               dlogits: dlogits, rows: rows, vocab: vocab)
     }
 }
 

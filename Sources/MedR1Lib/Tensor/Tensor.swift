@@ -1,33 +1,11 @@
-// Storage for float32 tensors: a shaped value type for data exchange, and an
-// owned, grow-only buffer for the model's parameters and activations.
+// Storage for float32 tensors: an owned, grow-only buffer for the model's
+// parameters and activations, and the named parameter views into it.
 //
 // Hot paths work on raw pointers with explicit dimensions (as llm.c does): the
 // shapes are written in `///` comments where buffers appear, and no op
 // allocates per element or per call once its workspace has grown to size.
 
 import Foundation
-
-/// A float32 tensor with a shape, stored row-major.
-public struct Tensor: Equatable, Sendable {
-    /// Dimensions, outermost first.
-    public var shape: [Int]
-    /// Row-major values; `data.count == shape.reduce(1, *)`.
-    public var data: [Float]
-
-    public init(shape: [Int], data: [Float]) {
-        precondition(shape.reduce(1, *) == data.count,
-                     "Tensor: shape \(shape) holds \(shape.reduce(1, *)) values, data has \(data.count)")
-        self.shape = shape
-        self.data = data
-    }
-
-    /// A tensor of zeros.
-    public init(zeros shape: [Int]) {
-        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
-    }
-
-    public var count: Int { data.count }
-}
 
 /// An owned, 64-byte aligned float buffer that only grows. Activation
 /// workspaces are made of these so repeated calls reuse memory.
@@ -103,7 +81,4 @@ public struct Parameter: @unchecked Sendable {
     public var grad: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: grads.pointer + offset, count: count)
     }
-    /// Copies of value and gradient as tensors.
-    public var valueTensor: Tensor { Tensor(shape: shape, data: Array(value)) }
-    public var gradTensor: Tensor { Tensor(shape: shape, data: Array(grad)) }
 }

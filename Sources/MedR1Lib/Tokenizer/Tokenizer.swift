@@ -1,4 +1,4 @@
-// Byte-level BPE tokenizer (model-spec.md, "Tokenizer").
+// Byte-level BPE tokenizer (docs/model.md, "Tokenizer").
 //
 // Vocabulary layout (fixed, so ids mean the same thing in every checkpoint):
 //   0..6     the atomic special tokens, in `Tokenizer.specialTokens` order
