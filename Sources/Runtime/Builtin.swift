@@ -1,5 +1,5 @@
 // A builtin function and the library of them. Implementations live in
-// Builtins+Strings.swift, Builtins+Lists.swift, Builtins+Files.swift and the
+// Builtins+Strings.swift, Builtins+Lists.swift (lists, files, JSON) and the
 // bindings; their help text lives in HelpTable.swift (one data table).
 
 import Foundation

@@ -162,14 +162,7 @@ public enum HelpTable {
         }
     }
 
-    nonisolated(unsafe) private static var extra: [HelpEntry] = []
-
-    /// Bindings add their entries here at registration (same table shape).
-    static func register(_ more: [HelpEntry]) {
-        for e in more where !extra.contains(where: { $0.name == e.name }) { extra.append(e) }
-    }
-
-    public static var all: [HelpEntry] { entries + extra }
+    public static var all: [HelpEntry] { entries }
 
     public static func entry(_ name: String) -> HelpEntry? { all.first { $0.name == name } }
 
