@@ -81,14 +81,14 @@ final class CoreOpsTests: XCTestCase {
         let r = CoreTest.random(ids.count * d, seed: 7)
         func run(_ table: [Float], _ pos: [Float]) -> [Float] {
             var y = [Float](repeating: 0, count: ids.count * d)
-            Embedding.forward(ids, table, &y, rows: ids.count, d: d)
+            Embedding.forward(ids, table, &y, rows: ids.count, d: d, vocab: V)
             PositionAdd.forward(&y, pos, rows: ids.count, d: d)
             return y
         }
         let y = run(table, pos)
         XCTAssertEqual(y[d + 1], table[5 * d + 1] + pos[d + 1])
         var dt = [Float](repeating: 0, count: V * d), dp = [Float](repeating: 0, count: 5 * d)
-        Embedding.backward(ids, r, &dt, rows: ids.count, d: d)
+        Embedding.backward(ids, r, &dt, rows: ids.count, d: d, vocab: V)
         PositionAdd.backward(r, &dp, rows: ids.count, d: d)
         XCTAssertEqual(dt[2 * d], r[0] + r[2 * d], "repeated id 2 sums both rows")
         CoreTest.checkGradient("embedding", x: table, analytic: dt) { CoreTest.dot(run($0, pos), r) }

@@ -118,16 +118,18 @@ enum Linear {
 }
 
 enum Embedding {
-    /// y[r] = table[ids[r]], y (rows, d), table (vocab, d). Ids are checked by the caller.
+    /// y[r] = table[ids[r]], y (rows, d), table (vocab, d).
     static func forward(_ ids: UnsafePointer<Int>, _ table: UnsafePointer<Float>,
-                        _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+                        _ y: UnsafeMutablePointer<Float>, rows: Int, d: Int, vocab: Int) {
+        precondition(ids: ids, count: rows, below: vocab, "Embedding.forward")
         for r in 0..<rows { (y + r * d).update(from: table + ids[r] * d, count: d) }
     }
 
     /// Backward of `y[r] = table[ids[r]]`: dtable[ids[r]] += dy[r], in row
     /// order (a fixed order, so repeated ids sum deterministically).
     static func backward(_ ids: UnsafePointer<Int>, _ dy: UnsafePointer<Float>,
-                         _ dtable: UnsafeMutablePointer<Float>, rows: Int, d: Int) {
+                         _ dtable: UnsafeMutablePointer<Float>, rows: Int, d: Int, vocab: Int) {
+        precondition(ids: ids, count: rows, below: vocab, "Embedding.backward")
         for r in 0..<rows { VectorMath.axpy(1, dy + r * d, dtable + ids[r] * d, d) }
     }
 }

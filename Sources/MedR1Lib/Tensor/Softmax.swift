@@ -120,6 +120,7 @@ enum TokenLogProbs {
     static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
                         logp: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
                         rows: Int, vocab: Int, scratch: FloatBuffer) {
+        precondition(ids: targets, count: rows, below: vocab, "TokenLogProbs.forward")
         let inv = 1 / temperature
         let chunks = Parallelism.workers(rows / 64 + 1)
         let tmpAll = scratch.reserve(chunks * vocab)
@@ -142,6 +143,7 @@ enum TokenLogProbs {
     /// Writes dlogits (rows, vocab).
     static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
                          dlogp: UnsafePointer<Float>, dlogits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int) {
+        precondition(ids: targets, count: rows, below: vocab, "TokenLogProbs.backward")
         let inv = 1 / temperature
         Parallelism.parallelRanges(rows, minChunk: 64) { range in
             for r in range {
@@ -165,6 +167,7 @@ enum CrossEntropy {
     /// loss = -(1/rows) sum_r log softmax(z[r])[t_r]; logits (rows, vocab).
     static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, rows: Int, vocab: Int,
                         scratch: FloatBuffer) -> Float {
+        precondition(ids: targets, count: rows, below: vocab, "CrossEntropy.forward")
         let tmp = scratch.reserve(vocab)
         var total: Double = 0
         for r in 0..<rows {
