@@ -12,7 +12,7 @@ struct Mutator {
         "let ", "fn ", "fn(x) => ", "=> ", "if ", "else ", "for ", " in ", "while ", "return ", "break", "continue",
         "true", "false", "nil", "and ", "or ", "not ", "(", ")", "[", "]", "{", "}", ",", ":", ".", "..", "..<",
         "=", "==", "!=", "<", "<=", ">", ">=", "~", "!~", "+", "-", "*", "/", "%", "**", "\"", "\\", "\\(", "#", "# %%",
-        "\n", " ", "0", "-1", "1e308", "-1e308", "9007199254740993", "1e-320", "0.5", "nan", "2147483648",
+        "\n", " ", "0", "-1", "1e308", "-1e308", "1e300", "-1e300", "0/0", "[1e300]", "seed: -1", "top_k: ", "max_tokens: ", "9007199254740993", "1e-320", "0.5", "nan", "2147483648",
         "len(", "range(", "take(", "split(", "join(", "replace(", "find(", "find_all(", "match(", "sort(",
         "reverse(", "zip(", "map(", "filter(", "reduce(", "round(", "pow(", "str(", "repr(", "num(", "keys(",
         "values(", "has(", "append(", "print(", "sum(", "mean(", "std(", "min(", "max(", "type(", "help(",
@@ -86,7 +86,7 @@ struct Mutator {
             if let d = input.indices.dropFirst(below(input.count)).first(where: { input[$0] >= 48 && input[$0] <= 57 }) {
                 var e = d
                 while e < input.count, input[e] >= 48 && input[e] <= 57 || input[e] == 46 { e += 1 }
-                let numbers = ["0", "-1", "1e9", "1e308", "4294967296", "0.0000001", "255", "65536", "1e18"]
+                let numbers = ["0", "-1", "1e9", "1e308", "-1e300", "4294967296", "0.0000001", "255", "65536", "1e18", "0/0"]
                 input.replaceSubrange(d..<e, with: Array(numbers[below(numbers.count)].utf8))
             }
         case 7 where !input.isEmpty:  // a random byte (control characters, invalid UTF-8)
