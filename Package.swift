@@ -55,7 +55,7 @@ let package = Package(
                           dependencies: ["Runtime", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"]),
-        .executableTarget(name: "medr1-fuzz", dependencies: ["Lang", "Runtime"]),
+        .executableTarget(name: "medr1-fuzz", dependencies: ["Lang", "MedR1Lib", "Runtime"]),
         .target(name: "TestSupport", dependencies: ["MedR1Lib"], path: "Tests/TestSupport"),
         .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
                     resources: [.copy("Scripts")]),

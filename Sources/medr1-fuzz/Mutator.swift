@@ -1,12 +1,14 @@
 // A small mutation fuzzer for builds without libFuzzer: inputs are seed
 // files changed by a few byte edits, token-level edits (the language's own
 // keywords and punctuation, interesting numbers) and splices of two seeds.
-// Deterministic by seed (SplitMix64), so a short run in the test suite sees
-// the same inputs every time.
+// Deterministic by seed (the project's SplitMix64), so a short run in the
+// test suite sees the same inputs every time.
+
+import MedR1Lib
 
 struct Mutator {
     let seeds: [[UInt8]]
-    private var state: UInt64
+    private var rng: SplitMix64
 
     static let dictionary: [String] = [
         "let ", "fn ", "fn(x) => ", "=> ", "if ", "else ", "for ", " in ", "while ", "return ", "break", "continue",
@@ -22,16 +24,10 @@ struct Mutator {
 
     init(seeds: [[UInt8]], seed: UInt64) {
         self.seeds = seeds.isEmpty ? [[]] : seeds
-        state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        rng = SplitMix64(seed: seed)
     }
 
-    private mutating func random() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func random() -> UInt64 { rng.next() }
 
     private mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(random() % UInt64(n)) }
 
