@@ -70,20 +70,20 @@ enum FuzzTarget {
         thread.start()
     }
 
-    /// Run one input. Returns whether it parsed (for statistics).
+    /// Run one input. A whole script that parses runs as `medr1-repl run`
+    /// would; otherwise its lines go one by one to a REPL session (as typed
+    /// at the prompt: a syntax error costs one statement), so most inputs
+    /// reach the interpreter. Returns whether the whole script parsed.
     @discardableResult
     static func run(_ bytes: [UInt8]) -> Bool {
-        // The REPL feeds text line by line; its parser entry point sees partial input.
+        // The REPL's parser entry point sees partial input.
         _ = Parser.parse(bytes: bytes, file: "<fuzz>")
         let (program, diags) = Parser.parseScript(bytes: bytes, file: "<fuzz>")
-        guard diags.isEmpty else {
-            for d in diags { _ = d.rendered() }
-            return false
-        }
-        _ = Printer.print(program)
+        for d in diags { _ = d.rendered() }
+        if diags.isEmpty { _ = Printer.print(program) }
         let source = String(decoding: bytes, as: UTF8.self)
-        let session = Session(options: SessionOptions(seed: 1, threads: 1, sink: DiscardingSink(),
-                                                      baseDirectory: sandboxDirectory))
+        let session = Session(options: SessionOptions(seed: 1, threads: 1, interactive: !diags.isEmpty,
+                                                      sink: DiscardingSink(), baseDirectory: sandboxDirectory))
         let refuse = { (name: String) in
             Builtin(name) { _, _ in throw RuntimeError("'\(name)' is not available in the fuzzer's sandbox") }
         }
@@ -93,12 +93,19 @@ enum FuzzTarget {
         startedAt = now()
         running = true
         lock.unlock()
-        _ = session.run(source: source, file: "<fuzz>")
+        if diags.isEmpty {
+            _ = session.run(source: source, file: "<fuzz>")
+        } else {
+            for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+                _ = session.push(String(line))
+                if Interrupt.isRequested { break }
+            }
+        }
         lock.lock()
         running = false
         lock.unlock()
         Interrupt.clear()
-        return true
+        return diags.isEmpty
     }
 }
 

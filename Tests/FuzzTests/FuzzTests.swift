@@ -65,7 +65,7 @@ final class FuzzTests: XCTestCase {
             let clean = outcome.status == 0 && !outcome.crashed
             if let fix = Self.pending[name] {
                 print(clean ? "fuzz regression \(name) now runs cleanly: remove it from FuzzTests.pending"
-                            : "fuzz regression \(name) still crashes (waits for: \(fix))")
+                            : "fuzz regression \(name) still crashes or hangs (waits for: \(fix))")
                 continue
             }
             XCTAssertTrue(clean, "\(name): exit \(outcome.status)\(outcome.crashed ? " (signal)" : "")\n\(outcome.output.suffix(2000))")
