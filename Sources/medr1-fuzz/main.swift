@@ -80,7 +80,7 @@ case "mutate":
         if FuzzTarget.run(input) { parsed += 1 }
     }
     if let current { try? FileManager.default.removeItem(atPath: current) }
-    print("ran \(runs) inputs (\(parsed) parsed and ran) without a crash or hang")
+    print("ran \(runs) inputs (\(parsed) whole scripts, the rest line by line) without a crash or hang")
 default:
     fail("unknown mode '\(mode)' (replay or mutate)")
 }

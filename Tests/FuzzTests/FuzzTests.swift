@@ -96,13 +96,14 @@ final class FuzzTests: XCTestCase {
             // regression inputs above. With nothing pending, any finding fails.
             if !Self.pending.isEmpty {
                 print(report)
-                throw XCTSkip("the seeded mutation run stopped at a finding while fixes are pending (\(Self.pending.values.joined(separator: "; "))); its input is printed above")
+                throw XCTSkip("the seeded mutation run stopped at a finding while fixes are pending (\(Set(Self.pending.values).sorted().joined(separator: "; "))); its input is printed above")
             }
             XCTFail(report)
             return
         }
-        // "ran N inputs (P parsed and ran) without a crash or hang": enough
-        // inputs must get past the parser for the interpreter to be fuzzed at all.
+        // "ran N inputs (P whole scripts, the rest line by line) without a
+        // crash or hang": enough inputs must parse whole for the script path
+        // to be fuzzed too.
         let words = outcome.output.split(separator: " ")
         XCTAssertEqual(words.first, "ran", outcome.output)
         XCTAssertEqual(words.count > 1 ? Int(words[1]) : nil, Self.mutationRuns, outcome.output)
