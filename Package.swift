@@ -5,9 +5,10 @@
 import PackageDescription
 
 // Everything builds with Swift's checks on (plain -O in release): an index
-// out of range stops with a message. The kernels that work on raw pointers
-// check the ids they index with at entry (MedR1Lib/Tensor); docs/performance.md
-// has the measurement of -O against -Ounchecked.
+// out of range stops the program instead of reading memory. The kernels that
+// work on raw pointers check the ids they index with at entry
+// (MedR1Lib/Tensor); docs/performance.md has the measurement of -O against
+// -Ounchecked.
 //
 // Processor tuning: MedR1Lib's 8-wide SIMD kernels compile for AVX2 (haswell)
 // in release builds, and MedR1AVX512 holds AVX-512 copies of the hottest

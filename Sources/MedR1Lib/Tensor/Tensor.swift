@@ -110,7 +110,7 @@ public struct Parameter: @unchecked Sendable {
 
 /// Entry check of the kernels that index a raw pointer with ids taken from
 /// data (token ids, targets): every one of ids[0..<count] lies in 0..<limit,
-/// so a bad id stops the program with a message instead of reading memory.
+/// so a bad id stops the program (a trap) instead of reading memory.
 /// The cost is one comparison per row against the row's O(vocab) or O(d) work.
 @inline(__always)
 func precondition(ids: UnsafePointer<Int>, count: Int, below limit: Int, _ kernel: StaticString) {
