@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "MedR1AVX512"], swiftSettings: optimiseKernels),
         .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"]),
         .executableTarget(name: "medr1-repl",
-                          dependencies: ["Runtime", "CEditLine",
+                          dependencies: ["Runtime", "MedR1Lib", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"]),
         .executableTarget(name: "medr1-fuzz", dependencies: ["Lang", "MedR1Lib", "Runtime"]),

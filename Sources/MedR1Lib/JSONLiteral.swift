@@ -8,19 +8,36 @@ public enum JSONLiteral {
     /// A JSON string literal of `s` with the escapes RFC 8259 requires
     /// (quote, backslash, control characters); everything else as UTF-8.
     public static func string(_ s: String) -> String {
-        var out = "\""
+        "\"" + escaped(s, json: true) + "\""
+    }
+
+    /// `s` with control characters (C0, DEL, C1) written as JSON-style escapes
+    /// (`\n`, `\t`, `\u001b`, ...) and everything else unchanged: for error
+    /// messages that quote text read from a file, so the text cannot drive the terminal.
+    public static func escapingControls(_ s: String) -> String {
+        s.unicodeScalars.contains(where: isControl) ? escaped(s, json: false) : s
+    }
+
+    /// JSON escapes of `s`: with `json`, quote, backslash and C0 (a string literal's
+    /// body); without, C0, DEL and C1 only.
+    private static func escaped(_ s: String, json: Bool) -> String {
+        var out = ""
         for u in s.unicodeScalars {
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
+            case "\"" where json: out += "\\\""
+            case "\\" where json: out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            case _ where json ? u.value < 0x20 : isControl(u): out += String(format: "\\u%04x", u.value)
             default: out.unicodeScalars.append(u)
             }
         }
-        return out + "\""
+        return out
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (0x7F...0x9F).contains(u.value)
     }
 
     /// A JSON number that reads back as the very same Double (bit for bit):

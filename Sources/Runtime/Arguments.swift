@@ -56,14 +56,6 @@ public struct Arguments {
         }
     }
 
-    /// Throws if a keyword argument is not among `allowed`, naming the allowed ones.
-    public func allowOnly(_ allowed: [String]) throws {
-        for (name, _) in named where !allowed.contains(name) {
-            throw RuntimeError("\(callee) has no option '\(name)'"
-                + (allowed.isEmpty ? "" : "; options: \(allowed.joined(separator: ", "))"))
-        }
-    }
-
     // MARK: - Positional accessors
 
     public func value(_ i: Int) -> Value? { i < positional.count ? positional[i] : nil }
@@ -88,8 +80,16 @@ public struct Arguments {
 
     public func list(_ i: Int, _ param: String) throws -> [Value] {
         guard let v = value(i) else { throw error("missing argument '\(param)'") }
+        try checkRangeLength(v, "'\(param)'")
         guard let xs = v.asList else { throw error("'\(param)' must be a list, got \(v.typeName) \(v.summary)") }
         return xs
+    }
+
+    /// A range used as a list must fit the list limit.
+    func checkRangeLength(_ v: Value, _ what: String) throws {
+        if case .range(let r) = v, r.elements == nil {
+            throw error("\(what) is the range \(v.repr) of \(formatNumber(r.count)) elements, too long for a list (over \(Value.maxListLength / 1_000_000) million)")
+        }
     }
 
     public func numbers(_ i: Int, _ param: String) throws -> [Double] {
@@ -146,6 +146,8 @@ public struct Arguments {
 
     public func namedList(_ name: String) throws -> [Value]? {
         guard let v = namedValue(name) else { return nil }
+        try checkRangeLength(v, "option '\(name)'")
+        try checkRangeLength(v, "option '\(name)'")
         guard let xs = v.asList else { throw error("option '\(name)' must be a list, got \(v.typeName) \(v.summary)") }
         return xs
     }

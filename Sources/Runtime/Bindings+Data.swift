@@ -16,6 +16,14 @@ public final class DatasetObject: HostObject {
     }
     public var fieldNames: [String] { ["name", "count", "root"] }
     public var methodNames: [String] { ["split", "filter", "counts", "take", "shuffle", "tokenizer"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch name {
+        case "split": return ["train", "seed", "stratified", "modalities", "types"]
+        case "shuffle": return ["seed"]
+        case "tokenizer": return ["vocab", "template"]
+        default: return []
+        }
+    }
     public var elements: [Value]? { dataset.samples.map { .host(SampleObject($0)) } }
 
     public func field(_ name: String) throws -> Value? {
@@ -39,7 +47,6 @@ public final class DatasetObject: HostObject {
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         switch name {
         case "split":
-            try a.allowOnly(["train", "seed", "stratified", "modalities", "types"])
             if let mods = try a.namedList("modalities") {
                 let set = Set(try mods.map { try parseModality($0, a) })
                 let (sel, rest) = dataset.split(byModality: set)
@@ -69,8 +76,10 @@ public final class DatasetObject: HostObject {
             let seed = try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx)
             return .host(DatasetObject(dataset.shuffled(seed: seed)))
         case "tokenizer":
-            try a.allowOnly(["vocab", "template"])
             let vocab = try a.namedInt("vocab") ?? 512
+            guard (1...ModelConfig.maxVocabSize).contains(vocab) else {
+                throw a.error("vocab: \(vocab) is out of range: use 1 to \(ModelConfig.maxVocabSize)")
+            }
             let template = try Bindings.template(a)
             return .host(TokenizerObject(dataset.trainTokenizer(vocabSize: vocab, template: template)))
         default:
@@ -167,6 +176,16 @@ extension Bindings {
         return p
     }
 
+    /// The `modality:` option of a loader, if given.
+    static func modalityOption(_ a: Arguments) throws -> Modality? {
+        try a.namedValue("modality").map { try parseModality($0, a) }
+    }
+
+    /// The `question_type:` option of a loader, if given.
+    static func questionTypeOption(_ a: Arguments) throws -> QuestionType? {
+        try a.namedValue("question_type").map { try parseQuestionType($0, a) }
+    }
+
     /// Modality x question type counts as a table with totals.
     static func countTable(_ d: Dataset) -> TableValue {
         let c = d.counts()
@@ -180,28 +199,29 @@ extension Bindings {
     }
 
     static func registerData(_ add: Builtins.Register) {
-        add("load") { a, ctx in
-            try a.expect(1...1, "load(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
+        add("load", options: ["skip_bad", "image_root", "modality", "question_type"]) { a, ctx in
+            try a.expect(1...1, "load(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
             let url = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) }
-            let (d, skipped) = try Dataset.load(url, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
+            let (d, skipped) = try Dataset.load(url, imageRoot: root, modality: try Bindings.modalityOption(a),
+                                                questionType: try Bindings.questionTypeOption(a),
+                                                skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_omnimed") { a, ctx in
+        add("load_omnimed", options: ["skip_bad"]) { a, ctx in
             try a.expect(1...1, "load_omnimed(path, skip_bad: false)")
-            try a.allowOnly(["skip_bad"])
             let (d, skipped) = try OmniMedVQALoader.load(root: ctx.resolve(try a.string(0, "path")), skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
-        add("load_medr1") { a, ctx in
-            try a.expect(1...1, "load_medr1(path, image_root: dir, skip_bad: false)")
-            try a.allowOnly(["skip_bad", "image_root"])
+        add("load_medr1", options: ["skip_bad", "image_root", "modality", "question_type"]) { a, ctx in
+            try a.expect(1...1, "load_medr1(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)")
             let file = ctx.resolve(try a.string(0, "path"))
             let root = try a.namedString("image_root").map { ctx.resolve($0) } ?? file.deletingLastPathComponent()
-            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, skipBad: try a.namedBool("skip_bad") ?? false)
+            let (d, skipped) = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: try modalityOption(a),
+                                                        questionType: try questionTypeOption(a),
+                                                        skipBad: try a.namedBool("skip_bad") ?? false)
             if skipped > 0 { ctx.emit(.text("skipped \(skipped) bad record\(skipped == 1 ? "" : "s")")) }
             return .host(DatasetObject(d))
         }
@@ -220,9 +240,12 @@ extension Bindings {
     static func show(_ v: Value, _ ctx: CallContext) throws {
         switch v {
         case .host(let s as SampleObject):
-            if let img = try? sampleImage(s.sample) {
+            do {
+                let img = try sampleImage(s.sample)
                 ctx.emit(.image(png: img.png, text: TerminalImage.render(pixels: img.pixels, width: img.width, height: img.height,
                                                                          channels: img.channels, maxWidth: 32, color: ctx.useColor)))
+            } catch {
+                ctx.emit(.text("(image not shown: \(error))"))
             }
             ctx.emit(.text(s.display))
         case .host(let t as TableValue): ctx.emit(t.event)

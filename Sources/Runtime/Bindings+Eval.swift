@@ -97,10 +97,8 @@ public final class EvalObject: HostObject, ShowableObject {
 
 extension Bindings {
     static func registerEval(_ add: Builtins.Register) {
-        add("eval") { a, ctx in
+        add("eval", options: ["by", "greedy", "temperature", "top_k", "top_p", "max_tokens", "samples", "seed", "template", "answer_style", "name", "batch"]) { a, ctx in
             try a.expect(2...2, "eval m, test, by: [\"modality\", \"question_type\"], greedy: true")
-            try a.allowOnly(["by", "greedy", "temperature", "top_k", "top_p", "max_tokens", "samples", "seed", "template",
-                             "answer_style", "name", "batch"])
             let mo: ModelObject
             switch a.positional[0] {
             case .host(let m as ModelObject): mo = m
@@ -115,15 +113,16 @@ extension Bindings {
                 }
                 return s
             }
-            var sc = SamplerConfig(greedy: true, maxTokens: 64)
+            var ev = Evaluator(tokenizer: mo.tokenizer, template: try template(a), answerStyle: try answerStyle(a),
+                               sampler: SamplerConfig(greedy: true, maxTokens: 64), seed: try seedOption(a, ctx))
             // Any sampling option without greedy: means sampled evaluation.
-            if !a.has("greedy") && (a.has("temperature") || a.has("top_k") || a.has("top_p") || a.has("samples")) { sc.greedy = false }
-            sc = try samplerConfig(a, base: sc)
-            let samples = try a.namedInt("samples") ?? 1
-            guard samples >= 1 else { throw a.error("samples must be 1 or more, got \(samples)") }
-            var ev = Evaluator(tokenizer: mo.tokenizer, template: try template(a), answerStyle: try answerStyle(a), sampler: sc,
-                               samplesPerQuestion: samples, seed: try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx))
-            if let b = try a.namedInt("batch") { ev.batch = max(1, b) }
+            if !a.has("greedy") && (a.has("temperature") || a.has("top_k") || a.has("top_p") || a.has("samples")) {
+                ev.sampler.greedy = false
+            }
+            try applyRules(a, Evaluator.optionRules, &ev)
+            if let x = try a.namedBool("greedy") { ev.sampler.greedy = x }
+            do { try ev.validate() } catch let e as RLError { throw libraryError(a, e) }
+            let sc = ev.sampler, samples = ev.samplesPerQuestion
             ev.shouldStop = { Interrupt.isRequested }
             let bar = ProgressBar(total: d.count, label: "eval", enabled: showProgress(ctx))
             defer { bar.finish() }
@@ -131,7 +130,7 @@ extension Bindings {
             let rep: EvalReport
             do {
                 rep = try ev.evaluate(mo.model, on: d, images: imageCache(mo.model.config, ctx), name: try a.namedString("name"))
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw libraryError(a, e) }
             if Interrupt.isRequested {
                 throw InterruptedError("evaluation stopped after \(rep.accuracy.total) of \(d.count * (sc.greedy ? 1 : samples)) answers")
             }
@@ -139,7 +138,6 @@ extension Bindings {
         }
         add("cross_modality") { a, _ in
             try a.expect(1...1, "cross_modality([eval(m1, test, name: \"trained on CT\"), eval(m2, test, name: \"trained on MRI\")])")
-            try a.allowOnly([])
             let runs = try a.list(0, "reports").enumerated().map { k, v -> (train: String, report: EvalReport) in
                 guard case .host(let e as EvalObject) = v else { throw a.error("reports[\(k)] must be an eval result, got \(v.typeName)") }
                 return (e.report.name, e.report)

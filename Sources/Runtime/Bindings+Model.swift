@@ -44,6 +44,7 @@ public final class RewardObject: HostObject {
     public var summary: String { "reward \(reward.name)" + (reward.weight == 1 ? "" : " (weight \(formatNumber(reward.weight)))") }
     public var fieldNames: [String] { ["name", "weight"] }
     public var methodNames: [String] { ["score"] }
+    public func methodOptions(_ name: String) -> [String] { ["sample"] }
     public func field(_ name: String) throws -> Value? {
         switch name {
         case "name": return .string(reward.name)
@@ -54,7 +55,6 @@ public final class RewardObject: HostObject {
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         guard name == "score" else { throw RuntimeError("reward has no method '\(name)'; methods: score") }
         try a.expect(1...1, "r.score(text, sample: s)")
-        try a.allowOnly(["sample"])
         let sample = try a.namedValue("sample").map { v -> Sample in
             guard case .host(let s as SampleObject) = v else { throw a.error("sample: must be a sample, got \(v.typeName)") }
             return s.sample
@@ -106,11 +106,9 @@ extension Bindings {
     }
 
     static func registerModel(_ add: Builtins.Register) {
-        add("model") { a, ctx in
+        add("model", options: ["tokenizer", "seed", "image_size", "channels", "patch", "d_model", "n_heads", "vision_layers",
+                               "text_layers", "mlp_ratio", "max_seq"]) { a, ctx in
             try a.expect(0...0, "model(tokenizer: tok, seed: 1, d_model: 128, ...)")
-            let keys = ["tokenizer", "seed", "image_size", "channels", "patch", "d_model", "n_heads", "vision_layers",
-                        "text_layers", "mlp_ratio", "max_seq"]
-            try a.allowOnly(keys)
             guard case .host(let t as TokenizerObject)? = a.namedValue("tokenizer") else {
                 throw a.error("needs tokenizer: a tokenizer, e.g. model(tokenizer: data.tokenizer(vocab: 512))")
             }
@@ -134,17 +132,15 @@ extension Bindings {
             return .string(a.positional[0].description)
         }
         for (fname, lib) in [("format", "format"), ("accuracy", "accuracy"), ("format_nothink", "format_nothink"), ("format_strict", "format_strict")] {
-            add(fname) { a, _ in
+            add(fname, options: ["weight"]) { a, _ in
                 try a.expect(0...0, "\(fname)(weight: 1)")
-                try a.allowOnly(["weight"])
                 var r = Reward.builtin(lib)!
                 if let w = try a.namedNumber("weight") { r = r.weighted(w) }
                 return .host(RewardObject(r))
             }
         }
-        add("reward") { a, ctx in
+        add("reward", options: ["name", "weight"]) { a, ctx in
             try a.expect(1...1, "reward(fn, name: \"brevity\", weight: 1)")
-            try a.allowOnly(["name", "weight"])
             guard case .function(let f) = a.positional[0] else { throw a.error("'fn' must be a function taking a completion, got \(a.positional[0].typeName)") }
             let name = try a.namedString("name") ?? f.name
             return .host(RewardObject(languageReward(a.positional[0], name: name, weight: try a.namedNumber("weight") ?? 1, ctx: ctx)))

@@ -6,9 +6,8 @@ import Foundation
 
 extension Bindings {
     static func registerPlot(_ add: Builtins.Register) {
-        add("plot") { a, ctx in
+        add("plot", options: ["to", "title", "smooth", "width", "height"]) { a, ctx in
             try a.expect(1...2, "plot(xs) or plot(t.metrics, [\"reward\", \"kl\"], to: \"r.png\")")
-            try a.allowOnly(["to", "title", "smooth", "width", "height"])
             let keys = try a.value(1).map { _ in try a.list(1, "keys").map { v -> String in
                 guard case .string(let s) = v else { throw a.error("keys must be strings, got \(v.typeName)") }
                 return s

@@ -330,26 +330,13 @@ public final class RolloutObject: HostObject, ShowableObject {
 extension Bindings {
     static let samplerOptions = ["temperature", "top_k", "top_p", "greedy", "max_tokens", "seed"]
 
-    /// Sampler settings from keyword arguments over `base`.
+    /// Sampler settings from keyword arguments over `base`, checked against
+    /// `SamplerConfig.optionRules` (errors name the callee: "sampler: top_p must be in (0, 1], got 2").
     static func samplerConfig(_ a: Arguments, base: SamplerConfig = SamplerConfig()) throws -> SamplerConfig {
         var c = base
-        if let x = try a.namedNumber("temperature") {
-            guard x > 0 else { throw a.error("temperature must be > 0, got \(formatNumber(x)); use greedy: true for argmax") }
-            c.temperature = x
-        }
-        if let x = try a.namedInt("top_k") {
-            guard x >= 0 else { throw a.error("top_k must be 0 (off) or a positive count, got \(x)") }
-            c.topK = x
-        }
-        if let x = try a.namedNumber("top_p") {
-            guard x > 0 && x <= 1 else { throw a.error("top_p must be in (0, 1], got \(formatNumber(x))") }
-            c.topP = x
-        }
+        try applyRules(a, SamplerConfig.optionRules, &c)
         if let x = try a.namedBool("greedy") { c.greedy = x }
-        if let x = try a.namedInt("max_tokens") {
-            guard x >= 1 else { throw a.error("max_tokens must be 1 or more, got \(x)") }
-            c.maxTokens = x
-        }
+        do { try c.validate(as: a.callee) } catch let e as RLError { throw libraryError(a, e) }
         return c
     }
 
@@ -389,15 +376,13 @@ extension Bindings {
     }
 
     static func registerSampling(_ add: Builtins.Register) {
-        add("sampler") { a, ctx in
+        add("sampler", options: samplerOptions) { a, ctx in
             try a.expect(0...0, "sampler(temperature: 1, top_k: 0, top_p: 1, greedy: false, max_tokens: 64, seed: 1)")
-            try a.allowOnly(samplerOptions)
-            let seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            let seed = try seedOption(a, ctx)
             return .host(SamplerObject(config: try samplerConfig(a), seed: seed))
         }
-        add("sample") { a, ctx in
+        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"]) { a, ctx in
             try a.expect(2...3, "sample(m, data[0], group: 8, temperature: 1) or sample(m, data[0], sp)")
-            try a.allowOnly(samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"])
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             var samplerObj: SamplerObject? = nil
             var questions: [Sample] = []
@@ -411,10 +396,10 @@ extension Bindings {
             }
             guard !questions.isEmpty else { throw a.error("give a question: sample(m, data[0], group: 8)") }
             let g = try a.namedInt("group") ?? 8
-            guard g >= 1 else { throw a.error("group must be 1 or more, got \(g)") }
+            guard g >= 1 && g <= 1024 else { throw a.error("group must be a whole number in [1, 1024], got \(g)") }
             let ad: SamplerObject
             if let so = samplerObj { ad = so } else {
-                let seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+                let seed = try seedOption(a, ctx)
                 ad = SamplerObject(config: try samplerConfig(a), seed: seed)
             }
             if samplerObj != nil, a.named.contains(where: { samplerOptions.contains($0.name) }) {
@@ -423,8 +408,11 @@ extension Bindings {
             let enc = ExampleEncoder(tokenizer: mo.tokenizer, template: try template(a), answerStyle: try answerStyle(a))
             let cache = imageCache(mo.model.config, ctx)
             let imgs = try questions.map { try cache.image(for: $0) }
-            let outs = try ad.sampler.sampleBatch(model: mo.model, images: imgs, prompts: questions.map { enc.tokens(for: $0).prompt },
+            let outs: [[SampledCompletion]]
+            do {
+                outs = try ad.sampler.sampleBatch(model: mo.model, images: imgs, prompts: questions.map { enc.tokens(for: $0).prompt },
                                                   count: g, eos: mo.tokenizer.eos)
+            } catch let e as RLError { throw libraryError(a, e) }
             var cs: [Completion] = []
             for (p, s) in questions.enumerated() {
                 for (k, o) in outs[p].enumerated() {
@@ -437,9 +425,8 @@ extension Bindings {
             let r = ScoredRollout(completions: cs, rewards: table, group: g, scaleRewards: try a.namedBool("scale_rewards") ?? true)
             return questions.count == 1 ? .host(GroupObject(r, prompt: 0)) : .host(RolloutObject(r))
         }
-        add("rescore") { a, ctx in
+        add("rescore", options: ["with", "weights", "scale_rewards"]) { a, ctx in
             try a.expect(1...1, "rescore t.last with: [format(), accuracy(), my_reward]")
-            try a.allowOnly(["with", "weights", "scale_rewards"])
             let ro: ScoredRollout
             switch a.positional[0] {
             case .host(let r as RolloutObject): ro = r.rollout

@@ -82,6 +82,12 @@ public final class TrainerObject: HostObject {
 
     public var fieldNames: [String] { ["step", "config", "metrics", "history", "last", "model", "data", "mode", "rewards"] }
     public var methodNames: [String] { ["set"] }
+    public func methodOptions(_ name: String) -> [String] {
+        switch kind {
+        case .grpo: return Bindings.grpoSettable
+        case .sft: return Bindings.sftSettable
+        }
+    }
 
     public func field(_ name: String) throws -> Value? {
         switch name {
@@ -132,15 +138,13 @@ public final class TrainerObject: HostObject {
         try a.expect(0...0, "t.set(lr: 3e-4, beta: 0.02)")
         switch kind {
         case .grpo(let t):
-            try a.allowOnly(Bindings.grpoSettable)
             var c = t.config
             try Bindings.applyGRPO(a, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }
+            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         case .sft(let t):
-            try a.allowOnly(Bindings.sftSettable)
             var c = t.config
             try Bindings.applySFT(a, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw a.error(e.description) }
+            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         }
         if let p = try a.namedInt("steps") { planned = p }
         return .null
@@ -159,7 +163,7 @@ extension Bindings {
     static let grpoSettable = ["group", "prompts", "beta", "lr", "eps_low", "eps_high", "loss", "scale_rewards", "num_iterations",
                                "mask_truncated", "max_tokens", "temperature", "top_k", "top_p", "schedule", "warmup", "steps",
                                "min_lr", "max_grad_norm", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps"]
-    static let grpoOptions = ["rewards", "weights"] + grpoSettable + ["seed", "template", "answer_style"]
+    static let grpoOptions = ["rewards", "weights"] + grpoSettable + ["seed", "template", "answer_style", "reference"]
     static let sftSettable = ["batch", "lr", "schedule", "warmup", "steps", "min_lr", "max_grad_norm", "weight_decay",
                               "adam_beta1", "adam_beta2", "adam_eps"]
     static let sftOptions = sftSettable + ["seed", "template", "answer_style"]
@@ -175,17 +179,24 @@ extension Bindings {
         }
         let givenKind = try a.namedString("schedule")
         if let k = givenKind { kind = k }
+        // The ranges of warmup, steps and min_lr are the library's (checked here too, as a
+        // warm-up of 0 or a constant schedule's steps never reach the config).
+        func check(_ keyword: String, _ x: Double) throws {
+            do { try GRPOConfig.optionRules.rule(keyword)?.check(x, owner: a.callee) } catch let e as RLError {
+                throw libraryError(a, e)
+            }
+        }
         if let x = try a.namedInt("warmup") {
-            guard x >= 0 else { throw a.error("warmup must be 0 or more steps, got \(x)") }
+            try check("warmup", Double(x))
             w = x
             if givenKind == nil && kind == "constant" && x > 0 { kind = "warmup" }
         }
         if let x = try a.namedInt("steps") {
-            guard x >= 1 else { throw a.error("steps must be 1 or more, got \(x)") }
+            try check("steps", Double(x))
             total = x
         }
         if let x = try a.namedNumber("min_lr") {
-            guard x >= 0 && x <= 1 else { throw a.error("min_lr is a fraction of lr in [0, 1], got \(formatNumber(x))") }
+            try check("min_lr", x)
             minF = x
         }
         switch kind {
@@ -201,13 +212,20 @@ extension Bindings {
         }
     }
 
+    /// Every numeric option given in `a`, set through its row of the config's table (the
+    /// library checks the ranges when the trainer is built or changed).
+    static func applyRules<C>(_ a: Arguments, _ rules: [OptionRule<C>], _ c: inout C) throws {
+        for r in rules {
+            switch r.field {
+            case .double(let p): if let x = try a.namedNumber(r.keyword) { c[keyPath: p] = x }
+            case .int(let p): if let x = try a.namedInt(r.keyword) { c[keyPath: p] = x }
+            case .derived: break
+            }
+        }
+    }
+
     static func applyGRPO(_ a: Arguments, _ c: inout GRPOConfig) throws {
-        if let x = try a.namedInt("group") { c.group = x }
-        if let x = try a.namedInt("prompts") { c.promptsPerStep = x }
-        if let x = try a.namedNumber("beta") { c.beta = x }
-        if let x = try a.namedNumber("lr") { c.learningRate = x }
-        if let x = try a.namedNumber("eps_low") { c.epsLow = x }
-        if let x = try a.namedNumber("eps_high") { c.epsHigh = x }
+        try applyRules(a, GRPOConfig.optionRules, &c)
         if let s = try a.namedString("loss") {
             guard let l = GRPOLossType(rawValue: s) else {
                 throw a.error("unknown loss \"\(s)\"; use one of \(GRPOLossType.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
@@ -215,29 +233,28 @@ extension Bindings {
             c.lossType = l
         }
         if let x = try a.namedBool("scale_rewards") { c.scaleRewards = x }
-        if let x = try a.namedInt("num_iterations") { c.numIterations = x }
         if let x = try a.namedBool("mask_truncated") { c.maskTruncatedCompletions = x }
-        if let x = try a.namedInt("max_tokens") { c.maxCompletionTokens = x }
-        if let x = try a.namedNumber("temperature") { c.temperature = x }
-        if let x = try a.namedInt("top_k") { c.topK = x }
-        if let x = try a.namedNumber("top_p") { c.topP = x }
-        try applyOptimizer(a, &c)
-    }
-
-    /// schedule, warmup, steps, min_lr, max_grad_norm, weight_decay, adam_*: shared by sft and grpo.
-    static func applyOptimizer<C: OptimizerSettings>(_ a: Arguments, _ c: inout C) throws {
         c.schedule = try schedule(a, current: c.schedule)
-        if let x = try a.namedNumber("max_grad_norm") { c.maxGradNorm = x }
-        if let x = try a.namedNumber("weight_decay") { c.weightDecay = x }
-        if let x = try a.namedNumber("adam_beta1") { c.adamBeta1 = x }
-        if let x = try a.namedNumber("adam_beta2") { c.adamBeta2 = x }
-        if let x = try a.namedNumber("adam_eps") { c.adamEps = x }
     }
 
     static func applySFT(_ a: Arguments, _ c: inout SFTConfig) throws {
-        if let x = try a.namedInt("batch") { c.batchSize = x }
-        if let x = try a.namedNumber("lr") { c.learningRate = x }
-        try applyOptimizer(a, &c)
+        try applyRules(a, SFTConfig.optionRules, &c)
+        c.schedule = try schedule(a, current: c.schedule)
+    }
+
+    /// A library error as the language shows it: "grpo: lr must be in [0, 1], got 5" once, not
+    /// "grpo: grpo: ..." (the library names the builtin, `owner`, the callee names it again).
+    static func libraryError(_ a: Arguments, _ e: CustomStringConvertible, owner: String? = nil) -> RuntimeError {
+        let text = e.description
+        let own = (owner ?? a.callee) + ": "
+        return a.error(text.hasPrefix(own) ? String(text.dropFirst(own.count)) : text)
+    }
+
+    /// `seed:` as a generator seed (0 or more), or the session's next seed.
+    static func seedOption(_ a: Arguments, _ ctx: CallContext) throws -> UInt64 {
+        guard let x = try a.namedInt("seed") else { return defaultSeed(ctx) }
+        guard x >= 0 else { throw a.error("seed must be a whole number 0 or more, got \(x)") }
+        return UInt64(x)
     }
 
     /// Each reward made abortable: it throws once a second Ctrl-C is pending, which makes
@@ -320,10 +337,10 @@ extension Bindings {
                 if Interrupt.isRequested {
                     if !done.isEmpty && !quiet { say(compactLine(done.last!, planned: nil)) }
                     throw InterruptedError("aborted step \(t.stepCount + 1): the model, optimiser and sampler are as before it; "
-                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)")
+                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)", stepsDone: done.count)
                 }
                 if let e = error as? RewardError { throw a.error(e.description) }
-                if let e = error as? RLError { throw a.error(e.description) }
+                if let e = error as? RLError { throw libraryError(a, e) }
                 throw error
             }
             done.append(m)
@@ -348,47 +365,56 @@ extension Bindings {
             say(s)
         }
         if done.count < n {
-            throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent")
+            throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent",
+                                   stepsDone: done.count)
         }
     }
 
     // MARK: - Builtins
 
     static func registerTraining(_ add: Builtins.Register) {
-        add("grpo") { a, ctx in
+        add("grpo", options: grpoOptions) { a, ctx in
             try a.expect(2...2, "grpo(m, data, rewards: [format(), accuracy()], group: 8, lr: 1e-4, ...)")
-            try a.allowOnly(grpoOptions)
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = GRPOConfig()
-            c.seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            c.seed = try seedOption(a, ctx)
             try applyGRPO(a, &c)
             let rs = abortable(try rewardOptions(a, ctx))
+            var reference: MedR1Model? = nil
+            if a.has("reference") {
+                guard case .host(let r as ModelObject)? = a.namedValue("reference") else {
+                    throw a.error("reference: must be a model, got \(a.namedValue("reference").map { "\($0.typeName) \($0.summary)" } ?? "nothing")")
+                }
+                guard r.tokenizer == mo.tokenizer else {
+                    throw a.error("the reference model's tokenizer differs from the policy's; the KL compares the same tokens, "
+                                  + "so give a model made with the policy's tokenizer")
+                }
+                reference = r.model
+            }
             do {
-                let t = try GRPOTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, rewards: rs, config: c,
-                                        template: try template(a), answerStyle: try answerStyle(a),
+                let t = try GRPOTrainer(model: mo.model, reference: reference, tokenizer: mo.tokenizer, dataset: d, rewards: rs,
+                                        config: c, template: try template(a), answerStyle: try answerStyle(a),
                                         images: imageCache(mo.model.config, ctx))
                 return .host(TrainerObject(.grpo(t), model: mo, data: d, planned: try a.namedInt("steps")))
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw libraryError(a, e) }
         }
-        add("sft") { a, ctx in
+        add("sft", options: sftOptions) { a, ctx in
             try a.expect(2...2, "sft(m, data, lr: 1e-3, batch: 64, ...)")
-            try a.allowOnly(sftOptions)
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset").dataset
             var c = SFTConfig()
-            c.seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            c.seed = try seedOption(a, ctx)
             try applySFT(a, &c)
             do {
                 let t = try SFTTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, config: c,
                                        template: try template(a), answerStyle: try answerStyle(a),
                                        images: imageCache(mo.model.config, ctx))
                 return .host(TrainerObject(.sft(t), model: mo, data: d, planned: try a.namedInt("steps")))
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw libraryError(a, e) }
         }
-        add("step") { a, ctx in
+        add("step", options: ["every", "quiet"]) { a, ctx in
             try a.expect(1...2, "step t or step t, 50")
-            try a.allowOnly(["every", "quiet"])
             let t = try a.host(0, "trainer", as: TrainerObject.self, typeName: "trainer (from sft(...) or grpo(...))")
             let n = a.count > 1 ? try a.int(1, "n") : 1
             guard n >= 0 else { throw a.error("n must be 0 or more, got \(n)") }
@@ -397,7 +423,6 @@ extension Bindings {
         }
         add("save") { a, ctx in
             try a.expect(2...2, "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"")
-            try a.allowOnly([])
             let path = try a.string(1, "path")
             let url = ctx.resolve(path)
             do {
@@ -421,36 +446,36 @@ extension Bindings {
                 throw a.error(e.description)
             } catch let e as RuntimeError {
                 throw e
+            } catch let e as CheckpointError {
+                throw a.error("cannot save to \(path): \(e.file == url.path ? e.message : e.description)")
             } catch {
                 throw a.error("cannot save to \(path): \(error)")
             }
             return .null
         }
-        add("resume") { a, ctx in
+        add("resume", options: ["rewards", "weights"]) { a, ctx in
             try a.expect(2...2, "resume(\"runs/x.ckpt\", data, rewards: [format(), accuracy()])")
-            try a.allowOnly(["rewards", "weights"])
             let path = try a.string(0, "path")
             let dir = ctx.resolve(path)
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset (the one the trainer was trained on)").dataset
-            let kind = try trainerKind(dir, path, a)
             do {
+                let (kind, cfg) = try trainerKind(dir, path, a)
                 switch kind {
                 case "grpo":
                     let rs = abortable(try rewardOptions(a, ctx))
-                    let cfg = try ModelConfigProbe.read(dir)
                     let t = try GRPOTrainer.resume(from: dir, dataset: d, rewards: rs, images: imageCache(cfg, ctx))
                     return .host(TrainerObject(.grpo(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
                 default:
                     guard !a.has("rewards") else { throw a.error("\(path) holds an SFT trainer, which takes no rewards") }
-                    let cfg = try ModelConfigProbe.read(dir)
                     let t = try SFTTrainer.resume(from: dir, dataset: d, images: imageCache(cfg, ctx))
                     return .host(TrainerObject(.sft(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
                 }
-            } catch let e as RLError { throw a.error(e.description) }
+            } catch let e as RLError { throw a.error(e.description) } catch let e as CheckpointError {
+                throw a.error("cannot resume from \(path): \(e.description)")
+            }
         }
         add("load_model") { a, ctx in
             try a.expect(1...1, "load_model(\"m.safetensors\")")
-            try a.allowOnly([])
             let path = try a.string(0, "path")
             do {
                 let (m, tokJSON, _) = try Checkpoint.load(from: ctx.resolve(path))
@@ -466,23 +491,12 @@ extension Bindings {
         try Checkpoint.save(model: m.model, tokenizerJSON: m.tokenizer.toJSON(), extraMetadata: ["written_by": "medr1 \(Medr1Version.version)"], to: url)
     }
 
-    /// "grpo" or "sft", from the state directory's trainer.json.
-    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> String {
-        let file = dir.appendingPathComponent("trainer.json")
-        guard let data = try? Data(contentsOf: file),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let kind = obj["kind"] as? String else {
+    /// "grpo" or "sft" and the policy's config, from the state folder's trainer.json (checked).
+    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> (String, ModelConfig) {
+        TrainerCheckpoint.recover(dir)
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("trainer.json").path) else {
             throw a.error("\(path) is not a trainer state (no readable trainer.json in it); make one with save t, \"\(path)\"")
         }
-        return kind
-    }
-}
-
-/// The model config stored in a trainer state (to pick the session's image cache).
-enum ModelConfigProbe {
-    static func read(_ dir: URL) throws -> ModelConfig {
-        struct Probe: Decodable { var modelConfig: ModelConfig }
-        let data = try Data(contentsOf: dir.appendingPathComponent("trainer.json"))
-        return try JSONDecoder().decode(Probe.self, from: data).modelConfig
+        return try TrainerCheckpoint.describe(dir)
     }
 }

@@ -34,14 +34,14 @@ extension Bindings {
     /// The sample's image decoded for the terminal, plus its PNG bytes for notebooks.
     static func sampleImage(_ s: Sample) throws -> DecodedImage {
         let url = URL(fileURLWithPath: s.imagePath)
-        let png = try PNGImage.read(url)
-        return DecodedImage(png: try? Data(contentsOf: url), pixels: png.pixels, width: png.width, height: png.height, channels: png.channels)
+        let bytes = try PNGImage.readBytes(url)
+        let png = try PNGImage.decode(bytes, path: url.path)
+        return DecodedImage(png: bytes, pixels: png.pixels, width: png.width, height: png.height, channels: png.channels)
     }
 
     static func registerSynth(_ add: Builtins.Register) {
-        add("synth") { a, ctx in
+        add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"]) { a, ctx in
             try a.expect(0...0, "synth(n: 2000, seed: 7, size: 64, to: \"medr1-data\")")
-            try a.allowOnly(["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"])
             var cfg = SynthMedConfig(count: try a.namedInt("n") ?? 1000, imageSize: try a.namedInt("size") ?? 64,
                                      seed: try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx))
             if let o = try a.namedInt("options") { cfg.options = o }

@@ -7,17 +7,25 @@ import Foundation
 /// A function implemented in Swift and callable from scripts.
 public final class Builtin: Callable {
     public let name: String
+    /// The keyword arguments it accepts. Every call is checked against them
+    /// before the body runs, so no builtin can silently ignore one.
+    public let options: [String]
     let impl: (Arguments, CallContext) throws -> Value
 
-    public init(_ name: String, _ impl: @escaping (Arguments, CallContext) throws -> Value) {
+    public init(_ name: String, options: [String] = [], _ impl: @escaping (Arguments, CallContext) throws -> Value) {
         self.name = name
+        self.options = options
         self.impl = impl
     }
 
     public var signature: String { HelpTable.entry(name)?.signature ?? "\(name)(...)" }
 
     public func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
-        try impl(args, ctx)
+        if let bad = args.named.first(where: { !options.contains($0.name) }) {
+            throw RuntimeError("\(args.callee) has no option '\(bad.name)'; "
+                + (options.isEmpty ? "it takes none: \(signature)" : "options: \(options.joined(separator: ", "))"))
+        }
+        return try impl(args, ctx)
     }
 }
 
@@ -27,9 +35,7 @@ public enum Builtins {
     /// registered by `registerBindings`.
     public static func library() -> [String: Builtin] {
         var lib: [String: Builtin] = [:]
-        func add(_ name: String, _ f: @escaping (Arguments, CallContext) throws -> Value) {
-            lib[name] = Builtin(name, f)
-        }
+        let add = Register { lib[$0.name] = $0 }
         registerStrings(add)
         registerNumbers(add)
         registerLists(add)
@@ -38,5 +44,14 @@ public enum Builtins {
         return lib
     }
 
-    typealias Register = (String, @escaping (Arguments, CallContext) throws -> Value) -> Void
+    /// `add("sort", options: ["by", "descending"]) { args, ctx in ... }`: one
+    /// builtin with the keyword options it accepts (none when not given).
+    struct Register {
+        let add: (Builtin) -> Void
+
+        func callAsFunction(_ name: String, options: [String] = [],
+                            _ impl: @escaping (Arguments, CallContext) throws -> Value) {
+            add(Builtin(name, options: options, impl))
+        }
+    }
 }

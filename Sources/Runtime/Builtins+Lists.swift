@@ -1,36 +1,53 @@
 // List, record, statistics and file builtins.
 
 import Foundation
+import MedR1Lib
 
 extension Builtins {
     static func registerLists(_ add: Register) {
         add("map") { a, ctx in
             try a.expect(2...2, "map(xs, f)")
             let xs = try a.list(0, "xs")
-            return .list(try xs.map { try ctx.call(a.positional[1], [$0]) })
+            let ys = try xs.map {
+                try Interrupt.check("map")
+                return try ctx.call(a.positional[1], [$0])
+            }
+            return try Value.nestedList(ys, in: a.callee)
         }
         add("filter") { a, ctx in
             try a.expect(2...2, "filter(xs, f)")
             let xs = try a.list(0, "xs")
-            return .list(try xs.filter { try ctx.call(a.positional[1], [$0]).isTruthy })
+            return .list(try xs.filter {
+                try Interrupt.check("filter")
+                return try ctx.call(a.positional[1], [$0]).isTruthy
+            })
         }
         add("reduce") { a, ctx in
             try a.expect(3...3, "reduce(xs, initial, f)")
             let xs = try a.list(0, "xs")
             var acc = a.positional[1]
-            for x in xs { acc = try ctx.call(a.positional[2], [acc, x]) }
+            for x in xs {
+                try Interrupt.check("reduce")
+                acc = try ctx.call(a.positional[2], [acc, x])
+            }
             return acc
         }
         add("any") { a, ctx in
             try a.expect(1...2, "any(xs, f)")
             let xs = try a.list(0, "xs")
-            for x in xs where (a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(true) }
+            for x in xs {
+                try Interrupt.check("any")
+                if (a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(true) }
+            }
             return .bool(false)
         }
         add("all") { a, ctx in
             try a.expect(1...2, "all(xs, f)")
             let xs = try a.list(0, "xs")
-            for x in xs where !(a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(false) }
+            for x in xs {
+                try Interrupt.check("all")
+                if !(a.count > 1 ? try ctx.call(a.positional[1], [x]) : x).isTruthy { return .bool(false) }
+            }
             return .bool(true)
         }
         add("sum") { a, _ in try a.expect(1...1, "sum(xs)"); return .number(try a.numbers(0, "xs").reduce(0, +)) }
@@ -46,14 +63,19 @@ extension Builtins {
             guard !xs.isEmpty else { throw a.error("the standard deviation of an empty list is undefined") }
             return .number(Statistics.std(xs))
         }
-        add("sort") { a, ctx in
+        add("sort", options: ["by", "descending"]) { a, ctx in
             try a.expect(1...1, "sort(xs, by: f, descending: false)")
-            try a.allowOnly(["by", "descending"])
             let xs = try a.list(0, "xs")
-            let keys: [Value] = try a.namedValue("by").map { f in try xs.map { try ctx.call(f, [$0]) } } ?? xs
+            let keys: [Value] = try a.namedValue("by").map { f in try xs.map {
+                try Interrupt.check("sort")
+                return try ctx.call(f, [$0])
+            } } ?? xs
             var order = Array(xs.indices)
-            var failure: RuntimeError?
+            var failure: Error?
             order.sort { i, j in
+                // After Ctrl-C every comparison is trivial, so the sort ends fast.
+                if failure is InterruptedError { return i < j }
+                if Interrupt.isRequested { failure = InterruptedError("sort"); return i < j }
                 switch (keys[i], keys[j]) {
                 case (.number(let x), .number(let y)): return x < y || (x == y && i < j)
                 case (.string(let x), .string(let y)): return x < y || (x == y && i < j)
@@ -82,7 +104,7 @@ extension Builtins {
             try a.expect(2...8, "zip(xs, ys)")
             let lists = try (0..<a.count).map { try a.list($0, "list \($0 + 1)") }
             let n = lists.map(\.count).min() ?? 0
-            return .list((0..<n).map { i in .list(lists.map { $0[i] }) })
+            return try Value.nestedList((0..<n).map { i in try Value.nestedList(lists.map { $0[i] }, in: a.callee) }, in: a.callee)
         }
         add("range") { a, _ in
             try a.expect(1...3, "range(n) or range(start, end, step)")
@@ -93,7 +115,11 @@ extension Builtins {
             guard abs((end - start) / step) <= 10_000_000 else { throw a.error("range too long (over 10 million elements)") }
             var out: [Value] = []
             var x = start
-            while step > 0 ? x < end : x > end { out.append(.number(x)); x += step }
+            while step > 0 ? x < end : x > end {
+                if out.count & 0xFFFF == 0 { try Interrupt.check("range") }
+                out.append(.number(x))
+                x += step
+            }
             return .list(out)
         }
         add("take") { a, _ in
@@ -105,6 +131,7 @@ extension Builtins {
         }
         add("append") { a, _ in
             try a.expect(2...2, "append(xs, x)")
+            try a.positional[1].checkNesting(in: a.callee)
             return .list(try a.list(0, "xs") + [a.positional[1]])
         }
         add("reverse") { a, _ in
@@ -129,10 +156,7 @@ extension Builtins {
         }
         add("read_text") { a, ctx in
             try a.expect(1...1, "read_text(path)")
-            let url = ctx.resolve(try a.string(0, "path"))
-            do { return .string(try String(contentsOf: url, encoding: .utf8)) } catch {
-                throw a.error("cannot read \(url.path): \(Files.reason(error))")
-            }
+            return .string(try Files.readText(ctx.resolve(try a.string(0, "path")), a))
         }
         add("write_text") { a, ctx in
             try a.expect(2...2, "write_text(path, text)")
@@ -143,11 +167,7 @@ extension Builtins {
         add("read_json") { a, ctx in
             try a.expect(1...1, "read_json(path)")
             let url = ctx.resolve(try a.string(0, "path"))
-            let text: String
-            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-                throw a.error("cannot read \(url.path): \(Files.reason(error))")
-            }
-            return try JSONValue.parse(text, source: url.path)
+            return try JSONValue.parse(try Files.readText(url, a), source: url.path)
         }
         add("write_json") { a, ctx in
             try a.expect(2...2, "write_json(path, value)")
@@ -172,18 +192,29 @@ enum Statistics {
 }
 
 enum Files {
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError || ns.code == 260 { return "no such file" }
-        if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError { return u.localizedDescription }
-        return ns.localizedDescription
+    /// Largest file read_text and read_json read (a file from disk is hostile).
+    static let maxReadBytes = 64 << 20
+
+    /// A regular UTF-8 file of at most `maxReadBytes`, checked before reading.
+    static func readText(_ url: URL, _ a: Arguments) throws -> String {
+        let data: Data
+        do { data = try FileInput.read(url, limit: maxReadBytes, what: "a file read by \(a.callee)") } catch let e as FileInputError {
+            throw a.error("cannot read \(url.path): \(e.missing ? "no such file" : e.message)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw a.error("cannot read \(url.path): not UTF-8 text")
+        }
+        return text
     }
 
-    /// Write atomically, creating parent directories.
+    /// Why a file operation failed, in words ("no space left on the device").
+    static func reason(_ error: Error) -> String { FileIO.reason(error) }
+
+    /// Write atomically (a flushed temporary renamed over the file), creating parent directories.
     static func write(_ text: String, to url: URL, callee: String) throws {
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
+            try FileIO.writeAtomically(Data(text.utf8), to: url)
         } catch {
             throw RuntimeError("\(callee): cannot write \(url.path): \(reason(error))")
         }

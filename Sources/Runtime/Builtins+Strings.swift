@@ -10,7 +10,7 @@ extension Builtins {
             case .string(let s): return .number(Double(s.count))
             case .list(let xs): return .number(Double(xs.count))
             case .record(let r): return .number(Double(r.count))
-            case .range(let r): return .number(Double(r.elements.count))
+            case .range(let r): return .number(r.count)
             case .host(let h):
                 if let xs = h.elements { return .number(Double(xs.count)) }
                 fallthrough
@@ -45,6 +45,9 @@ extension Builtins {
             switch a.positional[0] {
             case .string(let s): return .bool(s.contains(try a.string(1, "item")))
             case .record(let r): return .bool(r[try a.string(1, "item")] != nil)
+            case .range(let r):
+                guard case .number(let x) = a.positional[1] else { return .bool(false) }
+                return .bool(r.contains(x))
             default:
                 guard let xs = a.positional[0].asList else {
                     throw a.error("expected a string, list or record, got \(a.positional[0].typeName)")
@@ -70,7 +73,7 @@ extension Builtins {
             try a.expect(2...2, "find(s, pattern)")
             let s = try a.string(0, "s")
             let re = try Regexes.compile(try a.string(1, "pattern"), for: a.callee)
-            guard let m = re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)),
+            guard let m = try Regexes.matches(re, in: s, first: true, callee: a.callee).first,
                   let r = Range(m.range, in: s) else { return .null }
             return .string(String(s[r]))
         }
@@ -78,13 +81,12 @@ extension Builtins {
             try a.expect(2...2, "find_all(s, pattern)")
             let s = try a.string(0, "s")
             let re = try Regexes.compile(try a.string(1, "pattern"), for: a.callee)
-            return .list(re.matches(in: s, range: NSRange(s.startIndex..., in: s)).compactMap { m in
+            return .list(try Regexes.matches(re, in: s, first: false, callee: a.callee).compactMap { m in
                 Range(m.range, in: s).map { .string(String(s[$0])) }
             })
         }
-        add("match") { a, _ in
+        add("match", options: ["full"]) { a, _ in
             try a.expect(2...2, "match(s, pattern, full: false)")
-            try a.allowOnly(["full"])
             let s = try a.string(0, "s")
             return try Regexes.match(s, try a.string(1, "pattern"), full: try a.namedBool("full") ?? false, callee: a.callee)
         }
@@ -144,7 +146,43 @@ extension Builtins {
 }
 
 /// Regular expressions (ICU syntax through NSRegularExpression), compiled once.
+/// ICU backtracks, so a pattern like `(a+)+$` can take exponential time: every
+/// search runs with progress reports, which stop it after a step budget or
+/// at Ctrl-C.
 enum Regexes {
+    /// ICU reports progress about every 10,000 backtracking steps, and once
+    /// per start position it tries. A search may make `stepReports` reports
+    /// (about 50 million steps) beyond one per position of the text.
+    static let stepReports = 5_000
+
+    /// The matches of `re` in `s` (only the first when `first`), stopped with
+    /// an error when the budget is spent or Ctrl-C is pressed.
+    static func matches(_ re: NSRegularExpression, in s: String, options: NSRegularExpression.MatchingOptions = [],
+                        first: Bool, callee: String) throws -> [NSTextCheckingResult] {
+        let whole = NSRange(s.startIndex..., in: s)
+        let budget = stepReports + 2 * (whole.length + 1)
+        var reports = 0
+        var out: [NSTextCheckingResult] = []
+        var failure: Error?
+        re.enumerateMatches(in: s, options: options.union(.reportProgress), range: whole) { m, _, stop in
+            guard let m else {
+                reports += 1
+                if Interrupt.isRequested {
+                    failure = InterruptedError("regular expression \(quoteString(re.pattern))")
+                    stop.pointee = true
+                } else if reports > budget {
+                    failure = RuntimeError("\(callee): the regular expression \(quoteString(re.pattern)) takes too long on this text (over \(stepReports / 100) million steps); avoid nested repetition such as (a+)+")
+                    stop.pointee = true
+                }
+                return
+            }
+            out.append(m)
+            if first { stop.pointee = true }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
     nonisolated(unsafe) static var cache: [String: NSRegularExpression] = [:]
     static let lock = NSLock()
 
@@ -164,7 +202,7 @@ enum Regexes {
     /// `s ~ pattern`: true when the pattern matches anywhere in s.
     static func test(_ s: String, _ pattern: String) throws -> Bool {
         let re = try compile(pattern, for: "~")
-        return re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        return try !matches(re, in: s, first: true, callee: "~").isEmpty
     }
 
     /// The first match as `{text, groups, start}` (groups: list of strings or
@@ -173,7 +211,7 @@ enum Regexes {
     static func match(_ s: String, _ pattern: String, full: Bool, callee: String) throws -> Value {
         let re = try compile(full ? "^(?:\(pattern))$" : pattern, for: callee)
         let whole = NSRange(s.startIndex..., in: s)
-        guard let m = re.firstMatch(in: s, options: full ? [.anchored] : [], range: whole),
+        guard let m = try matches(re, in: s, options: full ? [.anchored] : [], first: true, callee: callee).first,
               let r = Range(m.range, in: s) else { return .null }
         // `$` in ICU also matches before a final newline: fullmatch must cover it all.
         if full && m.range.length != whole.length { return .null }

@@ -3,8 +3,24 @@
 // help table's signatures), and file paths inside a string.
 
 import Foundation
+import Lang
 
 extension Session {
+    /// The words the language reserves; completed like names.
+    static let keywords = ["let", "fn", "if", "then", "else", "for", "in", "while", "break", "continue", "return", "true", "false", "nil", "and", "or", "not"]
+
+    /// What to insert after a completed `candidate` when it is the only one.
+    /// A space after a keyword, a keyword option (`by:`) and a meta-command,
+    /// where what comes next is always separate; nothing after a name, a
+    /// member or a path: after a function name a space would turn `f(2) * 3`
+    /// into the command call `f (2) * 3`, which passes `(2) * 3`. Nothing
+    /// either when text follows the cursor (`textAfter`).
+    public static func completionSuffix(for candidate: String, textAfter: String = "") -> String {
+        guard textAfter.isEmpty else { return "" }
+        if keywords.contains(candidate) || candidate.hasSuffix(":") || candidate.hasPrefix(":") { return " " }
+        return ""
+    }
+
     /// Candidates replacing the word that ends at `cursor` (a character offset
     /// in `line`). A word may contain dots (`t.la` -> `t.last`); inside a
     /// string the word is the path typed so far.
@@ -27,11 +43,13 @@ extension Session {
         if let dot = word.lastIndex(of: ".") {
             let objectPath = String(word[..<dot]), partial = String(word[word.index(after: dot)...])
             guard let object = resolve(objectPath) else { return [] }
-            return memberNames(of: object).filter { $0.hasPrefix(partial) }.map { objectPath + "." + $0 }
+            // A key from data with a control character cannot follow a `.`; it is never listed.
+            return memberNames(of: object).filter { $0.hasPrefix(partial) && !$0.unicodeScalars.contains(where: Escaping.isControl) }
+                .map { objectPath + "." + $0 }
         }
 
         var candidates = interpreter.globals.allNames
-        candidates += ["let", "fn", "if", "then", "else", "for", "in", "while", "break", "continue", "return", "true", "false", "nil", "and", "or", "not"]
+        candidates += Self.keywords
         if let callee = enclosingCall(before: String(chars[0..<start])) {
             candidates = keywordOptions(of: callee).map { $0 + ":" } + candidates
         }
@@ -131,7 +149,8 @@ extension Session {
         return names.filter { $0.hasPrefix(filePart) && ($0.first != "." || filePart.hasPrefix(".")) }.sorted().map { n in
             var isDir: ObjCBool = false
             FileManager.default.fileExists(atPath: dirURL.appendingPathComponent(n).path, isDirectory: &isDir)
-            return typedDir + n + (isDir.boolValue ? "/" : "")
+            // Inside a string literal: a quote, backslash or control character in the name is escaped.
+            return typedDir + String(Printer.quote(n).dropFirst().dropLast()) + (isDir.boolValue ? "/" : "")
         }
     }
 }

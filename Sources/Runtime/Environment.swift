@@ -14,6 +14,16 @@ public final class Environment {
 
     public init(parent: Environment?) { self.parent = parent }
 
+    /// A closure keeps its scope alive and a scope keeps closures alive, so
+    /// `for i in 0..<100000 { let h = g; g = fn() => h() }` builds a chain
+    /// 100,000 scopes long. Freeing it recursively would overflow the stack;
+    /// the scope's bindings are handed to `Reclaimer`, which frees nested
+    /// scopes one after another instead of one inside another.
+    deinit {
+        // Only a binding that can hold a closure can lead to another scope.
+        if values.values.contains(where: \.mayHoldScope) { Reclaimer.free(&values) }
+    }
+
     /// `let name = value` in this scope (re-`let` replaces, as at a REPL).
     public func define(_ name: String, _ value: Value) {
         if values.updateValue(value, forKey: name) == nil { order.append(name) }
@@ -77,5 +87,52 @@ public final class Closure: Callable {
 
     public func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
         try interpreter.invoke(self, args)
+    }
+}
+
+extension Value {
+    /// Whether freeing this value may free a scope (through a closure it holds).
+    var mayHoldScope: Bool {
+        switch self {
+        case .number, .string, .bool, .null, .range: return false
+        case .list, .record, .function, .host: return true
+        }
+    }
+}
+
+/// Frees the bindings of dying scopes iteratively: while one thread drains,
+/// scopes that die inside it (through closures it held) queue their bindings
+/// instead of freeing them on the spot.
+enum Reclaimer {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pending: [[String: Value]] = []
+    nonisolated(unsafe) private static var drainer: pthread_t?
+
+    static func free(_ values: inout [String: Value]) {
+        let me = pthread_self()
+        lock.lock()
+        if let d = drainer {
+            if pthread_equal(d, me) != 0 {
+                pending.append(values)
+                values = [:]
+            }
+            // Another thread is draining: free here (rare, and bounded as before).
+            lock.unlock()
+            return
+        }
+        drainer = me
+        lock.unlock()
+        var batch = [values]
+        values = [:]
+        while !batch.isEmpty {
+            batch.removeLast()
+            lock.lock()
+            batch += pending
+            pending = []
+            lock.unlock()
+        }
+        lock.lock()
+        drainer = nil
+        lock.unlock()
     }
 }

@@ -3,6 +3,7 @@
 // `HelpTable.markdown()`) all read this table.
 
 import Foundation
+import MedR1Lib
 
 public struct HelpEntry: Sendable, Equatable {
     /// The name a script calls.
@@ -15,6 +16,9 @@ public struct HelpEntry: Sendable, Equatable {
     public var example: String
     /// Group for `help "topic"`: strings, numbers, lists, records, files, data, model, rewards, training, plots, session.
     public var topic: String
+    /// The numeric options' allowed ranges, one line each ("lr in [0, 1]: base learning rate"),
+    /// from the library's option tables.
+    public var options: [String] = []
 }
 
 public enum HelpTable {
@@ -77,9 +81,9 @@ public enum HelpTable {
         .init(name: "write_json", signature: "write_json(path, value)", sentence: "Writes numbers, strings, lists and records as pretty JSON.", example: "write_json(\"m.json\", t.history)", topic: "files"),
         // MARK: data
         .init(name: "synth", signature: "synth(n: 1000, seed: 0, size: 64, to: \"medr1-data\", options: 4, noise: 1, contrast: 1, modalities: [...], types: [...])", sentence: "Generates SynthMed: procedurally drawn medical images (real PNG files) with OmniMedVQA-style questions, 8 modalities x 5 question types.", example: "let data = synth(n: 2000, seed: 7)", topic: "data"),
-        .init(name: "load", signature: "load(path, image_root: dir, skip_bad: false)", sentence: "Loads an OmniMedVQA-layout folder (holding QA_information/) or a Med-R1 .json file.", example: "let d = load(\"OmniMedVQA\")", topic: "data"),
+        .init(name: "load", signature: "load(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)", sentence: "Loads an OmniMedVQA-layout folder (holding QA_information/) or a Med-R1 .json file (modality: and question_type: as for load_medr1).", example: "let d = load(\"OmniMedVQA\")", topic: "data"),
         .init(name: "load_omnimed", signature: "load_omnimed(path, skip_bad: false)", sentence: "Loads an OmniMedVQA folder; skip_bad: true skips broken records and says how many.", example: "let d = load_omnimed(\"OmniMedVQA\", skip_bad: true)", topic: "data"),
-        .init(name: "load_medr1", signature: "load_medr1(path, image_root: dir, skip_bad: false)", sentence: "Loads a Med-R1 JSON file; image paths are relative to image_root (default: the file's folder).", example: "let d = load_medr1(\"train.json\")", topic: "data"),
+        .init(name: "load_medr1", signature: "load_medr1(path, image_root: dir, modality: \"CT\", question_type: \"Lesion Grading\", skip_bad: false)", sentence: "Loads a Med-R1 JSON file; image paths are relative to image_root (default: the file's folder). modality: and question_type: apply to records that name none (else they come from the file name).", example: "let d = load_medr1(\"train.json\")", topic: "data"),
         .init(name: "dataset.split", signature: "data.split(train: 0.8, seed: 1, stratified: false) or data.split(modalities: [...]) or data.split(types: [...])", sentence: "A seeded train/test split as {train, test}, or {selected, rest} by modality or question type.", example: "let tr = data.split(train: 0.8, seed: 1)", topic: "data"),
         .init(name: "dataset.filter", signature: "data.filter(f)", sentence: "The samples s for which f(s) is true.", example: "data.filter(fn(s) => s.modality == \"CT\")", topic: "data"),
         .init(name: "dataset.counts", signature: "data.counts()", sentence: "A table of sample counts by modality x question type, with totals.", example: "data.counts()", topic: "data"),
@@ -96,20 +100,24 @@ public enum HelpTable {
         .init(name: "accuracy", signature: "accuracy(weight: 1)", sentence: "1 when the <answer> names the right option (its text or letter, case- and space-insensitive).", example: "accuracy().score(\"<answer>yes</answer>\")", topic: "rewards"),
         .init(name: "format_nothink", signature: "format_nothink(weight: 1)", sentence: "The no-thinking format reward: the completion is only <answer>...</answer>.", example: "grpo(m, d, rewards: [format_nothink(), accuracy()])", topic: "rewards"),
         .init(name: "format_strict", signature: "format_strict(weight: 1)", sentence: "A strict format reward: no nested tags and a non-blank answer.", example: "format_strict()", topic: "rewards"),
-        .init(name: "reward", signature: "reward(fn, name: \"mine\", weight: 1)", sentence: "A reward from a function of a completion record {text, think, answer, sample, length, finish_reason} returning a number.", example: "let brief = reward(fn(c) => if c.length < 20 then 0.1 else 0, name: \"brief\")", topic: "rewards"),
+        .init(name: "reward", signature: "reward(fn, name: \"mine\", weight: 1)", sentence: "A reward from a function of a completion record {text, think, answer, sample, length, finish_reason} returning a number in [-1e6, 1e6].", example: "let brief = reward(fn(c) => if c.length < 20 then 0.1 else 0, name: \"brief\")", topic: "rewards"),
         .init(name: "reward.score", signature: "r.score(text, sample: s)", sentence: "The reward of a completion text (against sample s when given).", example: "format().score(\"<answer>B</answer>\")  # 0", topic: "rewards"),
         // MARK: training
-        .init(name: "sampler", signature: "sampler(temperature: 1, top_k: 0, top_p: 1, greedy: false, max_tokens: 64, seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training"),
+        .init(name: "sampler", signature: "sampler(temperature: 1, top_k: 0, top_p: 1, greedy: false, max_tokens: 64, seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training",
+               options: SamplerConfig.optionRules.map(\.helpLine)),
         .init(name: "sample", signature: "sample(m, question, sampler, group: 8, temperature: 1, max_tokens: 64, seed: n, rewards: [format(), accuracy()], template: \"tiny\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training"),
-        .init(name: "sft", signature: "sft(m, data, lr: 1e-3, batch: 64, seed: n, template: \"tiny\", answer_style: \"text\", schedule: \"constant\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1: 0.9, adam_beta2: 0.999, adam_eps: 1e-8)", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training"),
-        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], group: 8, prompts: 16, lr: 1e-4, beta: 0.04, eps_low: 0.2, eps_high: 0.2, loss: \"grpo\"|\"bnpo\"|\"dr_grpo\", scale_rewards: true, num_iterations: 1, mask_truncated: false, max_tokens: 64, temperature: 1, top_k: 0, top_p: 1, schedule: \"constant\"|\"warmup\"|\"cosine\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1, adam_beta2, adam_eps, seed: n, template: \"tiny\", answer_style: \"text\")", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m; rewards may be functions written in the language.", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training"),
-        .init(name: "step", signature: "step t or step t, n (every: k, quiet: false)", sentence: "Runs n training steps (default 1): a progress bar on a terminal, a line of metrics every step (or about ten lines for long runs) and a summary; Ctrl-C stops after the current step, a second Ctrl-C aborts it and leaves the model as before.", example: "step t, 50", topic: "training"),
+        .init(name: "sft", signature: "sft(m, data, lr: 1e-3, batch: 64, seed: n, template: \"tiny\", answer_style: \"text\", schedule: \"constant\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1: 0.9, adam_beta2: 0.999, adam_eps: 1e-8)", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training",
+               options: SFTConfig.optionRules.map(\.helpLine)),
+        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], group: 8, prompts: 16, lr: 1e-4, beta: 0.04, eps_low: 0.2, eps_high: 0.2, loss: \"grpo\"|\"bnpo\"|\"dr_grpo\", scale_rewards: true, num_iterations: 1, mask_truncated: false, max_tokens: 64, temperature: 1, top_k: 0, top_p: 1, schedule: \"constant\"|\"warmup\"|\"cosine\", warmup: 0, steps: n, min_lr: 0, max_grad_norm: 1, weight_decay: 0, adam_beta1, adam_beta2, adam_eps, seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",
+               options: GRPOConfig.optionRules.map(\.helpLine)),
+        .init(name: "step", signature: "step t or step t, n (every: k, quiet: false)", sentence: "Runs n training steps (default 1): a progress bar on a terminal, a line of metrics every step (or about ten lines for long runs) and a summary; Ctrl-C stops after the current step, a second Ctrl-C aborts it and leaves the model as before. A step whose reward fails, or whose update would make the loss, the gradient norm, a weight or an optimiser moment non-finite, is not applied and is reported.", example: "step t, 50", topic: "training"),
         .init(name: "trainer.set", signature: "t.set(lr: 3e-4, beta: 0.02, ...)", sentence: "Changes a trainer's settings between steps (any option but rewards, template and seed).", example: "t.set(lr: 5e-5)", topic: "training"),
         .init(name: "rescore", signature: "rescore t.last with: [rewards...], weights: [...], scale_rewards: true", sentence: "Recomputes the rewards and advantages of the last rollout under other rewards without sampling again, and shows each group before -> after.", example: "rescore t.last with: [format(), accuracy(), reward(fn(c) => if c.length < 12 then 0.2 else 0, name: \"short\")]", topic: "training"),
-        .init(name: "eval", signature: "eval m, data, by: [\"modality\", \"question_type\"], greedy: true, temperature: 1, samples: 1, max_tokens: 64, template: \"tiny\", name: \"test\", seed: n", sentence: "Answers every question (greedy by default) and returns accuracy overall and by modality x question type plus format compliance; plot draws it as a heatmap.", example: "let e = eval m, test\nplot e, to: \"acc.png\"", topic: "training"),
+        .init(name: "eval", signature: "eval m, data, by: [\"modality\", \"question_type\"], greedy: true, temperature: 1, samples: 1, max_tokens: 64, template: \"tiny\", name: \"test\", seed: n", sentence: "Answers every question (greedy by default) and returns accuracy overall and by modality x question type plus format compliance; plot draws it as a heatmap.", example: "let e = eval m, test\nplot e, to: \"acc.png\"", topic: "training",
+               options: Evaluator.optionRules.map(\.helpLine)),
         .init(name: "cross_modality", signature: "cross_modality([eval results])", sentence: "Med-R1's cross-modality table: one row per evaluated model (its name:), one column per test modality, plus the mean.", example: "cross_modality([eval(m_ct, test, name: \"CT\"), eval(m_mri, test, name: \"MRI\")])", topic: "training"),
-        .init(name: "save", signature: "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"", sentence: "Saves a trainer's whole state (model, reference, optimiser moments, step, RNG, metrics) to a folder, or a model and its tokenizer to a safetensors file.", example: "save t, \"runs/grpo-100\"", topic: "training"),
-        .init(name: "resume", signature: "resume(path, data, rewards: [...], weights: [...])", sentence: "A trainer continuing exactly where save left it (same data and the same rewards in the same order); its model is t.model.", example: "let t = resume(\"runs/grpo-100\", train)", topic: "training"),
+        .init(name: "save", signature: "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"", sentence: "Saves a trainer's whole state (model, reference, optimiser moments, step, RNG, metrics) to a folder, replacing any previous version as a whole (a kill mid-save leaves the old or the new one), or a model and its tokenizer to a safetensors file.", example: "save t, \"runs/grpo-100\"", topic: "training"),
+        .init(name: "resume", signature: "resume(path, data, rewards: [...], weights: [...])", sentence: "A trainer continuing exactly where save left it (same data and the same rewards in the same order); its model is t.model. Refuses a folder whose files come from different saves.", example: "let t = resume(\"runs/grpo-100\", train)", topic: "training"),
         .init(name: "load_model", signature: "load_model(path)", sentence: "A model and its tokenizer from a safetensors file written by save m, path.", example: "let m = load_model(\"m.safetensors\")", topic: "model"),
         // MARK: plots
         .init(name: "plot", signature: "plot(data, keys, to: \"file.png\", title: \"...\", smooth: n, width: 800, height: 500)", sentence: "Plots numbers, metric records against step (raw and smoothed), or a table as a heatmap; to the terminal, a notebook, or a PNG/SVG file.", example: "plot t.history, [\"reward\", \"kl\"], to: \"reward.png\"", topic: "plots"),
@@ -135,7 +143,8 @@ public enum HelpTable {
                 + "\nType help \"topic\" for its functions, or help(name) for one function."
         }
         if let e = entry(topic) {
-            return "\(e.signature)\n  \(e.sentence)\n  example: \(e.example)"
+            let options = e.options.isEmpty ? "" : "\n  allowed values:" + e.options.map { "\n    " + $0 }.joined()
+            return "\(e.signature)\n  \(e.sentence)" + options + "\n  example: \(e.example)"
         }
         if topics.contains(topic) {
             let es = all.filter { $0.topic == topic }
@@ -152,7 +161,10 @@ public enum HelpTable {
             let es = all.filter { $0.topic == t }
             if es.isEmpty { continue }
             out += "\n## \(t)\n\n"
-            for e in es { out += "- `\(e.signature)`: \(e.sentence) Example: `\(e.example)`\n" }
+            for e in es {
+                out += "- `\(e.signature)`: \(e.sentence) Example: `\(e.example)`\n"
+                for o in e.options { out += "  - \(o)\n" }
+            }
         }
         return out
     }

@@ -32,6 +32,16 @@ public final class Interpreter: CallContext {
     private var stack: [StackFrame] = []
     /// Deepest nesting of calls before "too deep recursion".
     public var maxDepth = 200
+    /// Deepest nesting of expressions and statements being evaluated, calls
+    /// included (each call adds the levels of its body). Keeps a recursive
+    /// function whose body is a deeply nested expression within the stack.
+    public static let maxEvalNesting = 10_000
+    /// Expressions and statements being evaluated right now (see `maxEvalNesting`).
+    private var evalNesting = 0
+    /// True while a statement runs on the large stack (`onLargeStack`).
+    private var onLargeStack = false
+    /// Calls from builtins back into the language (`call(_:_:)`) now active.
+    private var callbackDepth = 0
 
     public init(sink: OutputSink, baseDirectory: URL, interactive: Bool = false, color: Bool = false) {
         self.sink = sink
@@ -58,7 +68,12 @@ public final class Interpreter: CallContext {
     /// statement. Throws RuntimeError with frames filled in.
     @discardableResult
     public func execute(_ stmt: Stmt) throws -> Value {
+        try runOnLargeStack { try self.executeHere(stmt) }
+    }
+
+    private func executeHere(_ stmt: Stmt) throws -> Value {
         stack = [StackFrame(function: "<script>", location: location(stmt.span))]
+        evalNesting = 0
         defer { stack = [] }
         do {
             switch try exec(stmt, globals) {
@@ -74,6 +89,8 @@ public final class Interpreter: CallContext {
     }
 
     func exec(_ stmt: Stmt, _ env: Environment) throws -> Flow {
+        try enterNesting(stmt.span)
+        defer { evalNesting -= 1 }
         switch stmt {
         case .binding(let s):
             env.define(s.name, try eval(s.value, env))
@@ -107,25 +124,34 @@ public final class Interpreter: CallContext {
             return .returned(try r.value.map { try eval($0, env) } ?? .null)
         case .forIn(let s):
             let seq = try eval(s.iterable, env)
-            let items: [Value]
-            switch seq {
-            case .string(let str): items = str.map { .string(String($0)) }
-            case .record(let r): items = r.keys.map(Value.string)
-            default:
-                guard let xs = seq.asList else {
-                    throw RuntimeError("cannot loop over a \(seq.typeName); use a list, range, string, record or data set", at: location(s.iterable.span))
-                }
-                items = xs
-            }
-            for x in items {
+            /// One iteration; nil to go on, else how the loop ends.
+            func iterate(_ x: Value) throws -> Flow? {
                 try checkInterrupt(s.span)
                 let scope = Environment(parent: env)
                 scope.define(s.variable, x)
                 switch try block(s.body, scope) {
                 case .breakLoop: return .normal(.null)
                 case .returned(let v): return .returned(v)
-                default: continue
+                default: return nil
                 }
+            }
+            switch seq {
+            case .range(let r):
+                // Lazily: `for i in 0..<1e12 { break }` allocates nothing.
+                var k = 0
+                while Double(k) < r.count {
+                    if let end = try iterate(.number(r.element(k))) { return end }
+                    k += 1
+                }
+            case .string(let str):
+                for ch in str { if let end = try iterate(.string(String(ch))) { return end } }
+            case .record(let r):
+                for key in r.keys { if let end = try iterate(.string(key)) { return end } }
+            default:
+                guard let xs = seq.asList else {
+                    throw RuntimeError("cannot loop over a \(seq.typeName); use a list, range, string, record or data set", at: location(s.iterable.span))
+                }
+                for x in xs { if let end = try iterate(x) { return end } }
             }
             return .normal(.null)
         case .whileLoop(let s):
@@ -159,8 +185,44 @@ public final class Interpreter: CallContext {
         return .normal(last)
     }
 
-    private func checkInterrupt(_ span: SourceSpan) throws {
-        if Interrupt.isRequested { throw InterruptedError("loop at \(span)") }
+    /// Loops and calls stop at Ctrl-C. Inside a function a builtin calls back
+    /// (a reward during a training step, map's f), one press belongs to the
+    /// builtin, which stops at its next safe point; only a second press
+    /// stops the language code at once.
+    private func checkInterrupt(_ span: SourceSpan, _ what: String = "loop") throws {
+        if callbackDepth > 0 ? Interrupt.isAbortRequested : Interrupt.isRequested {
+            throw InterruptedError("\(what) at \(span)")
+        }
+    }
+
+    /// One more level of evaluation; throws past `maxEvalNesting`.
+    private func enterNesting(_ span: @autoclosure () -> SourceSpan) throws {
+        guard evalNesting < Interpreter.maxEvalNesting else {
+            throw RuntimeError("too deep nesting (over \(Interpreter.maxEvalNesting) levels of expressions and calls); split the expression with 'let' or check the base case of a recursive function", at: location(span()))
+        }
+        evalNesting += 1
+    }
+
+    /// Stack for running statements: `maxEvalNesting` levels need ~150 MB
+    /// in a debug build. Only the pages used are ever touched.
+    static let largeStackSize = 512 << 20
+
+    /// The thread with the large stack, started at the first statement and
+    /// ended with the interpreter.
+    private var worker: LargeStackWorker?
+
+    deinit { worker?.stop() }
+
+    /// Run `body` on the large-stack thread (unless already on it) and wait
+    /// for it: deep recursion then ends in "too deep", not in a stack
+    /// overflow, whichever thread runs the session.
+    func runOnLargeStack(_ body: @escaping () throws -> Value) throws -> Value {
+        if onLargeStack { return try body() }
+        if worker == nil { worker = LargeStackWorker(stackSize: Interpreter.largeStackSize) }
+        // Set here, read on the worker: this thread waits until the job ends.
+        onLargeStack = true
+        defer { onLargeStack = false }
+        return try worker!.run(body)
     }
 
     // MARK: - Assignment
@@ -168,6 +230,23 @@ public final class Interpreter: CallContext {
     /// `x = v`, `r.f = v`, `xs[i] = v`: records and lists are values, so the
     /// updated container is written back to its own target.
     func assign(_ target: Expr, _ v: Value, _ env: Environment) throws {
+        // `a.b[0] = v` puts v two containers deep into a: bound the nesting once here.
+        var levels = 0
+        var t = target
+        while true {
+            if case .member(let m) = t { levels += 1; t = m.object } else if case .index(let ix) = t { levels += 1; t = ix.object } else { break }
+        }
+        if levels > 0 {
+            do { try v.checkNesting(under: levels) } catch var err as RuntimeError {
+                err.location = location(target.span)
+                throw err
+            }
+        }
+        try store(target, v, env)
+    }
+
+    /// Write v to target, writing updated containers back to their own targets.
+    private func store(_ target: Expr, _ v: Value, _ env: Environment) throws {
         switch target {
         case .identifier(let name, let span):
             guard env.assign(name, v) else {
@@ -179,7 +258,7 @@ public final class Interpreter: CallContext {
                 throw RuntimeError("cannot set field '\(m.name)' of a \(o.typeName); only record fields can be set", at: location(m.nameSpan))
             }
             r[m.name] = v
-            try assign(m.object, .record(r), env)
+            try store(m.object, .record(r), env)
         case .index(let ix):
             let container = try eval(ix.object, env)
             let key = try eval(ix.index, env)
@@ -187,10 +266,10 @@ public final class Interpreter: CallContext {
             case (.list(var xs), .number):
                 let i = try listIndex(key, count: xs.count, at: ix.index.span)
                 xs[i] = v
-                try assign(ix.object, .list(xs), env)
+                try store(ix.object, .list(xs), env)
             case (.record(var r), .string(let k)):
                 r[k] = v
-                try assign(ix.object, .record(r), env)
+                try store(ix.object, .record(r), env)
             default:
                 throw RuntimeError("cannot set \(container.typeName)[\(key.typeName)]; set list[number] or record[string]", at: location(ix.span))
             }
@@ -202,6 +281,8 @@ public final class Interpreter: CallContext {
     // MARK: - Expressions
 
     func eval(_ expr: Expr, _ env: Environment) throws -> Value {
+        try enterNesting(expr.span)
+        defer { evalNesting -= 1 }
         switch expr {
         case .number(let x, _): return .number(x)
         case .boolean(let b, _): return .bool(b)
@@ -221,10 +302,24 @@ public final class Interpreter: CallContext {
             }
             return v
         case .list(let items, _):
-            return .list(try items.map { try eval($0, env) })
+            return .list(try items.map { e in
+                let v = try eval(e, env)
+                do { try v.checkNesting() } catch var err as RuntimeError {
+                    err.location = location(e.span)
+                    throw err
+                }
+                return v
+            })
         case .record(let fields, _):
             var r = Record()
-            for f in fields { r[f.key] = try eval(f.value, env) }
+            for f in fields {
+                let v = try eval(f.value, env)
+                do { try v.checkNesting() } catch var err as RuntimeError {
+                    err.location = location(f.value.span)
+                    throw err
+                }
+                r[f.key] = v
+            }
             return .record(r)
         case .range(let r):
             let lo = try eval(r.lower, env), hi = try eval(r.upper, env)
@@ -382,8 +477,11 @@ public final class Interpreter: CallContext {
         switch (object, key) {
         case (.list(let xs), _): return xs[try listIndex(key, count: xs.count, at: span)]
         case (.range(let r), _):
-            let xs = r.elements
-            return .number(xs[try listIndex(key, count: xs.count, at: span)])
+            let n = r.count
+            guard n <= Double(Int.max / 2) else {
+                throw RuntimeError("cannot index the range \(object.repr): it has no last element", at: location(span))
+            }
+            return .number(r.element(try listIndex(key, count: Int(n), at: span)))
         case (.string(let s), _):
             let chars = Array(s)
             return .string(String(chars[try listIndex(key, count: chars.count, at: span)]))
@@ -408,6 +506,8 @@ public final class Interpreter: CallContext {
     // MARK: - Calls
 
     func evalCall(_ c: CallExpr, _ env: Environment) throws -> Value {
+        // A recursion without loops (fib(40)) stops at Ctrl-C too.
+        try checkInterrupt(c.span, "call")
         let callee = try eval(c.callee, env)
         var args = Arguments(callee: calleeName(c.callee, callee))
         for a in c.arguments {
@@ -459,7 +559,11 @@ public final class Interpreter: CallContext {
     /// CallContext: call from a builtin (map, filter, rewards) with positional arguments.
     public func call(_ f: Value, _ args: [Value]) throws -> Value {
         guard case .function(let fn) = f else { throw RuntimeError("expected a function, got \(f.typeName) \(f.summary)") }
-        return try fn.call(Arguments(callee: fn.name, positional: args), self)
+        return try runOnLargeStack {
+            self.callbackDepth += 1
+            defer { self.callbackDepth -= 1 }
+            return try fn.call(Arguments(callee: fn.name, positional: args), self)
+        }
     }
 
     /// Bind arguments to parameters and run a closure's body in a new frame.
@@ -553,6 +657,44 @@ public final class Interpreter: CallContext {
     }
 }
 
+/// A thread with a large stack that runs one job at a time while its caller waits.
+private final class LargeStackWorker: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var job: (() throws -> Value)?
+    private var result: Result<Value, Error>?
+    private var stopping = false
+
+    init(stackSize: Int) {
+        let thread = Thread { [self] in loop() }
+        thread.stackSize = stackSize
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            ready.wait()
+            if stopping { return }
+            result = Result { try job!() }
+            job = nil
+            finished.signal()
+        }
+    }
+
+    func run(_ body: @escaping () throws -> Value) throws -> Value {
+        job = body
+        ready.signal()
+        finished.wait()
+        defer { result = nil }
+        return try result!.get()
+    }
+
+    func stop() {
+        stopping = true
+        ready.signal()
+    }
+}
+
 /// break/continue/return inside an if used as a value: unwinds to the loop or function.
 enum FlowEscape: Error {
     case breakLoop, continueLoop, returned(Value)
@@ -567,6 +709,11 @@ final class BoundMethod: Callable {
     func call(_ args: Arguments, _ ctx: CallContext) throws -> Value {
         var a = args
         a.callee = "\(object.typeName).\(name)"
+        let options = object.methodOptions(name)
+        if let bad = a.named.first(where: { !options.contains($0.name) }) {
+            throw RuntimeError("\(a.callee) has no option '\(bad.name)'; "
+                + (options.isEmpty ? "it takes none: \(signature)" : "options: \(options.joined(separator: ", "))"))
+        }
         return try object.callMethod(name, a, ctx)
     }
 }

@@ -19,6 +19,11 @@ public enum Interrupt {
     /// Two or more presses: abandon the work in progress.
     public static var isAbortRequested: Bool { presses > 1 }
 
+    /// Throws `InterruptedError(what)` after a press: for loops in builtins.
+    public static func check(_ what: @autoclosure () -> String) throws {
+        if isRequested { throw InterruptedError(what()) }
+    }
+
     /// Forget presses (before starting a statement).
     public static func clear() { presses = 0 }
 

@@ -26,7 +26,11 @@ enum JSONValue {
             guard x.isFinite else { throw RuntimeError("cannot write \(formatNumber(x)) as JSON (JSON has no infinity or NaN)") }
             return formatNumber(x)
         case .string(let s): return JSONLiteral.string(s)
-        case .range: return try serialize(.list(v.asList!), pretty: pretty, indent: indent)
+        case .range(let r):
+            guard let xs = v.asList else {
+                throw RuntimeError("cannot write the range \(v.repr) of \(formatNumber(r.count)) elements as JSON (over \(Value.maxListLength / 1_000_000) million)")
+            }
+            return try serialize(.list(xs), pretty: pretty, indent: indent)
         case .list(let xs):
             if xs.isEmpty { return "[]" }
             let inner = indent + "  "
@@ -49,6 +53,8 @@ enum JSONValue {
         let chars: [Unicode.Scalar]
         let source: String
         var i = 0
+        /// Arrays and objects open around the current position.
+        var depth = 0
 
         init(chars: [Unicode.Scalar], source: String) {
             self.chars = chars
@@ -67,11 +73,22 @@ enum JSONValue {
             while i < chars.count, [" ", "\n", "\t", "\r"].contains(chars[i]) { i += 1 }
         }
 
+        /// Enter an array or object: the parser recurses per level, and the
+        /// value it builds must stay within the language's nesting limit.
+        mutating func open() throws {
+            guard depth < Value.maxNesting else {
+                throw fail("arrays and objects nested deeper than \(Value.maxNesting) levels")
+            }
+            depth += 1
+            i += 1
+        }
+
         mutating func value() throws -> Value {
             guard i < chars.count else { throw fail("unexpected end of input") }
             switch chars[i] {
             case "{":
-                i += 1
+                try open()
+                defer { depth -= 1 }
                 var r = Record()
                 skipSpace()
                 if i < chars.count, chars[i] == "}" { i += 1; return .record(r) }
@@ -91,7 +108,8 @@ enum JSONValue {
                     throw fail("expected ',' or '}' in an object")
                 }
             case "[":
-                i += 1
+                try open()
+                defer { depth -= 1 }
                 var xs: [Value] = []
                 skipSpace()
                 if i < chars.count, chars[i] == "]" { i += 1; return .list(xs) }

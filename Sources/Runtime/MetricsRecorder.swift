@@ -4,10 +4,14 @@
 // with like.
 
 import Foundation
+import MedR1Lib
 
 final class MetricsRecorder {
     let path: String
-    private var handle: FileHandle?
+    /// Open for appending after the first line; -1 before.
+    private var fd: Int32 = -1
+    /// Bytes of whole lines in the file.
+    private var written = 0
 
     init(path: String) { self.path = path }
 
@@ -16,20 +20,27 @@ final class MetricsRecorder {
         "{\"header\": \"medr1-metrics\", \"script_hash\": \"\(scriptHash)\", \"seed\": \(seed), \"threads\": \(threads), \"version\": \"\(version)\"}"
     }
 
-    /// Append one line, writing the header first when the file is opened.
+    /// Append one line, writing the header first when the file is opened. A
+    /// failed write (full disk, file-size limit) is a runtime error naming the file.
     func append(_ line: String, header: () -> String) throws {
-        if handle == nil {
+        var text = line + "\n"
+        if fd < 0 {
             let url = URL(fileURLWithPath: path)
             do {
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try (header() + "\n").write(to: url, atomically: true, encoding: .utf8)
-                handle = try FileHandle(forWritingTo: url)
-                try handle?.seekToEnd()
             } catch {
                 throw RuntimeError("cannot write metrics to \(path): \(Files.reason(error))")
             }
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RuntimeError("cannot write metrics to \(path): \(FileIO.reason(errno: errno))") }
+            text = header() + "\n" + text
         }
-        handle?.write((line + "\n").data(using: .utf8)!)
+        do { try FileIO.writeAll(fd, Data(text.utf8), path: path) } catch {
+            // Keep the file a sequence of whole lines: drop the part of this one that was written.
+            _ = ftruncate(fd, off_t(written))
+            throw RuntimeError("cannot write metrics to \(path): \(Files.reason(error))")
+        }
+        written += text.utf8.count
     }
 
     /// FNV-1a 64-bit of the UTF-8 bytes, as 16 hex digits: names a script, not a security hash.
@@ -42,5 +53,5 @@ final class MetricsRecorder {
         return String(format: "%016llx", h)
     }
 
-    deinit { try? handle?.close() }
+    deinit { if fd >= 0 { close(fd) } }
 }

@@ -3,6 +3,7 @@
 // writes it to the terminal and a notebook run captures it per cell.
 
 import Foundation
+import MedR1Lib
 
 public enum OutputEvent {
     /// Printed text, without a trailing newline (the sink adds line breaks).
@@ -22,17 +23,22 @@ public protocol OutputSink: AnyObject {
 }
 
 /// Writes text, tables, dumb plots and terminal images to stdout, errors to stderr.
+/// Text that comes from data (printed values, questions, completions, names in
+/// tables, plots and errors) reaches the terminal with its control characters
+/// shown as escapes, so it cannot move the cursor, retitle the window or clear
+/// the screen; the colour codes of a terminal image are the sink's own.
 public final class StandardOutputSink: OutputSink {
     public init() {}
     public func emit(_ event: OutputEvent) {
+        let safe = Escaping.terminal
         switch event {
-        case .text(let s): writeStdout(s + "\n")
-        case .table(_, _, _, let text): writeStdout(text + "\n")
+        case .text(let s): writeStdout(safe(s) + "\n")
+        case .table(_, _, _, let text): writeStdout(safe(text) + "\n")
         case .plot(_, _, let text, let file):
-            if let t = text { writeStdout(t.hasSuffix("\n") ? t : t + "\n") }
-            if let f = file, text == nil { writeStdout("plot written to \(f)\n") }
+            if let t = text { writeStdout(safe(t.hasSuffix("\n") ? t : t + "\n")) }
+            if let f = file, text == nil { writeStdout("plot written to \(safe(f))\n") }
         case .image(_, let text): writeStdout(text.hasSuffix("\n") ? text : text + "\n")
-        case .error(let s): writeStderr(s + "\n")
+        case .error(let s): writeStderr(safe(s) + "\n")
         }
     }
 }
@@ -58,10 +64,21 @@ public final class CollectingSink: OutputSink {
     }
 }
 
+/// Standard output; a failed write (a full disk under a redirection) is said once on stderr.
 func writeStdout(_ s: String) {
-    FileHandle.standardOutput.write(s.data(using: .utf8)!)
+    do { try FileIO.writeAll(STDOUT_FILENO, Data(s.utf8), path: "standard output") } catch {
+        if !OutputFailure.reported {
+            OutputFailure.reported = true
+            writeStderr("medr1: cannot write standard output (\(Files.reason(error))); output is lost\n")
+        }
+    }
 }
 
+/// Standard error; nowhere left to report a failure of it.
 func writeStderr(_ s: String) {
-    FileHandle.standardError.write(s.data(using: .utf8)!)
+    try? FileIO.writeAll(STDERR_FILENO, Data(s.utf8), path: "standard error")
+}
+
+private enum OutputFailure {
+    nonisolated(unsafe) static var reported = false
 }

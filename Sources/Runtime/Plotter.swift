@@ -141,15 +141,23 @@ public enum Plotter {
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
-    private static func gq(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
+    /// Every text in the script (titles, labels, series names, the output
+    /// path) is a single-quoted literal made here: data never becomes a command.
+    private static func gq(_ s: String) -> String { Escaping.gnuplot(s) }
 
     private static func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "NaN" }
 
     /// Render by piping the script to gnuplot. Throws PlotError naming the
     /// cause: gnuplot missing (how to install it) or its stderr when it fails.
     public static func render(_ spec: PlotSpec, to target: PlotTarget) throws -> PlotResult {
+        switch target {
+        case .pngFile(let url, _, _), .svgFile(let url, _, _):
+            // gnuplot would write to the escaped name, not the one asked for.
+            if url.path.unicodeScalars.contains(where: Escaping.isControl) {
+                throw PlotError(description: "cannot write a plot to \"\(Escaping.visibleControls(url.path))\": the path has a control character")
+            }
+        case .dumb, .pngData: break
+        }
         let script = script(spec, target: target)
         let out = try runGnuplot(script)
         switch target {

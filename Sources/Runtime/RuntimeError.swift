@@ -65,6 +65,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
 /// Raised by long work stopped with Ctrl-C; not a user mistake.
 public struct InterruptedError: Error, CustomStringConvertible, Sendable {
     public var what: String
-    public init(_ what: String) { self.what = what }
+    /// Trainer steps that completed before a `step t, n` stopped (they stay done).
+    public var stepsDone: Int?
+    public init(_ what: String, stepsDone: Int? = nil) { self.what = what; self.stepsDone = stepsDone }
     public var description: String { "interrupted: \(what)" }
 }

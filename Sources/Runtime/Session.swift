@@ -64,6 +64,12 @@ public struct CellResult {
     public var ok: Bool
 }
 
+/// A script file that is not UTF-8: its diagnostics, rendered.
+public struct ScriptEncodingError: Error, CustomStringConvertible {
+    public var diagnostics: [String]
+    public var description: String { diagnostics.joined(separator: "\n") }
+}
+
 public final class Session {
     public let options: SessionOptions
     public let interpreter: Interpreter
@@ -111,6 +117,28 @@ public final class Session {
             scriptHash = MetricsRecorder.hash((successfulStatements + [text]).joined(separator: "\n"))
             return .ran(ok: runStatements(program.statements, source: SourceText(text), echo: options.interactive))
         }
+    }
+
+    /// Feed one line as read, bytes that may not be UTF-8. Invalid UTF-8 is a
+    /// syntax error at its position (`<stdin>:1:8: error: invalid UTF-8 byte
+    /// 0xFF; ...`), never silently replaced; the statement it is in is dropped.
+    public func push(bytes: [UInt8]) -> PushResult {
+        if let line = String(validating: bytes, as: UTF8.self) { return push(line) }
+        let text = Array(pending.map { $0 + "\n" }.joined().utf8) + bytes
+        pending = []
+        if case .errors(let diags, _) = Parser.parse(bytes: text, file: "<stdin>") {
+            for d in diags { emit(.error(d.rendered())) }
+        }
+        return .ran(ok: false)
+    }
+
+    /// The text of a script file read from disk, or, when it is not UTF-8,
+    /// every diagnostic of the file rendered (`file:3:7: error: invalid UTF-8
+    /// byte 0xFF; save the file as UTF-8` with its caret), as for a syntax error.
+    public static func scriptText(_ bytes: [UInt8], file: String) -> Result<String, ScriptEncodingError> {
+        if let text = String(validating: bytes, as: UTF8.self) { return .success(text) }
+        let (_, diags) = Parser.parseScript(bytes: bytes, file: file)
+        return .failure(ScriptEncodingError(diagnostics: diags.map { $0.rendered() }))
     }
 
     /// Forget a half-typed statement (Ctrl-C at the continuation prompt).
@@ -212,6 +240,9 @@ public final class Session {
             } catch let e as InterruptedError {
                 emit(.error(e.description))
                 Interrupt.clear()
+                if let done = e.stepsDone, done > 0, let t = Self.statement(s, source: source, stepsDone: done) {
+                    successfulStatements.append(t)
+                }
                 return false
             } catch {
                 emit(.error("error: \(error)"))
@@ -219,6 +250,23 @@ public final class Session {
             }
         }
         return true
+    }
+
+    /// The statement that does what an interrupted `step t, n` did before it
+    /// stopped, for `:save`: the same text with `n` replaced by the steps that
+    /// completed (`step t, 100` stopped after 7 is saved as `step t, 7`). Nil
+    /// when the statement is not a `step` call of its own (a loop around one).
+    static func statement(_ s: Stmt, source: SourceText, stepsDone: Int) -> String? {
+        guard case .expression(.call(let c)) = s, case .identifier("step", _) = c.callee else { return nil }
+        let positional = c.arguments.filter { $0.label == nil }
+        guard positional.count == 2 else { return nil }
+        let whole = s.span, count = positional[1].value.span
+        guard whole.offset <= count.offset, count.endOffset <= whole.endOffset else { return nil }
+        let before = source.text(of: SourceSpan(file: whole.file, line: whole.line, column: whole.column, length: 0,
+                                                offset: whole.offset, endOffset: count.offset))
+        let after = source.text(of: SourceSpan(file: whole.file, line: whole.line, column: whole.column, length: 0,
+                                               offset: count.endOffset, endOffset: whole.endOffset))
+        return before + String(stepsDone) + after
     }
 
     /// Echo a value: host objects may emit rich output (tables), others print.

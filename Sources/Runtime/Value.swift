@@ -53,7 +53,9 @@ public struct Record: Equatable {
     }
 }
 
-/// `a..<b` (half-open) or `a...b` (closed); iterates integers from `lower`.
+/// `a..<b` (half-open) or `a...b` (closed); iterates `lower`, `lower + 1`, ...
+/// A range is lazy: its length, membership and elements are computed, so
+/// `0..<1e12` costs nothing until it is turned into a list.
 public struct RangeValue: Equatable, Sendable {
     public var lower: Double
     public var upper: Double
@@ -65,15 +67,31 @@ public struct RangeValue: Equatable, Sendable {
         self.closed = closed
     }
 
-    /// The integers of the range, in order (empty when upper < lower).
-    public var elements: [Double] {
-        var out: [Double] = []
-        var x = lower
-        while closed ? x <= upper : x < upper {
-            out.append(x)
-            x += 1
-        }
-        return out
+    /// How many elements: `lower + k` for k = 0, 1, ... while below `upper`
+    /// (or equal, when closed). Infinite for an unbounded range, 0 when
+    /// empty or when a bound is NaN.
+    public var count: Double {
+        guard lower.isFinite, !upper.isNaN else { return 0 }
+        let span = upper - lower
+        if span.isInfinite { return span > 0 ? .infinity : 0 }
+        if closed { return span < 0 ? 0 : span.rounded(.down) + 1 }
+        return span <= 0 ? 0 : span.rounded(.up)
+    }
+
+    /// Element k (0-based); the caller checks k < count.
+    public func element(_ k: Int) -> Double { lower + Double(k) }
+
+    /// Whether x is one of the elements.
+    public func contains(_ x: Double) -> Bool {
+        let k = x - lower
+        return k >= 0 && k == k.rounded() && k < count
+    }
+
+    /// The elements as a list, or nil when there are more than `Value.maxListLength`.
+    public var elements: [Double]? {
+        let n = count
+        guard n <= Double(Value.maxListLength) else { return nil }
+        return (0..<Int(n)).map(element)
     }
 }
 
@@ -100,6 +118,9 @@ public protocol HostObject: AnyObject {
     var fieldNames: [String] { get }
     func field(_ name: String) throws -> Value?
     var methodNames: [String] { get }
+    /// The keyword options a method accepts (none by default). Every call is
+    /// checked against them before `callMethod` runs.
+    func methodOptions(_ name: String) -> [String]
     func callMethod(_ name: String, _ args: Arguments, _ ctx: CallContext) throws -> Value
     /// Index with `x[i]`; nil if the object cannot be indexed.
     func index(_ i: Value) throws -> Value?
@@ -112,12 +133,56 @@ extension HostObject {
     public var fieldNames: [String] { [] }
     public func field(_ name: String) throws -> Value? { nil }
     public var methodNames: [String] { [] }
+    public func methodOptions(_ name: String) -> [String] { [] }
     public func callMethod(_ name: String, _ args: Arguments, _ ctx: CallContext) throws -> Value {
         throw RuntimeError("\(typeName) has no method '\(name)'"
             + (methodNames.isEmpty ? "" : "; methods: \(methodNames.joined(separator: ", "))"))
     }
     public func index(_ i: Value) throws -> Value? { nil }
     public var elements: [Value]? { nil }
+}
+
+// MARK: - Limits
+
+extension Value {
+    /// Longest list a range may turn into (as `range(n)` allows).
+    public static let maxListLength = 10_000_000
+
+    /// Deepest nesting of lists and records. Printing, comparing, JSON and
+    /// freeing a value all recurse over its nesting, so it is bounded where
+    /// values are put into containers: a literal, `xs[i] = v`, `r.f = v`,
+    /// `append`, `map`, `zip`, `read_json`. Every value then stays at most
+    /// this deep, and every walk over one stays far from the stack limit.
+    public static let maxNesting = 1000
+
+    /// Levels of lists and records: 0 for a number, 1 for `[1]`, 2 for `[[1]]`.
+    /// Functions and host objects count as leaves (they print as one line).
+    public var nesting: Int {
+        switch self {
+        case .list(let xs): return 1 + xs.reduce(0) { max($0, $1.nesting) }
+        case .record(let r): return 1 + r.fields.reduce(0) { max($0, $1.value.nesting) }
+        default: return 0
+        }
+    }
+
+    /// Throws unless `self` may be put `levels` containers deep (a list
+    /// literal holding it is 1, `a.b.c = v` is 3); `callee` prefixes the message.
+    public func checkNesting(under levels: Int = 1, in callee: String? = nil) throws {
+        switch self {
+        case .list, .record:
+            if nesting + levels > Value.maxNesting {
+                throw RuntimeError((callee.map { "\($0): " } ?? "") + "lists and records nested deeper than \(Value.maxNesting) levels; use a flatter value (a list of records, a record of lists)")
+            }
+        default:
+            return
+        }
+    }
+
+    /// `.list(xs)` after checking that no element is already at the nesting limit.
+    public static func nestedList(_ xs: [Value], in callee: String) throws -> Value {
+        for x in xs { try x.checkNesting(in: callee) }
+        return .list(xs)
+    }
 }
 
 // MARK: - Type names, truthiness, equality
@@ -153,7 +218,7 @@ extension Value {
     public var asList: [Value]? {
         switch self {
         case .list(let xs): return xs
-        case .range(let r): return r.elements.map(Value.number)
+        case .range(let r): return r.elements?.map(Value.number)
         case .host(let h): return h.elements
         default: return nil
         }

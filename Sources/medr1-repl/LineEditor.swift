@@ -4,15 +4,25 @@
 // flag and asks the Runtime to interrupt long work.
 @preconcurrency import CEditLine
 import Foundation
+import Runtime
 
 /// What reading one line produced.
 enum LineEvent: Equatable {
     /// A line, without its newline.
     case line(String)
+    /// A line whose bytes are not valid UTF-8, as read (without its newline).
+    case undecodable([UInt8])
     /// Ctrl-C at the prompt: drop the line being typed and prompt again.
     case interrupt
     /// Ctrl-D on an empty line, or the end of piped input.
     case endOfInput
+}
+
+extension LineEvent {
+    /// `.line` when the bytes are UTF-8, else `.undecodable`.
+    init(_ bytes: [UInt8]) {
+        if let text = String(validating: bytes, as: UTF8.self) { self = .line(text) } else { self = .undecodable(bytes) }
+    }
 }
 
 /// A source of lines for the REPL loop.
@@ -35,8 +45,20 @@ final class PipeLineReader: LineEditor {
     var completer: ((String, Int) -> [String])?
 
     func readLine(prompt: String) -> LineEvent {
-        guard let line = Swift.readLine(strippingNewline: true) else { return .endOfInput }
-        return .line(line)
+        guard var bytes = Self.readRawLine() else { return .endOfInput }
+        if bytes.last == 0x0A { bytes.removeLast(); if bytes.last == 0x0D { bytes.removeLast() } }
+        return LineEvent(bytes)
+    }
+
+    /// One line of stdin as bytes, newline included; nil at the end of input.
+    /// (Swift.readLine would replace invalid UTF-8 with U+FFFD.)
+    private static func readRawLine() -> [UInt8]? {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        let n = getline(&buffer, &capacity, stdin)
+        guard n > 0, let buffer else { return nil }
+        return Array(UnsafeRawBufferPointer(start: buffer, count: n))
     }
 
     func addHistory(_ entry: String) { history.append(entry) }
@@ -116,6 +138,11 @@ final class LibEditLineEditor: LineEditor {
             let word = String(cString: text)
             completionCandidates = completer(line, cursor).filter { $0.hasPrefix(word) }
             if completionCandidates.isEmpty { return nil }
+            // libedit types this after a single match: a space only where the session says so.
+            let after = String(decoding: line.utf8.dropFirst(Int(rl_point)), as: UTF8.self)
+            let suffix = completionCandidates.count == 1
+                ? Session.completionSuffix(for: completionCandidates[0], textAfter: after) : ""
+            rl_completion_append_character = suffix == " " ? 0x20 : 0
             return rl_completion_matches(text) { _, state in
                 let index = Int(state)
                 guard index < completionCandidates.count else { return nil }
@@ -138,7 +165,7 @@ final class LibEditLineEditor: LineEditor {
         // A ^C while editing that libedit already handled (it clears the line and
         // keeps reading) leaves the flag set: the line typed after it stands.
         _ = InterruptSignal.consume()
-        return .line(String(cString: raw))
+        return LineEvent(Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw))))
     }
 
     func addHistory(_ entry: String) {

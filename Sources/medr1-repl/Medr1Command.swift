@@ -4,7 +4,9 @@
 // (clox, CPython's -m py_compile): 64 usage, 65 syntax error in the script
 // (EX_DATAERR), 66 input file missing (EX_NOINPUT), 70 runtime error (EX_SOFTWARE).
 import ArgumentParser
+import Runtime
 import Foundation
+import MedR1Lib
 
 /// Exit statuses of the program.
 enum ExitStatus {
@@ -60,10 +62,14 @@ private func writeAll(_ fd: Int32, _ text: String) {
     }
 }
 
-/// Reads the script a subcommand was given, or exits 66 saying which file is missing.
+/// Reads the script a subcommand was given, or exits 66 saying which file is
+/// missing, or 65 with the position of every invalid UTF-8 byte.
 func loadScriptOrExit(_ path: String) throws -> String {
     do {
         return try readScript(path)
+    } catch let e as ScriptEncodingError {
+        writeErr(Escaping.terminal(e.description) + "\n")
+        throw ExitCode(ExitStatus.syntax)
     } catch {
         writeErr("medr1-repl: \(error)\n")
         throw ExitCode(ExitStatus.noInput)
@@ -79,6 +85,8 @@ struct Medr1REPL: ParsableCommand {
         With no subcommand: an interactive session (line editing, history in \
         ~/.medr1_history or $MEDR1_HISTORY, tab completion, :help). When stdin \
         is not a terminal, statements are read from it without prompts.
+        Paths a script names resolve against the script's folder under run, \
+        notebook and replay, and against the working directory at the prompt.
         Exit codes: 64 usage, 65 syntax error, 66 missing input file, 70 runtime error.
         """,
         version: medr1Version,
@@ -87,6 +95,9 @@ struct Medr1REPL: ParsableCommand {
     /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
     static func main() {
         BLASEnvironment.ensureFastKernels()
+        // Past a file-size limit (ulimit -f) a write fails with EFBIG, reported as a
+        // runtime error naming the file, instead of the signal killing the process.
+        signal(SIGXFSZ, SIG_IGN)
         main(nil)
     }
 
@@ -124,7 +135,9 @@ struct RunScript: ParsableCommand {
 
     mutating func run() throws {
         let source = try loadScriptOrExit(file)
-        let session = makeSession(options: flags.options(interactive: false))
+        var options = flags.options(interactive: false)
+        options.baseDirectory = scriptDirectory(file)
+        let session = makeSession(options: options)
         InterruptSignal.install()
         switch session.run(source: source, file: file) {
         case .ok: return
@@ -162,6 +175,7 @@ struct RenderNotebook: ParsableCommand {
         let source = try loadScriptOrExit(file)
         var options = flags.options(interactive: false)
         options.color = false
+        options.baseDirectory = scriptDirectory(file)
         let session = makeSession(options: options)
         InterruptSignal.install()
         let cells = session.notebookCells(source: source, file: file)
@@ -181,19 +195,19 @@ struct RenderNotebook: ParsableCommand {
                     let dir = outURL.deletingLastPathComponent().appendingPathComponent(assetDir)
                     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                     for asset in page.assets {
-                        try asset.data.write(to: dir.appendingPathComponent(asset.name), options: .atomic)
+                        try FileIO.writeAtomically(asset.data, to: dir.appendingPathComponent(asset.name))
                     }
                 }
                 images = page.assets.count
-                try Data(page.text.utf8).write(to: outURL, options: .atomic)
+                try FileIO.writeAtomically(Data(page.text.utf8), to: outURL)
             } else {
                 images = cells.flatMap(\.outputs).filter {
                     switch $0 { case .png, .svg: return true; default: return false }
                 }.count
-                try Data(renderer.html(cells).utf8).write(to: outURL, options: .atomic)
+                try FileIO.writeAtomically(Data(renderer.html(cells).utf8), to: outURL)
             }
         } catch {
-            writeErr("medr1-repl: cannot write \(output): \(error.localizedDescription)\n")
+            writeErr("medr1-repl: cannot write \(output): \(FileIO.reason(error))\n")
             throw ExitCode(ExitStatus.runtime)
         }
         let failed = cells.filter { $0.outputs.contains { if case .error = $0 { return true } else { return false } } }.count
@@ -234,7 +248,8 @@ struct ReplayRun: ParsableCommand {
         do {
             recorded = try Recording(contentsOf: check)
         } catch {
-            writeErr("medr1-repl: \(error)\n")
+            // The message quotes the recording's text: shown, never sent to the terminal.
+            writeErr(Escaping.terminal("medr1-repl: \(error)") + "\n")
             throw ExitCode(ExitStatus.noInput)
         }
         let headerSeed = recorded.header?["seed"].flatMap { UInt64($0.literal) }
@@ -243,7 +258,8 @@ struct ReplayRun: ParsableCommand {
             .appendingPathComponent("medr1-replay-\(getpid())-\(UUID().uuidString).jsonl").path
         defer { if metrics == nil { try? FileManager.default.removeItem(atPath: newPath) } }
         let options = ReplSessionOptions(seed: seed ?? headerSeed ?? 0, threads: threads ?? headerThreads,
-                                         metricsPath: newPath, color: false, interactive: false)
+                                         metricsPath: newPath, color: false, interactive: false,
+                                         baseDirectory: scriptDirectory(file))
         let session = makeSession(options: options)
         InterruptSignal.install()
         let outcome = session.run(source: source, file: file)
@@ -255,11 +271,11 @@ struct ReplayRun: ParsableCommand {
         }
         if let old = recorded.header, let new = replayed.header {
             for key in ["script_hash", "version"] where old[key] != nil && old[key] != new[key] {
-                writeErr("note: \(key) differs: recorded \(old[key]!.literal), now \(new[key]?.literal ?? "(none)")\n")
+                writeErr(Escaping.terminal("note: \(key) differs: recorded \(old[key]!.literal), now \(new[key]?.literal ?? "(none)")") + "\n")
             }
         }
         let verdict = ReplayComparison.compare(recorded: recorded, replayed: replayed, ignoring: Set(ignore))
-        writeOut(verdict.message + "\n")
+        writeOut(Escaping.terminal(verdict.message) + "\n")
         switch outcome {
         case .syntaxError: throw ExitCode(ExitStatus.syntax)
         case .runtimeError: throw ExitCode(ExitStatus.runtime)

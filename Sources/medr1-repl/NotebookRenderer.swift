@@ -4,6 +4,7 @@
 // The HTML is also well-formed XML (void elements closed, everything escaped),
 // so tests parse it with XMLParser.
 import Foundation
+import Runtime
 
 /// Turns executed notebook cells into a page.
 struct NotebookRenderer {
@@ -112,11 +113,13 @@ struct NotebookRenderer {
     /// The Markdown text and the images to write into `assetDirectory` (a path
     /// relative to the Markdown file, used verbatim in the image links).
     func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
-        var text = "# \(title)\n\n_\(subtitle)_\n"
+        var text = "# \(escapeMarkdownInline(title))\n\n_\(escapeMarkdownInline(subtitle))_\n"
+        // The folder name comes from the page's file name: spaces or brackets there must not end the link.
+        let assetLink = assetDirectory.addingPercentEncoding(withAllowedCharacters: Self.linkSafe) ?? assetDirectory
         var assets: [(name: String, data: Data)] = []
         for (index, cell) in cells.enumerated() {
             let number = index + 1
-            text += "\n## [\(number)]" + (cell.title.map { " " + escapeHTML($0) } ?? "") + "\n\n"
+            text += "\n## [\(number)]" + (cell.title.map { " " + escapeMarkdownInline($0) } ?? "") + "\n\n"
             if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
             var figure = 0
             for output in cell.outputs {
@@ -126,29 +129,29 @@ struct NotebookRenderer {
                 case .error(let message):
                     text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
                 case .table(let title, let columns, let rows):
-                    if let title { text += "**\(title)**\n\n" }
-                    let cellText: (String) -> String = {
-                        $0.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
-                    }
-                    text += "| " + columns.map(cellText).joined(separator: " | ") + " |\n"
+                    if let title { text += "**\(escapeMarkdownInline(title))**\n\n" }
+                    text += "| " + columns.map(escapeMarkdownInline).joined(separator: " | ") + " |\n"
                     text += "|" + String(repeating: " ---: |", count: columns.count) + "\n"
-                    for row in rows { text += "| " + row.map(cellText).joined(separator: " | ") + " |\n" }
+                    for row in rows { text += "| " + row.map(escapeMarkdownInline).joined(separator: " | ") + " |\n" }
                     text += "\n"
                 case .png(let data, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).png"
                     assets.append((name, data))
-                    text += "![\(caption ?? "figure")](\(assetDirectory)/\(name))\n\n"
+                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 case .svg(let svg, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).svg"
                     assets.append((name, Data(svg.utf8)))
-                    text += "![\(caption ?? "figure")](\(assetDirectory)/\(name))\n\n"
+                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 }
             }
         }
         return (text, assets)
     }
+
+    /// Characters left as they are in a Markdown link destination.
+    static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
 
     /// A fenced block whose fence is longer than any run of backticks inside.
     private func fenced(_ body: String, info: String) -> String {
@@ -162,24 +165,23 @@ struct NotebookRenderer {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-func escapeHTML(_ text: String) -> String {
-    var result = ""
-    result.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "&": result += "&amp;"
-        case "<": result += "&lt;"
-        case ">": result += "&gt;"
-        case "\"": result += "&quot;"
-        case "'": result += "&#39;"
-        default:
-            // Control characters other than tab and newline are not allowed in XML 1.0.
-            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" { continue }
-            result.unicodeScalars.append(scalar)
+/// Escapes text for HTML element content and attribute values (the Runtime's one HTML escaper).
+func escapeHTML(_ text: String) -> String { Escaping.html(text) }
+
+/// Text from data inside a line of Markdown: HTML-escaped (Markdown passes
+/// raw HTML through), and the Markdown characters that could end the
+/// construct it sits in (`]` of an image's alt text, `|` of a table cell,
+/// `*` of bold) backslash-escaped; a newline becomes a space.
+func escapeMarkdownInline(_ text: String) -> String {
+    var out = ""
+    for ch in escapeHTML(text) {
+        switch ch {
+        case "\\", "[", "]", "|", "*", "_", "`": out += "\\" + String(ch)
+        case "\n", "\r\n": out += " "
+        default: out.append(ch)
         }
     }
-    return result
+    return out
 }
 
 /// Removes ANSI escape sequences (colour, cursor movement) from terminal text.

@@ -3,6 +3,8 @@
 // I/O of its own: lines come from a LineEditor and text leaves through two
 // closures, so tests drive it with scripted lines (STYLE.md item 9).
 import Foundation
+import MedR1Lib
+import Runtime
 
 /// Drives one session from a line editor until `:quit`, Ctrl-D or end of input.
 final class ReplLoop {
@@ -31,7 +33,9 @@ final class ReplLoop {
         self.session = session
         self.editor = editor
         self.color = color
-        self.out = out
+        // Names, summaries and history hold text from data: its control
+        // characters are shown as escapes, never sent to the terminal.
+        self.out = { out(Escaping.terminal($0)) }
         self.err = err
         editor.completer = { line, cursor in
             if MetaCommand.isMetaCommand(line) { return MetaCommand.completions(for: String(line.prefix(cursor))) }
@@ -64,6 +68,10 @@ final class ReplLoop {
                 out("\n")
             case .line(let line):
                 handle(line)
+            case .undecodable(let bytes):
+                // The session reports where the bad bytes are; the statement is dropped.
+                pending = []
+                if case .ran(false) = session.push(bytes: bytes) { anyFailure = true }
             }
         }
     }
@@ -135,14 +143,21 @@ final class ReplLoop {
             let text = statements.map { $0.ensuringNewline }.joined()
             let url = URL(fileURLWithPath: expandTilde(path))
             do {
-                try Data(text.utf8).write(to: url, options: .atomic)
+                try FileIO.writeAtomically(Data(text.utf8), to: url)
             } catch {
-                throw MetaCommandError(description: "cannot write \(path): \(error.localizedDescription)")
+                throw MetaCommandError(description: "cannot write \(path): \(FileIO.reason(error))")
             }
             let noun = statements.count == 1 ? "statement" : "statements"
             out("saved \(statements.count) \(noun) to \(path)\n")
         case .load(let path):
-            let source = try readScript(path)
+            let source: String
+            do {
+                source = try readScript(path)
+            } catch let e as ScriptEncodingError {
+                anyFailure = true
+                err(Escaping.terminal(e.description) + "\n")
+                return
+            }
             if session.run(source: source, file: path) != .ok { anyFailure = true }
         case .time(let statement):
             let start = DispatchTime.now().uptimeNanoseconds
@@ -175,11 +190,12 @@ final class ReplLoop {
 
     private func fail(_ message: String) {
         anyFailure = true
-        err((color ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + message + "\n")
+        err((color ? "\u{1B}[31merror:\u{1B}[0m " : "error: ") + Escaping.terminal(message) + "\n")
     }
 }
 
-/// Reads a script file, with an error that names the file and says what to do.
+/// Reads a script file, with an error that names the file and says what to do;
+/// a file that is not UTF-8 throws ScriptEncodingError with positioned diagnostics.
 func readScript(_ path: String) throws -> String {
     let expanded = expandTilde(path)
     guard FileManager.default.fileExists(atPath: expanded) else {
@@ -188,10 +204,7 @@ func readScript(_ path: String) throws -> String {
     guard let data = FileManager.default.contents(atPath: expanded) else {
         throw MetaCommandError(description: "cannot read \(path): permission denied or not a file")
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw MetaCommandError(description: "cannot read \(path): not UTF-8 text")
-    }
-    return text
+    return try Session.scriptText(Array(data), file: path).get()
 }
 
 /// `~/x` -> `$HOME/x`; other paths unchanged.

@@ -22,12 +22,22 @@ struct ReplSessionOptions {
     var color: Bool = false
     /// At a prompt: echo bare expressions, show progress bars, plot to the terminal.
     var interactive: Bool = false
+    /// Where relative paths in statements resolve: the script's folder for
+    /// `run`, `notebook` and `replay`; nil for the working directory (the REPL).
+    var baseDirectory: URL? = nil
+}
+
+/// The folder of a script given on the command line, as an absolute URL.
+func scriptDirectory(_ file: String) -> URL {
+    URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
 }
 
 /// The REPL's view of a Runtime session.
 protocol ReplSession: AnyObject {
     /// Feeds one line typed at the prompt; the session buffers incomplete statements.
     func push(_ line: String) -> ReplPush
+    /// Feeds one line that is not valid UTF-8: the session reports the bad bytes' position.
+    func push(bytes: [UInt8]) -> ReplPush
     /// Forgets a half-typed statement (Ctrl-C at the continuation prompt).
     func discardPending()
     /// Runs a whole script (`run`, `:load`).
@@ -44,6 +54,11 @@ protocol ReplSession: AnyObject {
     func reset()
     /// Help on a topic or builtin; the overview when `topic` is nil.
     func help(_ topic: String?) -> String
+}
+
+extension ReplSession {
+    /// Sessions without their own byte handling see the bytes decoded with U+FFFD.
+    func push(bytes: [UInt8]) -> ReplPush { push(String(decoding: bytes, as: UTF8.self)) }
 }
 
 // MARK: - Notebook cells (what the renderer draws)
@@ -120,7 +135,9 @@ extension Session: ReplSession {
 func makeSession(options: ReplSessionOptions) -> ReplSession {
     Session(options: SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
                                     color: options.color, interactive: options.interactive,
-                                    sink: StandardOutputSink()))
+                                    sink: StandardOutputSink(),
+                                    baseDirectory: options.baseDirectory
+                                        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
 }
 
 /// The program's version (from the Runtime, so the REPL and recordings agree).

@@ -70,11 +70,16 @@ final class CoreCheckpointTests: XCTestCase {
         var corrupt = data
         corrupt[8] = UInt8(ascii: "x")
         try corrupt.write(to: url)
-        expectError(url, "header is not valid JSON: the file is corrupted")
+        expectError(url, "header is not valid JSON (header line 1, column 1: invalid value): the file is corrupted")
     }
 
     /// Writes a file with a hand-made header (for dtype and offset errors).
     func rawFile(_ url: URL, header: String, dataBytes: Int) throws {
+        try Self.rawFile(url, header: header, dataBytes: dataBytes)
+    }
+
+    /// A safetensors file with `header` as its JSON and `dataBytes` zero bytes of data.
+    static func rawFile(_ url: URL, header: String, dataBytes: Int) throws {
         var d = Data()
         withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { d.append(contentsOf: $0) }
         d.append(contentsOf: Array(header.utf8))

@@ -122,7 +122,7 @@ final class LoaderTests: XCTestCase {
 
     func testOmniMedVQAErrorsNameFileRecordField() throws {
         let file = root.appendingPathComponent("QA_information/Open-access/Bad.json").path
-        let fix = " (fix the record, or load with skipBad: true to skip bad records)"
+        let fix = " (fix the record, or load with skip_bad: true to skip bad records)"
 
         try omniFile([LoaderTests.record(), LoaderTests.record(answer: "Kidney")])
         XCTAssertEqual(loadError(), "\(file): record 1, field 'gt_answer': \"Kidney\" matches none of the options [\"Liver\", \"Lung\"]" + fix)
@@ -215,13 +215,13 @@ final class LoaderTests: XCTestCase {
          {"image": "Images/Fix/zz.png", "problem": "Which organ? A) Liver, B) Lung", "solution": "A"},
          {"image": "Images/Fix/a.png", "problem": "Which organ?", "solution": "A"}]
         """)
-        let fix = " (fix the record, or load with skipBad: true to skip bad records)"
+        let fix = " (fix the record, or load with skip_bad: true to skip bad records)"
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "no error" } catch { return "\(error)" }
         }
         XCTAssertEqual(message { _ = try MedR1JSONLoader.load(file: file, imageRoot: root) },
-                       "\(file.path): record 0, field 'modality': is not given by the record, the file name or the loader; "
-                       + "pass modality: to MedR1JSONLoader.load" + fix)
+                       "\(file.path): record 0, field 'modality': is not given by the record or the file name; "
+                       + "give it when loading (modality: \"CT\")" + fix)
         XCTAssertEqual(message { _ = try MedR1JSONLoader.load(file: file, imageRoot: root, modality: .ct, questionType: .anatomy) },
                        "\(file.path): record 1, field 'solution': \"<answer> E </answer>\" names none of the 2 options "
                        + "(expected <answer> X </answer> with X in A...B)" + fix)

@@ -117,22 +117,21 @@ final class PNGImageTests: XCTestCase {
     func testNotAPNG() throws {
         let url = fixture("not-a-png.png")
         XCTAssertThrowsError(try PNGImage.read(url)) { error in
-            XCTAssertEqual("\(error)", "\(url.path): not a readable PNG (libpng: Not a PNG file)")
+            XCTAssertEqual("\(error)", "\(url.path): not a PNG file (the first 8 bytes are not the PNG signature)")
         }
     }
 
     func testMissingFile() throws {
         let url = tmp.appendingPathComponent("nope.png")
         XCTAssertThrowsError(try PNGImage.read(url)) { error in
-            XCTAssertEqual("\(error)", "\(url.path): not a readable PNG (libpng: No such file or directory)")
+            XCTAssertEqual("\(error)", "\(url.path): cannot be opened (no such file): check the path")
         }
     }
 
     func testTruncatedFile() throws {
         let url = fixture("truncated.png")
         XCTAssertThrowsError(try PNGImage.read(url)) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(url.path): "), "\(error)")
-            XCTAssertTrue("\(error)".contains("libpng: "), "\(error)")
+            XCTAssertEqual("\(error)", "\(url.path): chunk 1 (IDAT) claims 283 bytes but only 15 follow: the file is truncated")
         }
     }
 
@@ -154,7 +153,7 @@ final class PNGImageTests: XCTestCase {
         }
         let bad = tmp.appendingPathComponent("no-such-dir/x.png")
         XCTAssertThrowsError(try img.write(to: bad)) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(bad.path): cannot write PNG (libpng: "), "\(error)")
+            XCTAssertEqual("\(error)", "\(bad.path): cannot write PNG (no such file); check that the folder exists and is writable")
         }
     }
 }

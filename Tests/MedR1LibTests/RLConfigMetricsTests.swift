@@ -31,7 +31,7 @@ final class RLConfigMetricsTests: XCTestCase {
         bad.group = 1
         XCTAssertThrowsError(try bad.validate()) { e in
             XCTAssertEqual(String(describing: e),
-                "invalid config: GRPOConfig.group is 1: GRPO needs at least 2 completions per prompt to compare them")
+                "grpo: group must be a whole number in [2, 1024], got 1")
         }
         // Configs are Codable (saved with trainer state), schedules included.
         var h = g

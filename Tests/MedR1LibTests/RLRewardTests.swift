@@ -137,7 +137,7 @@ final class RLRewardTests: XCTestCase {
             XCTAssertEqual(String(describing: err),
                 "reward 'picky' failed on completion 1 (prompt 3, sample s1): threw boom; "
                 + "completion text: \"<answer>bad</answer>\". The step was not applied; "
-                + "fix the reward so it returns a finite number for every completion.")
+                + "fix the reward so it returns a number in [-1e6, 1e6] for every completion.")
         }
         let nan = Reward(name: "nanny") { _ in .nan }
         XCTAssertThrowsError(try RewardTable.evaluate([nan], on: comps)) { err in

@@ -31,6 +31,12 @@ enum BinaryHarness {
     /// Runs the binary with `arguments`, feeding `stdin`, in `directory`.
     static func run(_ arguments: [String], stdin: String = "", directory: URL? = nil,
                     environment extra: [String: String] = [:]) throws -> Result {
+        try run(arguments, stdinBytes: Data(stdin.utf8), directory: directory, environment: extra)
+    }
+
+    /// The same with raw bytes on stdin (which need not be UTF-8).
+    static func run(_ arguments: [String], stdinBytes: Data, directory: URL? = nil,
+                    environment extra: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -52,7 +58,7 @@ enum BinaryHarness {
             errData = errors.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
-        input.fileHandleForWriting.write(Data(stdin.utf8))
+        input.fileHandleForWriting.write(stdinBytes)
         try input.fileHandleForWriting.close()
         let outData = output.fileHandleForReading.readDataToEndOfFile()
         group.wait()

@@ -25,6 +25,43 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stderr, "medr1-repl: cannot read no/such/script.medr1: no such file\n")
     }
 
+    /// A script file and piped input with invalid UTF-8: the documented error
+    /// at line:col with a caret, exit 65 for a file; on a pipe the statement
+    /// holding the bytes fails and the others run.
+    func testInvalidUTF8IsAPositionedError() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-utf8")
+        let script = dir.appendingPathComponent("bad.medr1")
+        try Data("print(1)\nprint(\"ab".utf8 + [0xFF] + "c\")\n".utf8).write(to: script)
+        let file = try BinaryHarness.run(["run", script.path])
+        XCTAssertEqual(file.status, 65)
+        XCTAssertEqual(file.stdout, "")
+        XCTAssertTrue(file.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF; save the file as UTF-8\n"), file.stderr)
+        let notebook = try BinaryHarness.run(["notebook", script.path, "-o", dir.appendingPathComponent("p.html").path])
+        XCTAssertEqual(notebook.status, 65)
+        XCTAssertTrue(notebook.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF"), notebook.stderr)
+
+        let piped = try BinaryHarness.run([], stdinBytes: Data("print(1)\nprint(\"ab".utf8 + [0xFE, 0xFF] + "c\")\nprint(2)\n".utf8))
+        XCTAssertEqual(piped.stdout, "1\n2\n")
+        XCTAssertTrue(piped.stderr.hasPrefix("<stdin>:1:10: error: invalid UTF-8 byte 0xFE; save the file as UTF-8\n"), piped.stderr)
+        XCTAssertEqual(piped.status, 70)
+        let loaded = try BinaryHarness.run([], stdin: ":load \(script.path)\nprint(3)\n")
+        XCTAssertEqual(loaded.stdout, "3\n")
+        XCTAssertTrue(loaded.stderr.hasPrefix("\(script.path):2:10: error: invalid UTF-8 byte 0xFF"), loaded.stderr)
+    }
+
+    /// A recording is read back from disk: its text in replay's messages is shown, not obeyed.
+    func testReplayMessagesShowControlCharactersOfTheRecording() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-replay-esc")
+        let script = dir.appendingPathComponent("s.medr1")
+        try "print(1)\n".write(to: script, atomically: true, encoding: .utf8)
+        let recording = dir.appendingPathComponent("r.jsonl")
+        try "\u{1B}]0;pwned\u{7}\u{1B}[2J\n".write(to: recording, atomically: true, encoding: .utf8)
+        let result = try BinaryHarness.run(["replay", script.path, "--check", recording.path])
+        XCTAssertEqual(result.status, 66)
+        XCTAssertTrue(result.stderr.hasSuffix(#"r.jsonl:1: column 1: expected a value, found '\u{1B}]0;pwned\u{7}'"# + "\n"), result.stderr)
+        XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, result.stderr)
+    }
+
     func testVersion() throws {
         let result = try BinaryHarness.run(["--version"])
         XCTAssertEqual(result.status, 0)
@@ -129,13 +166,19 @@ final class CommandLineTests: XCTestCase {
         try first.send("let tokens_seen = 41", "Enter")
         try first.send("tokens_s", "Tab")
         first.waitFor("completion of tokens_s") { $0.contains("medr1> tokens_seen") }
-        try first.send("+ 1", "Enter")  // completion appended a space
+        try first.send(" + 1", "Enter")  // no space after a completed name
         first.waitFor("the echoed value") { $0.contains("\n42\n") }
+        // A completed function name stays a call: `zzfun(2) * 3`, not the command `zzfun (2) * 3`.
+        try first.send("fn zzfun(x) = x + 1", "Enter")
+        try first.send("zzf", "Tab")
+        first.waitFor("completion of zzf") { $0.contains("medr1> zzfun") }
+        try first.send("(2) * 3", "Enter")
+        first.waitFor("the call's value") { $0.contains("medr1> zzfun(2) * 3\n9\n") }
         // Completion of a meta-command name, then run it: history holds one entry for the two lines.
         try first.send(":hist", "Tab")
         first.waitFor("completion of :hist") { $0.contains("medr1> :history") }
         try first.send("Enter")
-        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  :history") }
+        first.waitFor("the history listing") { $0.contains("1  let x = [1,\n   2]\n2  let tokens_seen = 41\n3  tokens_seen + 1\n4  fn zzfun(x) = x + 1\n5  zzfun(2) * 3\n6  :history") }
         // Ctrl-C during long work interrupts it and the session lives on.
         try first.send("let n = 0", "Enter")
         try first.send("while true { n = n + 1 }", "Enter")
@@ -165,8 +208,8 @@ final class CommandLineTests: XCTestCase {
         let second = try TmuxPane(command: BinaryHarness.binary.path, environment: environment)
         defer { second.close() }
         second.waitFor("the prompt") { $0.contains("medr1>") }
-        // Newest first: :quit, dropped, n > 0, while, let n, :history, two statements, then the first.
-        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
+        // Newest first: :quit, dropped, n > 0, while, let n, :history, four statements, then the first.
+        try second.send("Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up")
         second.waitFor("the recalled statement") { $0.contains("medr1> let x = [1,") }
         try second.send("C-d")
     }

@@ -14,6 +14,30 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 0)
     }
 
+    /// Escape sequences in printed values, record keys and error messages are
+    /// shown, not sent to the terminal; plain text and layout stay as they are.
+    func testTextFromDataCannotDriveTheTerminal() throws {
+        let result = try BinaryHarness.run([], stdin: #"""
+            print("clear\u{1B}[2J\u{9B}H title\u{1B}]0;pwn\u{7} tab\tend")
+            let r = {"k\u{1B}[31m": 1}
+            r
+            :vars
+            nope_\u{1B}
+            print("plain ünïcode\nline")
+
+            """#)
+        XCTAssertEqual(result.stdout, #"""
+            clear\u{1B}[2J\u{9B}H title\u{1B}]0;pwn\u{7} tab\#tend
+            {k\u{1B}[31m: 1}
+            r  {k\u{1B}[31m: 1}
+            plain ünïcode
+            line
+
+            """#)
+        XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B }, result.stderr)
+        XCTAssertTrue(result.stderr.contains(#"\u{1B}"#), result.stderr)
+    }
+
     func testAnErrorCostsOneStatement() throws {
         let result = try BinaryHarness.run([], stdin: "let a = 2\nnope + 1\na * 10\n")
         XCTAssertEqual(result.stdout, "20\n")
@@ -74,6 +98,50 @@ final class EndToEndTests: XCTestCase {
         let rerun = try BinaryHarness.run(["run", saved])
         XCTAssertEqual(rerun.status, 0)
         XCTAssertEqual(rerun.stdout, "6\ndone 15 4\n")
+    }
+
+    /// Under run, notebook and replay a script's paths resolve against its
+    /// folder, from whatever directory it is started; at the prompt, against
+    /// the working directory. Flags (--metrics, -o) stay relative to the latter.
+    func testScriptPathsResolveAgainstTheScriptsFolder() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-paths")
+        let sub = dir.appendingPathComponent("sub")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try "hello from sub".write(to: sub.appendingPathComponent("in.txt"), atomically: true, encoding: .utf8)
+        try """
+            print(read_text("in.txt"))
+            write_text("out/written.txt", "x")
+            let data = synth(n: 8, seed: 5, size: 16, to: "data")
+            let m = model(tokenizer: data.tokenizer(vocab: 280), seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8, max_seq: 96)
+            step sft(m, data, lr: 3e-3, batch: 4), 1
+            plot [1, 2, 3], to: "out/p.png"
+
+            """.write(to: sub.appendingPathComponent("s.medr1"), atomically: true, encoding: .utf8)
+        let run = try BinaryHarness.run(["run", "sub/s.medr1", "--metrics", "m.jsonl"], directory: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.hasPrefix("hello from sub\n"), run.stdout)
+        XCTAssertTrue(run.stdout.hasSuffix("plot written to \(sub.path)/out/p.png\n"), run.stdout)
+        for file in ["out/written.txt", "out/p.png", "data"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: sub.appendingPathComponent(file).path), file)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), file)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("m.jsonl").path))
+        try FileManager.default.removeItem(at: sub.appendingPathComponent("out"))
+
+        let notebook = try BinaryHarness.run(["notebook", "sub/s.medr1", "-o", "page.html"], directory: dir)
+        XCTAssertEqual(notebook.status, 0, notebook.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("page.html").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sub.appendingPathComponent("out/p.png").path))
+        XCTAssertTrue(try String(contentsOf: dir.appendingPathComponent("page.html"), encoding: .utf8).contains("hello from sub"))
+
+        let replay = try BinaryHarness.run(["replay", "sub/s.medr1", "--check", "m.jsonl"], directory: dir)
+        XCTAssertEqual(replay.status, 0, replay.stderr)
+        XCTAssertTrue(replay.stdout.contains("hello from sub\n"), replay.stdout)
+        XCTAssertTrue(replay.stdout.hasSuffix("reproduced 1 step exactly\n"), replay.stdout)
+
+        let prompt = try BinaryHarness.run([], stdin: "write_text(\"typed.txt\", \"y\")\nprint(read_text(\"sub/in.txt\"))\n", directory: dir)
+        XCTAssertEqual(prompt.stdout, "hello from sub\n", prompt.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("typed.txt").path))
     }
 
     /// A notebook with text, a plot, a shown sample, a table, a failing cell and

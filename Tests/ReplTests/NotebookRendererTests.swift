@@ -1,5 +1,6 @@
 import XCTest
 @testable import medr1_repl
+import Runtime
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -45,12 +46,36 @@ final class NotebookRendererTests: XCTestCase {
         let page = NotebookRenderer(title: "demo.medr1", subtitle: "seed 1").markdown(cells, assetDirectory: "demo_files")
         XCTAssertEqual(page.assets.map(\.name), ["cell2-1.png", "cell3-1.svg"])
         XCTAssertEqual(page.assets[0].data, png)
-        XCTAssertTrue(page.text.contains("![a < b](demo_files/cell2-1.png)"))
+        XCTAssertTrue(page.text.contains("![a &lt; b](demo_files/cell2-1.png)"), page.text)
         XCTAssertTrue(page.text.contains("**accuracy**\n\n| modality | acc\\|uracy |\n| ---: | ---: |\n| CT | 0.5 |\n"))
         XCTAssertTrue(page.text.contains("## [4] broken\n\n```medr1\n1 +\n```\n\n**Error:**"))
         let escaped = NotebookRenderer(title: "t", subtitle: "s")
             .markdown([NotebookCell(title: "a <b>", source: "", outputs: [])], assetDirectory: "x").text
         XCTAssertTrue(escaped.contains("## [1] a &lt;b&gt;\n"), escaped)
+    }
+
+    /// Names from data (a caption, a table title, a column, a cell) cannot end
+    /// the Markdown construct they sit in or bring raw HTML into the page.
+    func testMarkdownEscapesTextFromData() {
+        let cell = NotebookCell(title: "t **x**", source: "", outputs: [
+            .png(png, caption: "x](javascript:alert(1)) <img src=x onerror=alert(1)>"),
+            .table(title: "<script>alert(1)</script>**", columns: ["a|b", "c\nd"], rows: [["[e](f)", "g\\"]]),
+        ])
+        let text = NotebookRenderer(title: "<b>t</b>.medr1", subtitle: "s").markdown([cell], assetDirectory: "my (v2)_files").text
+        XCTAssertTrue(text.hasPrefix("# &lt;b&gt;t&lt;/b&gt;.medr1\n"), text)
+        XCTAssertTrue(text.contains("## [1] t \\*\\*x\\*\\*\n"), text)
+        XCTAssertTrue(text.contains("![x\\](javascript:alert(1)) &lt;img src=x onerror=alert(1)&gt;](my%20%28v2%29_files/cell1-1.png)\n"), text)
+        XCTAssertTrue(text.contains("**&lt;script&gt;alert(1)&lt;/script&gt;\\*\\***\n\n| a\\|b | c d |\n| ---: | ---: |\n| \\[e\\](f) | g\\\\ |\n"), text)
+        XCTAssertFalse(text.contains("<img") || text.contains("<script"), text)
+    }
+
+    func testHTMLShowsControlCharactersFromData() throws {
+        let cell = NotebookCell(title: "q\u{07}", source: "", outputs: [.text("bell\u{07} del\u{7F} csi\u{9B}2J\n")])
+        let html = NotebookRenderer(title: "t", subtitle: "s").html([cell])
+        XCTAssertTrue(html.contains("<pre class=\"output\">bell\\u{7} del\\u{7F} csi\\u{9B}2J\n</pre>"), html)
+        XCTAssertTrue(html.contains("q\\u{7}</h2>"), html)
+        XCTAssertFalse(html.unicodeScalars.contains { Escaping.isControl($0) && $0 != "\n" && $0 != "\t" })
+        _ = try XMLSummary.parse(html)
     }
 
     func testFenceOutgrowsBackticksInside() {

@@ -72,6 +72,83 @@ final class PlotAndTerminalTests: XCTestCase {
         }
     }
 
+    /// Names that would run `touch DIR/pN` if they reached gnuplot as commands:
+    /// a newline, a double or single quote closing the literal, backquotes
+    /// (command substitution), a macro, a trailing backslash, escape sequences.
+    static func hostileNames(_ dir: URL) -> [String] {
+        let d = dir.path
+        return ["a\nsystem 'touch \(d)/p1'\nplot 1 #",
+                "b`touch \(d)/p2`",
+                "c\" . system(\"touch \(d)/p3\") . \"",
+                "d' . system('touch \(d)/p4') . '",
+                "e\rsystem 'touch \(d)/p5'",
+                "f @GPVAL_PWD \u{1B}[31m\u{9B}2J",
+                "g\\"]
+    }
+
+    func testHostileLabelsStayTextInEveryPlotKind() throws {
+        let dir = try TestSupportDir.make()
+        let names = Self.hostileNames(dir)
+        let series = names.enumerated().map { k, n in
+            PlotSeries(name: n, x: (0..<12).map(Double.init), y: (0..<12).map { Double($0 * (k + 1)) })
+        }
+        let lines = PlotSpec(title: names[0] + names[1], xlabel: names[2], ylabel: names[3], kind: .lines(series, smooth: 3))
+        let heat = PlotSpec(title: names[3], kind: .heatmap(rows: names, columns: names.reversed(),
+                                                            values: names.map { _ in names.map { _ in 0.5 } }))
+        for (name, spec) in [("lines", lines), ("heat", heat)] {
+            // Every text in the script is a single-quoted literal on one line.
+            let script = Plotter.script(spec, target: .pngData(width: 300, height: 200))
+            XCTAssertFalse(script.contains("\nsystem"), script)
+            XCTAssertTrue(script.contains("'a\\nsystem ''touch \(dir.path)/p1''\\nplot 1 #"), script)
+            XCTAssertTrue(script.contains("'f @GPVAL_PWD \\u{1B}[31m\\u{9B}2J"), script)
+            XCTAssertTrue(script.contains("'g\\"), script)
+            _ = try Plotter.render(spec, to: .pngFile(dir.appendingPathComponent(name + ".png"), width: 1600, height: 1000))
+            _ = try Plotter.render(spec, to: .svgFile(dir.appendingPathComponent(name + ".svg"), width: 1600, height: 1000))
+            _ = try Plotter.render(spec, to: .pngData(width: 400, height: 300))
+            let dumb = try Plotter.render(spec, to: .dumb(width: 200, height: 40)).text!
+            XCTAssertFalse(dumb.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{9B}" || $0 == "\r" }, dumb)
+            XCTAssertTrue(dumb.contains(Escaping.visibleControls(spec.title)), dumb)
+            // The labels read as written: the SVG holds the text.
+            let svg = try String(contentsOf: dir.appendingPathComponent(name + ".svg"), encoding: .utf8)
+            for n in names { XCTAssertTrue(svg.contains(Escaping.visibleControls(n).replacingOccurrences(of: "&", with: "&amp;")), name + ": " + n) }
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertEqual(left, ["heat.png", "heat.svg", "lines.png", "lines.svg"])
+    }
+
+    func testHostileOutputPath() throws {
+        let dir = try TestSupportDir.make()
+        // Quotes and backquotes in a file name are written as they are.
+        let odd = dir.appendingPathComponent("it's `touch p6` \"q\" \\.png")
+        _ = try Plotter.render(spec, to: .pngFile(odd, width: 200, height: 150))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [odd.lastPathComponent])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "p6"))
+        // A control character is refused: gnuplot would write to another name.
+        let bad = dir.appendingPathComponent("a\nsystem 'touch p7'.png")
+        XCTAssertThrowsError(try Plotter.render(spec, to: .pngFile(bad, width: 200, height: 150))) { e in
+            XCTAssertEqual((e as! PlotError).description,
+                           "cannot write a plot to \"\(dir.path)/a\\nsystem 'touch p7'.png\": the path has a control character")
+        }
+    }
+
+    /// The report's example, through the language: the series name comes from a record key.
+    func testPlotOfHostileRecordKeyCreatesNoFile() throws {
+        let dir = try TestSupportDir.make()
+        let sink = CollectingSink()
+        let session = Session(options: SessionOptions(sink: sink, baseDirectory: dir))
+        let ok = session.push(#"plot {"a\nsystem 'touch \#(dir.path)/pwned'\nplot 1 #": [1, 2, 3]}, to: "x.png""#)
+        XCTAssertEqual(ok, .ran(ok: true), sink.text)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["x.png"])
+    }
+
+    func testTerminalTextShowsControlCharacters() {
+        XCTAssertEqual(Escaping.terminal("q\u{1B}]0;title\u{07} a\tb\nc\r\u{9B}2J\u{7F}"),
+                       "q\\u{1B}]0;title\\u{7} a\tb\nc\\r\\u{9B}2J\\u{7F}")
+        XCTAssertEqual(Escaping.terminal("plain text, ünïcödé ▀"), "plain text, ünïcödé ▀")
+        XCTAssertEqual(Escaping.gnuplot("it's"), "'it''s'")
+        XCTAssertEqual(Escaping.html("<a href=\"x\">'&'</a>\u{1B}"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\\u{1B}")
+    }
+
     func testProgressLine() {
         XCTAssertEqual(ProgressBar.line(label: "grpo", done: 5, total: 10, elapsed: 2.5, status: "reward 1.25", width: 10),
                        "grpo 5/10 [#####-----] 2.0/s ETA 0:03  reward 1.25")

@@ -103,6 +103,36 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.completions(line: "read_text(\"ne", cursor: 13), ["nested/"])
     }
 
+    /// `zzf<Tab>(2) * 3` must stay a call: no space after a completed name.
+    func testCompletionSuffix() throws {
+        let (s, sink) = try makeSession()
+        _ = s.push("fn zzfun(x) = x + 1")
+        XCTAssertEqual(s.completions(line: "zzf", cursor: 3), ["zzfun"])
+        XCTAssertEqual(s.push("let v = zzfun" + Session.completionSuffix(for: "zzfun") + "(2) * 3"), .ran(ok: true))
+        _ = s.push("print(v)")
+        _ = s.push("zzfun (2) * 3")  // what a space made of it: a command call passing (2) * 3
+        XCTAssertEqual(sink.text, "9\n7")
+        XCTAssertEqual(Session.completionSuffix(for: "len"), "")
+        XCTAssertEqual(Session.completionSuffix(for: "config.group"), "")
+        XCTAssertEqual(Session.completionSuffix(for: "nested/"), "")
+        XCTAssertEqual(Session.completionSuffix(for: "notes.txt"), "")
+        XCTAssertEqual(Session.completionSuffix(for: "let"), " ")
+        XCTAssertEqual(Session.completionSuffix(for: "descending:"), " ")
+        XCTAssertEqual(Session.completionSuffix(for: ":save"), " ")
+        XCTAssertEqual(Session.completionSuffix(for: "let", textAfter: "(x)"), "")
+        XCTAssertEqual(Session.completionSuffix(for: "let", textAfter: " x"), "")
+    }
+
+    /// Names from data reach the completion list only in a form that cannot drive the terminal.
+    func testCompletionsHoldNoControlCharacters() throws {
+        let (s, _) = try makeSession()
+        _ = s.push(#"let r = {"a\u{1B}]0;pwn\u{7}": 1, ab: 2}"#)
+        XCTAssertEqual(s.completions(line: "r.a", cursor: 3), ["r.ab"])
+        let dir = s.options.baseDirectory
+        try "x".write(to: dir.appendingPathComponent("q\"\u{1B}[2J\\.txt"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(s.completions(line: "read_text(\"q", cursor: 12), [#"q\"\u{1B}[2J\\.txt"#])
+    }
+
     func testInterruptStopsLoop() throws {
         let (s, sink) = try makeSession()
         _ = s.push("fn stop() = 1")

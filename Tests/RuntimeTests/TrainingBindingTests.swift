@@ -81,7 +81,7 @@ final class TrainingBindingTests: XCTestCase {
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)
         run(s, sink, "let t = grpo(m, data, group: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("GRPOConfig.group is 1"), sink.text)
+        XCTAssertTrue(sink.text.contains("t.medr1:1:9: error: grpo: group must be a whole number in [2, 1024], got 1"), sink.text)
         run(s, sink, "let t = sft(m, data, schedule: \"cosine\")", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("schedule \"cosine\" needs steps:"), sink.text)
     }
@@ -205,11 +205,8 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertEqual(Bindings.autoEvery(8), 1)
     }
 
-    /// One Ctrl-C during step 3 of `step t, 5` (from a reward written in the language):
-    /// step 3 completes, steps 4 and 5 do not run; counts, history and recording agree.
-    func testOneInterruptStopsAfterTheCurrentStep() throws {
-        let (s, sink) = try session(metrics: true)
-        let out = run(s, sink, """
+    /// A GRPO trainer whose reward presses Ctrl-C once, during step 3.
+    static let interruptDuringStep3 = """
         let fired = false
         fn hook(c) {
             if t.step == 2 and not fired {
@@ -219,12 +216,37 @@ final class TrainingBindingTests: XCTestCase {
             return 0
         }
         let t = grpo(m, data, rewards: [format(), hook], group: 2, prompts: 2, max_tokens: 5, seed: 1)
-        step t, 5
-        """, expect: .runtimeError)
+
+        """
+
+    /// One Ctrl-C during step 3 of `step t, 5` (from a reward written in the language):
+    /// step 3 completes, steps 4 and 5 do not run; counts, history and recording agree.
+    func testOneInterruptStopsAfterTheCurrentStep() throws {
+        let (s, sink) = try session(metrics: true)
+        let out = run(s, sink, Self.interruptDuringStep3 + "step t, 5", expect: .runtimeError)
         XCTAssertTrue(out.contains("interrupted: stopped after step 3 (3 of 5 steps done); the trainer is consistent"), out)
         XCTAssertEqual(run(s, sink, "print(t.step, len(t.history), t.metrics.step)"), "3 3 3")
         let rec = try String(contentsOf: s.options.baseDirectory.appendingPathComponent("run.jsonl"), encoding: .utf8)
         XCTAssertEqual(rec.split(separator: "\n").count, 1 + 3)
+    }
+
+    /// `:save` keeps what an interrupted `step t, 5` did: the 3 steps that completed.
+    func testSavedSessionReplaysTheStepsOfAnInterruptedStep() throws {
+        let (s, sink) = try session()
+        run(s, sink, Self.interruptDuringStep3)
+        XCTAssertEqual(s.push("step(t, 5, quiet: true)"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.last, "step(t, 3, quiet: true)")
+        let want = run(s, sink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))")
+        // What :save writes, run in a fresh session, ends in the same state.
+        let (r, rsink) = try session()
+        // The hook stands for a person pressing Ctrl-C; nobody presses it during the replay.
+        let saved = s.successfulStatements.dropFirst(3).joined(separator: "\n")
+            .replacingOccurrences(of: "test_interrupt(1)", with: "0")
+        XCTAssertEqual(r.run(source: saved, file: "saved.medr1"), .ok, rsink.text)
+        Interrupt.clear()
+        XCTAssertEqual(run(r, rsink, "print(t.step, map(t.history, fn(h) => h.reward), map(t.history, fn(h) => h.loss))"), want)
+        XCTAssertTrue(want.hasPrefix("3 ["), want)
     }
 
     /// Two Ctrl-Cs during step 3: the step is dropped, the parameters are bit-identical to
@@ -318,6 +340,27 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("pass the same rewards in the same order"), sink.text)
         run(s, sink, "resume(\"nowhere\", data)", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("nowhere is not a trainer state"), sink.text)
+    }
+
+    func testResumeRefusesAMixedCheckpointAndSaveNamesWhatFailed() throws {
+        let (s, sink) = try session()
+        run(s, sink, """
+        let w = sft(m, data, batch: 2, seed: 4)
+        step w
+        save w, "runs/a"
+        step w
+        save w, "runs/b"
+        write_text("notes/keep.txt", "mine")
+        """)
+        let base = s.options.baseDirectory.appendingPathComponent("runs")
+        let model = base.appendingPathComponent("a/model.safetensors")
+        try FileManager.default.removeItem(at: model)
+        try FileManager.default.copyItem(at: base.appendingPathComponent("b/model.safetensors"), to: model)
+        run(s, sink, "let w2 = resume(\"runs/a\", data)", expect: .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:10: error: resume: trainer state: \(model.path) does not belong to the save recorded in trainer.json (step 1)"), sink.text)
+        run(s, sink, "save w, \"notes\"", expect: .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:1: error: save: cannot save to notes: is a folder that holds no trainer checkpoint (no trainer.json), and a save replaces the whole folder: save the trainer to another path"), sink.text)
+        XCTAssertEqual(run(s, sink, "print(w.step, read_text(\"notes/keep.txt\"))"), "2 mine")
     }
 
     func testEvalTableHeatmapAndCrossModality() throws {

@@ -9,19 +9,34 @@ public enum Checkpoint {
     /// stored too (config fields and "tokenizer" take precedence).
     public static func save(model: MedR1Model, tokenizerJSON: String, extraMetadata: [String: String] = [:],
                             to url: URL) throws {
+        let (tensors, md) = contents(model: model, tokenizerJSON: tokenizerJSON, extraMetadata: extraMetadata)
+        try SafeTensors.write(tensors: tensors, metadata: md, to: url)
+    }
+
+    /// The bytes `save` would write (`path` names the file in errors).
+    public static func encode(model: MedR1Model, tokenizerJSON: String, extraMetadata: [String: String] = [:],
+                              path: String) throws -> Data {
+        let (tensors, md) = contents(model: model, tokenizerJSON: tokenizerJSON, extraMetadata: extraMetadata)
+        return try SafeTensors.encode(tensors: tensors, metadata: md, path: path)
+    }
+
+    private static func contents(model: MedR1Model, tokenizerJSON: String,
+                                 extraMetadata: [String: String]) -> ([NamedTensor], [String: String]) {
         var md = extraMetadata
         for (k, v) in model.config.metadata { md[k] = v }
         md["tokenizer"] = tokenizerJSON
-        let tensors = model.parameters.map { NamedTensor(name: $0.name, shape: $0.shape, data: Array($0.value)) }
-        try SafeTensors.write(tensors: tensors, metadata: md, to: url)
+        return (model.parameters.map { NamedTensor(name: $0.name, shape: $0.shape, data: Array($0.value)) }, md)
     }
 
     /// Loads a model saved by `save` (or any file with the spec's names and
     /// metadata). Checks the config fields, the tokenizer entry, and that the
     /// tensors are exactly the model's, with the config's shapes.
     public static func load(from url: URL) throws -> (model: MedR1Model, tokenizerJSON: String, metadata: [String: String]) {
-        let path = url.path
-        let contents = try SafeTensors.read(url)
+        try load(SafeTensors.read(url), path: url.path)
+    }
+
+    /// `load` of a file's decoded contents; `path` names it in errors.
+    public static func load(_ contents: SafeTensors.Contents, path: String) throws -> (model: MedR1Model, tokenizerJSON: String, metadata: [String: String]) {
         let config: ModelConfig
         do { config = try ModelConfig(metadata: contents.metadata, source: path) } catch let e as ModelError {
             throw CheckpointError(file: path, String(e.message.dropFirst(path.count + 2)))

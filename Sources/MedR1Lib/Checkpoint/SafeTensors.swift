@@ -13,7 +13,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     /// What is wrong (naming the tensor or field) and how to fix it.
     public let message: String
     public init(file: String, _ message: String) { self.file = file; self.message = message }
-    public var description: String { "\(file): \(message)" }
+    /// Control characters (from a file's name or header) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(file): \(message)") }
 }
 
 /// One tensor to write or that was read.
@@ -25,11 +26,21 @@ public struct NamedTensor: Equatable, Sendable {
 }
 
 public enum SafeTensors {
-    /// Writes tensors (in the given order) and string metadata atomically:
-    /// a temporary file in the same directory, then a rename over `url`, so a
-    /// crash mid-save leaves any previous file intact.
+    /// The largest file `read` accepts: an optimizer state of the largest model allowed.
+    public static var maxFileBytes: Int { FileInput.maxSafeTensorsBytes }
+
+    /// Writes tensors (in the given order) and string metadata atomically
+    /// (`FileIO.writeAtomically`: a flushed temporary renamed over `url`), so a
+    /// crash mid-save leaves the previous file intact.
     public static func write(tensors: [NamedTensor], metadata: [String: String], to url: URL) throws {
-        let path = url.path
+        let data = try encode(tensors: tensors, metadata: metadata, path: url.path)
+        do { try FileIO.writeAtomically(data, to: url) } catch let e as FileError {
+            throw CheckpointError(file: url.path, "cannot write (\(e.reason)): check that the directory \(url.deletingLastPathComponent().path) exists and is writable")
+        }
+    }
+
+    /// The bytes of a safetensors file (`path` names it in errors).
+    public static func encode(tensors: [NamedTensor], metadata: [String: String], path: String) throws -> Data {
         var seen = Set<String>()
         for t in tensors {
             guard t.shape.reduce(1, *) == t.data.count else {
@@ -56,20 +67,7 @@ public enum SafeTensors {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: headerBytes)
         for t in tensors { t.data.withUnsafeBytes { data.append(contentsOf: $0) } }
-
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
-        do {
-            try data.write(to: tmp)
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw CheckpointError(file: path, "cannot write (\(error.localizedDescription)): check that the directory \(dir.path) exists and is writable")
-        }
-        if rename(tmp.path, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: tmp)
-            throw CheckpointError(file: path, "cannot replace the file (\(reason))")
-        }
+        return data
     }
 
     /// The contents of a safetensors file: metadata and tensors in file order.
@@ -79,16 +77,30 @@ public enum SafeTensors {
         public func tensor(_ name: String) -> NamedTensor? { tensors.first { $0.name == name } }
     }
 
-    /// Reads and validates a safetensors file of F32 tensors: header length,
-    /// JSON, metadata strings, dtype, shapes, data offsets (inside the data
-    /// section, matching the shape).
+    /// Largest JSON header read (bytes): the config and tokenizer take a few kilobytes.
+    public static let maxHeaderBytes = 64 << 20
+    /// Most dimensions of one tensor.
+    public static let maxRank = 8
+
+    /// Reads and validates a safetensors file of F32 tensors: the file (a regular
+    /// file of at most `FileInput.maxSafeTensorsBytes`), header length (at most
+    /// `maxHeaderBytes`), JSON (errors give line and column), metadata strings,
+    /// dtype, shapes, data offsets (inside the data section, matching the shape),
+    /// and that every value is finite.
     public static func read(_ url: URL) throws -> Contents {
         let path = url.path
-        func fail(_ m: String) -> CheckpointError { CheckpointError(file: path, m) }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw fail("cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission or I/O error" : "no such file")): check the path")
+        do {
+            data = try FileInput.read(url, limit: FileInput.maxSafeTensorsBytes, what: "a safetensors file")
+        } catch let e as FileInputError {
+            throw CheckpointError(file: path, "the file \(e.message)")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Validates and decodes the bytes of a safetensors file; `path` names it in errors.
+    public static func decode(_ data: Data, path: String) throws -> Contents {
+        func fail(_ m: String) -> CheckpointError { CheckpointError(file: path, m) }
         guard data.count >= 8 else {
             throw fail("file is \(data.count) bytes, too short for the 8-byte header length: the file is truncated or not a safetensors file")
         }
@@ -96,10 +108,13 @@ public enum SafeTensors {
         guard n <= UInt64(data.count - 8) else {
             throw fail("header length \(n) exceeds the \(data.count - 8) bytes after the length field: the file is truncated or not a safetensors file")
         }
+        guard n <= UInt64(maxHeaderBytes) else {
+            throw fail("header length \(n) is more than the \(maxHeaderBytes) bytes allowed: the file is corrupted or not a medr1 checkpoint")
+        }
         let headerData = data.subdata(in: 8..<(8 + Int(n)))
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: headerData) } catch {
-            throw fail("header is not valid JSON: the file is corrupted")
+        do { json = try FileInput.jsonObject(headerData) } catch let e as FileInput.JSONSyntaxError {
+            throw fail("header is not valid JSON (header \(e.description)): the file is corrupted")
         }
         guard let obj = json as? [String: Any] else { throw fail("header is not a JSON object: the file is corrupted") }
         var metadata: [String: String] = [:]
@@ -128,11 +143,16 @@ public enum SafeTensors {
             guard let shapeAny = e["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("tensor '\(name)': shape is not a list of non-negative integers")
             }
+            guard shape.count <= maxRank else {
+                throw fail("tensor '\(name)': shape \(shape) has \(shape.count) dimensions, more than the \(maxRank) allowed")
+            }
+            guard let need = byteCount(shape) else {
+                throw fail("tensor '\(name)': shape \(shape) holds too many values to address: the file is corrupted")
+            }
             guard let offAny = e["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2,
                   off[0] >= 0, off[0] <= off[1] else {
                 throw fail("tensor '\(name)': data_offsets is not a pair [begin, end] with 0 <= begin <= end")
             }
-            let need = shape.reduce(1, *) * 4
             guard off[1] - off[0] == need else {
                 throw fail("tensor '\(name)': data_offsets [\(off[0]), \(off[1])] hold \(off[1] - off[0]) bytes, shape \(shape) needs \(need)")
             }
@@ -147,17 +167,32 @@ public enum SafeTensors {
         }
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)
-        data.withUnsafeBytes { raw in
+        try data.withUnsafeBytes { raw in
             for e in entries {
                 let count = (e.end - e.begin) / 4
                 var values = [Float](repeating: 0, count: count)
                 values.withUnsafeMutableBytes { dst in
                     dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
                 }
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("tensor '\(e.name)' holds a non-finite value (\(values[bad])) at index \(bad): "
+                        + "the weights diverged or the file is corrupted")
+                }
                 tensors.append(NamedTensor(name: e.name, shape: e.shape, data: values))
             }
         }
         return Contents(metadata: metadata, tensors: tensors)
+    }
+
+    /// 4 * the product of `shape`, or nil when it overflows.
+    private static func byteCount(_ shape: [Int]) -> Int? {
+        var n = 4
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     private static func intArray(_ a: [Any]) -> [Int]? {

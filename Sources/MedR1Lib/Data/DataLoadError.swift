@@ -3,7 +3,8 @@
 // A bad record is reported as `file: record i, field 'f': what is wrong` plus how
 // to fix it, so that a student holding 88k OmniMedVQA records can find the one
 // at fault. Loaders either throw at the first bad record or, with skipBad, skip
-// it and count it.
+// it and count it. Messages use the scripting language's spelling (`skip_bad:`,
+// `modality:`), since that is where users meet them.
 import Foundation
 
 /// A data file or record that cannot be loaded.
@@ -29,9 +30,9 @@ public struct DataLoadError: Error, CustomStringConvertible, LocalizedError, Equ
         if let r = record { where_ += ": record \(r)" }
         if let f = field { where_ += ", field '\(f)'" }
         let fix = record != nil
-            ? " (fix the record, or load with skipBad: true to skip bad records)"
+            ? " (fix the record, or load with skip_bad: true to skip bad records)"
             : ""
-        return where_ + ": " + message + fix
+        return JSONLiteral.escapingControls(where_ + ": " + message + fix)
     }
 
     public var errorDescription: String? { description }
@@ -84,19 +85,20 @@ struct JSONRecord {
     }
 }
 
-/// Reads a JSON file whose top level must be a list of records.
+/// Reads a JSON file whose top level must be a list of records (a regular file
+/// of at most `FileInput.maxDataJSONBytes`); a syntax error names its line and column.
 func readJSONList(_ url: URL) throws -> [Any] {
     let data: Data
     do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw DataLoadError(file: url.path, message: "cannot be read: \((error as NSError).localizedDescription)")
+        data = try FileInput.read(url, limit: FileInput.maxDataJSONBytes, what: "a data-set JSON file")
+    } catch let e as FileInputError {
+        throw DataLoadError(file: url.path, message: e.message)
     }
     let top: Any
     do {
-        top = try JSONSerialization.jsonObject(with: data, options: [])
-    } catch {
-        throw DataLoadError(file: url.path, message: "is not valid JSON: \((error as NSError).localizedDescription)")
+        top = try FileInput.jsonObject(data)
+    } catch let e as FileInput.JSONSyntaxError {
+        throw DataLoadError(file: url.path, message: "is not valid JSON: \(e.description)")
     }
     guard let list = top as? [Any] else {
         throw DataLoadError(file: url.path, message: "must hold a JSON list of records, got \(JSONRecord.kind(top))")

@@ -22,8 +22,11 @@ public struct Dataset: Sendable, Equatable {
     /// Loads a data set from `url`, choosing the format from what is there: a
     /// directory holding `QA_information/` is OmniMedVQA's layout (and SynthMed's);
     /// a `.json` file is Med-R1's format, with image paths relative to the file's
-    /// directory unless `imageRoot` is given. See the loaders for `skipBad`.
-    public static func load(_ url: URL, imageRoot: URL? = nil, skipBad: Bool = false) throws
+    /// directory unless `imageRoot` is given. `modality` and `questionType` apply to
+    /// Med-R1 records that name none (OmniMedVQA records always do). See the loaders
+    /// for `skipBad`.
+    public static func load(_ url: URL, imageRoot: URL? = nil, modality: Modality? = nil,
+                            questionType: QuestionType? = nil, skipBad: Bool = false) throws
         -> (dataset: Dataset, skipped: Int) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
@@ -34,7 +37,7 @@ public struct Dataset: Sendable, Equatable {
             return try OmniMedVQALoader.load(root: url, skipBad: skipBad)
         }
         return try MedR1JSONLoader.load(file: url, imageRoot: imageRoot ?? url.deletingLastPathComponent(),
-                                        skipBad: skipBad)
+                                        modality: modality, questionType: questionType, skipBad: skipBad)
     }
 
     public var count: Int { samples.count }

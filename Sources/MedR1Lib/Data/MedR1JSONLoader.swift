@@ -72,8 +72,8 @@ public enum MedR1JSONLoader {
             }
         }
         guard let mod = m else {
-            throw r.error("modality", "is not given by the record, the file name or the loader; "
-                + "pass modality: to MedR1JSONLoader.load")
+            throw r.error("modality", "is not given by the record or the file name; "
+                + "give it when loading (modality: \"CT\")")
         }
         var q = questionType
         if let text = try r.optionalString("question_type") {
@@ -83,8 +83,8 @@ public enum MedR1JSONLoader {
             q = parsedQ
         }
         guard let qtype = q else {
-            throw r.error("question_type", "is not given by the record, the file name or the loader; "
-                + "pass questionType: to MedR1JSONLoader.load")
+            throw r.error("question_type", "is not given by the record or the file name; "
+                + "give it when loading (question_type: \"Anatomy Identification\")")
         }
         let base = file.deletingPathExtension().lastPathComponent
         let id = try r.optionalString("id") ?? r.optionalString("question_id") ?? "\(base)-\(index)"
@@ -101,40 +101,33 @@ public enum MedR1JSONLoader {
     /// marker (trailing spaces, "," and ";" dropped). Nil when there are not at least
     /// the markers A and B.
     public static func parseProblem(_ problem: String) -> (question: String, options: [String])? {
+        var probes = 0
+        return parseProblem(problem, probes: &probes)
+    }
+
+    /// `parseProblem`, counting in `probes` the work done past one pass over the text
+    /// (marker look-ups), so tests can check it stays O(n log n).
+    static func parseProblem(_ problem: String, probes: inout Int) -> (question: String, options: [String])? {
         let chars = Array(problem)
-        /// Position of the marker for `letter` (followed by one of `delims`) at or after `from`.
-        func marker(_ letter: Character, from: Int, _ delims: Set<Character>) -> Int? {
-            var i = from
-            while i + 1 < chars.count {
-                if chars[i] == letter, delims.contains(chars[i + 1]),
-                   i == 0 || chars[i - 1].isWhitespace || chars[i - 1] == "," {
-                    return i
-                }
-                i += 1
-            }
-            return nil
-        }
+        let markers = MarkerIndex(chars)
         // The A marker: the first one that a B marker (same delimiter) follows; if
         // another A marker sits between them, the later one ("Grade A: ...\nA) x\nB) y").
-        var search = 0
         var found: (a: Int, b: Int)?
-        while let a = marker("A", from: search, [")", ":"]) {
-            if let b = marker("B", from: a + 2, [chars[a + 1]]) { found = (a, b); break }
-            search = a + 1
+        for a in markers.positions(0) {
+            if let b = markers.first(1, delim: chars[a + 1], from: a + 2, probes: &probes) { found = (a, b); break }
         }
         guard var (a, b) = found else { return nil }
-        while let later = marker("A", from: a + 1, [")", ":"]), later < b,
-              let nb = marker("B", from: later + 2, [chars[later + 1]]) {
+        while let later = markers.first(0, from: a + 1, probes: &probes), later < b,
+              let nb = markers.first(1, delim: chars[later + 1], from: later + 2, probes: &probes) {
             (a, b) = (later, nb)
         }
-        let delim: Set<Character> = [chars[a + 1]]
+        let delim = chars[a + 1]
         var starts = [a, b]
-        var letter: UInt8 = 67  // "C"
-        while letter < 91, let next = marker(Character(UnicodeScalar(letter)), from: starts.last! + 2, delim) {
+        var letter = 2  // "C"
+        while letter < 26, let next = markers.first(letter, delim: delim, from: starts.last! + 2, probes: &probes) {
             starts.append(next)
             letter += 1
         }
-        guard starts.count >= 2 else { return nil }
         let trimSet = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: ",;"))
         var options: [String] = []
         for (k, s) in starts.enumerated() {
@@ -144,6 +137,45 @@ public enum MedR1JSONLoader {
         }
         let question = String(chars[0..<a]).trimmingCharacters(in: .whitespacesAndNewlines)
         return (question, options)
+    }
+
+    /// Positions of every option marker in a text, by letter (0 = "A") and delimiter,
+    /// built in one pass; look-ups are binary searches.
+    struct MarkerIndex {
+        /// [letter][0: ")", 1: ":"] -> ascending positions of the letter.
+        private var byDelim: [[[Int]]] = Array(repeating: [[], []], count: 26)
+        /// [letter] -> ascending positions with either delimiter.
+        private var any: [[Int]] = Array(repeating: [], count: 26)
+
+        init(_ chars: [Character]) {
+            var i = 0
+            while i + 1 < chars.count {
+                if let v = chars[i].asciiValue, v >= 65, v <= 90,
+                   let d = MarkerIndex.delimIndex(chars[i + 1]),
+                   i == 0 || chars[i - 1].isWhitespace || chars[i - 1] == "," {
+                    let letter = Int(v) - 65
+                    byDelim[letter][d].append(i)
+                    any[letter].append(i)
+                }
+                i += 1
+            }
+        }
+
+        static func delimIndex(_ c: Character) -> Int? { c == ")" ? 0 : c == ":" ? 1 : nil }
+
+        func positions(_ letter: Int) -> [Int] { any[letter] }
+
+        /// First marker of `letter` (with `delim`, or either) at or after `from`.
+        func first(_ letter: Int, delim: Character? = nil, from: Int, probes: inout Int) -> Int? {
+            let list = delim.map { byDelim[letter][MarkerIndex.delimIndex($0)!] } ?? any[letter]
+            var lo = 0, hi = list.count
+            while lo < hi {
+                probes += 1
+                let mid = (lo + hi) / 2
+                if list[mid] < from { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < list.count ? list[lo] : nil
+        }
     }
 
     /// Index of the option named by `solution`: `<answer> C </answer>` or a bare

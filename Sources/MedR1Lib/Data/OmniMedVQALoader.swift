@@ -9,7 +9,8 @@
 //   - gt_answer is the option TEXT, not a letter: matched after trimming,
 //     case-folding and dropping a final "." (a bare letter is accepted only when
 //     no option text matches);
-//   - option_C / option_D may be missing (2-4 options);
+//   - option_C / option_D may be missing (2-4 options), but not an option
+//     before a present one (that would re-letter the options);
 //   - one record spells the field `modality` instead of `modality_type`;
 //   - modality spellings such as "MR (Mag-netic Resonance Imaging)" map to the
 //     8 canonical names (`Modality.init?(spelling:)`).
@@ -37,7 +38,6 @@ public enum OmniMedVQALoader {
                 if skipBad { skipped += 1; continue }
                 throw e
             }
-            samples.reserveCapacity(samples.count + list.count)
             for (i, raw) in list.enumerated() {
                 do {
                     samples.append(try sample(raw, index: i, file: file, root: root))
@@ -79,9 +79,18 @@ public enum OmniMedVQALoader {
         let r = try JSONRecord(raw, file: file.path, index: index)
         let question = try r.string("question")
 
+        // Options are lettered from A without gaps: a missing option_A before a present
+        // option_B would otherwise shift every letter (and the answer's meaning).
         var options: [String] = []
+        var firstMissing: String?
         for key in optionKeys {
-            guard let o = try r.optionalString(key) else { continue }
+            guard let o = try r.optionalString(key) else {
+                if firstMissing == nil { firstMissing = key }
+                continue
+            }
+            if let gap = firstMissing {
+                throw r.error(gap, "is missing but \(key) is present: options must be lettered from option_A without gaps")
+            }
             options.append(o.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         guard options.count >= 2 else {

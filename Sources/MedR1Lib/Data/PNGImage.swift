@@ -6,13 +6,15 @@
 // turn into a thrown `PNGError` naming the file.
 //
 // Sample values (model-spec.md, "Image preprocessing"): 8-bit samples / 255,
-// 16-bit samples / 65535, into Float in [0, 1]. Caveats of the simplified API:
-// - An 8-bit file with a gAMA chunk far from sRGB is converted to sRGB codes
-//   (files without gamma information, or with sRGB/gamma 1/2.2, read exactly).
-// - A 16-bit file is read as linear (exact when it has no gAMA chunk or gAMA 1.0,
-//   which is what libpng and most tools write for 16-bit).
-// - libpng returns 16-bit colour *premultiplied* by alpha; we divide it back out,
-//   which is exact for opaque pixels and loses the colour of fully transparent ones.
+// 16-bit samples / 65535, into Float in [0, 1]. The simplified API converts
+// between gamma encodings when the file carries gAMA, cHRM, sRGB or iCCP
+// chunks; `PNGChunks` drops those chunks from the bytes before libpng sees them
+// (each chunk has its own CRC, so the stream stays valid), after which an 8-bit
+// file is read as sRGB into sRGB and a 16-bit file as linear into linear: raw
+// samples both. `PNGChunks` also checks the chunk list and bounds the image size
+// from IHDR before libpng allocates anything. One caveat remains: libpng
+// returns 16-bit colour *premultiplied* by alpha; we divide it back out, which
+// is exact for opaque pixels and loses the colour of fully transparent ones.
 
 import CPNG
 import Foundation
@@ -59,24 +61,59 @@ public struct PNGImage: Equatable, Sendable {
 public struct PNGError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
-    public var description: String { "\(path): \(message)" }
+    /// Control characters (from a file's name or bytes) are escaped.
+    public var description: String { JSONLiteral.escapingControls("\(path): \(message)") }
 }
 
 // MARK: - Reading
 
 extension PNGImage {
+    /// Longest side of an image read (pixels).
+    public static let maxSide = 8192
+    /// Most pixels (width * height) in an image read: 4096 x 4096.
+    public static let maxPixels = 4096 * 4096
+
     /// Reads any PNG libpng understands: gray, gray+alpha, RGB, RGBA, palette (with or
     /// without transparency), at 1-16 bits. Palette images become RGB (RGBA if they
-    /// have transparency); gray palettes may come back as gray.
+    /// have transparency); gray palettes may come back as gray. The file must be a
+    /// regular file of at most `FileInput.maxPNGFileBytes`.
     public static func read(_ url: URL) throws -> PNGImage {
-        let path = url.path
+        try decode(readBytes(url), path: url.path)
+    }
+
+    /// The bytes of the PNG file at `url`, read with the size and file-type checks of `read`.
+    public static func readBytes(_ url: URL) throws -> Data {
+        do {
+            return try FileInput.read(url, limit: FileInput.maxPNGFileBytes, what: "a PNG image")
+        } catch let e as FileInputError {
+            throw PNGError(path: url.path, message: e.message)
+        }
+    }
+
+    /// Decodes PNG bytes (`path` names them in errors). Samples are raw: 8-bit / 255,
+    /// 16-bit / 65535, whatever gamma or colour-space chunks the file carries.
+    public static func decode(_ bytes: Data, path: String) throws -> PNGImage {
+        let stream = try PNGChunks.rawSampleStream(bytes, path: path)
+        // libpng reads from the memory until png_image_finish_read: decode inside the closure.
+        return try stream.bytes.withUnsafeBytes { raw in
+            try decode(memory: raw, width: stream.width, height: stream.height, path: path)
+        }
+    }
+
+    private static func decode(memory: UnsafeRawBufferPointer, width checkedWidth: Int, height checkedHeight: Int,
+                               path: String) throws -> PNGImage {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.opaque = nil
-        guard png_image_begin_read_from_file(&image, path) != 0 else {
+        guard png_image_begin_read_from_memory(&image, memory.baseAddress, memory.count) != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
             throw PNGError(path: path, message: "not a readable PNG (libpng: \(msg))")
+        }
+        // The chunk check bounded IHDR's size; libpng must agree with it.
+        guard Int(image.width) == checkedWidth, Int(image.height) == checkedHeight else {
+            png_image_free(&image)
+            throw PNGError(path: path, message: "IHDR size \(checkedWidth)x\(checkedHeight) disagrees with libpng's \(image.width)x\(image.height)")
         }
         let fileFormat = image.format
         let hasColor = fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
@@ -164,6 +201,7 @@ extension PNGImage {
         if fast { image.flags |= png_uint_32(PNG_IMAGE_FLAG_FAST) }
         let count = width * height * channels
         let ok: Int32
+        var encoded = Data()
         if bitDepth == 16 {
             var buffer = [UInt16](repeating: 0, count: count)
             // libpng expects linear colour premultiplied by alpha (see the header comment).
@@ -178,21 +216,29 @@ extension PNGImage {
                 i += channels
             }
             ok = buffer.withUnsafeBytes {
-                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
             }
         } else {
             var buffer = [UInt8](repeating: 0, count: count)
             for i in 0..<count { buffer[i] = UInt8((Self.clamp01(pixels[i]) * 255).rounded()) }
             ok = buffer.withUnsafeBytes {
-                png_image_write_to_file(&image, path, 0, $0.baseAddress, png_int_32(width * channels), nil)
+                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
             }
         }
         guard ok != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
-            throw PNGError(path: path, message: "cannot write PNG (libpng: \(msg)); check that the folder exists and is writable")
+            throw PNGError(path: path, message: "cannot encode PNG (libpng: \(msg))")
         }
         png_image_free(&image)
+        try Self.writeFile(encoded, path: path)
+    }
+
+    /// Replaces the file with the encoded bytes as a whole (a temporary renamed over it).
+    private static func writeFile(_ data: Data, path: String) throws {
+        do { try FileIO.writeAtomically(data, to: URL(fileURLWithPath: path), durable: false) } catch {
+            throw PNGError(path: path, message: "cannot write PNG (\(FileIO.reason(error))); check that the folder exists and is writable")
+        }
     }
 
     /// Writes an 8-bit palette (colour-mapped) PNG: `palette` holds up to 256 RGB or RGBA
@@ -217,20 +263,41 @@ extension PNGImage {
             | (paletteChannels == 4 ? png_uint_32(PNG_FORMAT_FLAG_ALPHA) : 0)
         image.colormap_entries = png_uint_32(palette.count / paletteChannels)
         let map = palette.map { UInt8((clamp01($0) * 255).rounded()) }
+        var encoded = Data()
         let ok = indices.withUnsafeBytes { ib in
             map.withUnsafeBytes { mb in
-                png_image_write_to_file(&image, path, 0, ib.baseAddress, png_int_32(width), mb.baseAddress)
+                encodePNG(&image, to: &encoded, ib.baseAddress, png_int_32(width), mb.baseAddress)
             }
         }
         guard ok != 0 else {
             let msg = libpngMessage(&image)
             png_image_free(&image)
-            throw PNGError(path: path, message: "cannot write palette PNG (libpng: \(msg))")
+            throw PNGError(path: path, message: "cannot encode palette PNG (libpng: \(msg))")
         }
         png_image_free(&image)
+        try writeFile(encoded, path: path)
     }
 
     @inline(__always) static func clamp01(_ v: Float) -> Float { v.isNaN ? 0 : min(1, max(0, v)) }
+}
+
+/// png_image_write_to_memory into `out`: a first try with a buffer of the raw
+/// size plus slack, then one of the size libpng asks for. Returns libpng's status.
+private func encodePNG(_ image: inout png_image, to out: inout Data, _ buffer: UnsafeRawPointer?,
+                       _ stride: png_int_32, _ colormap: UnsafeRawPointer?) -> Int32 {
+    var size = Int(image.height) * (Int(abs(stride)) * 2 + 1) + 4096
+    for _ in 0..<2 {
+        var bytes = [UInt8](repeating: 0, count: size)
+        var n = size
+        let ok = bytes.withUnsafeMutableBytes {
+            png_image_write_to_memory(&image, $0.baseAddress, &n, 0, buffer, stride, colormap)
+        }
+        if ok != 0 { out = Data(bytes[0..<n]); return ok }
+        guard n > size else { return ok }
+        image.warning_or_error = 0
+        size = n
+    }
+    return 0
 }
 
 /// The NUL-terminated `message` field of a png_image.

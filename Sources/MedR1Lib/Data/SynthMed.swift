@@ -27,7 +27,7 @@ public enum SynthMed {
             }
             try fm.createDirectory(at: qaDir, withIntermediateDirectories: true)
         } catch {
-            throw SynthMedError(message: "\(root.path): cannot create the output folders (\(error.localizedDescription)); choose a writable root")
+            throw SynthMedError(message: "\(root.path): cannot create the output folders (\(FileIO.reason(error))); choose a writable root")
         }
         let ids = (0..<config.count).map { id(config, $0) }
         let relative = (0..<config.count).map { i in
@@ -72,9 +72,9 @@ public enum SynthMed {
         json += "]\n"
         let jsonURL = qaDir.appendingPathComponent("\(config.dataset).json")
         do {
-            try Data(json.utf8).write(to: jsonURL, options: .atomic)
+            try FileIO.writeAtomically(Data(json.utf8), to: jsonURL)
         } catch {
-            throw SynthMedError(message: "\(jsonURL.path): cannot write (\(error.localizedDescription))")
+            throw SynthMedError(message: "\(jsonURL.path): cannot write (\(FileIO.reason(error)))")
         }
 
         return items.enumerated().map { i, item in

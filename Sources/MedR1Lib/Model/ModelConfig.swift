@@ -50,7 +50,41 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Longest text (in tokens) that fits after the image tokens.
     public var maxTextTokens: Int { maxSeq - nPatches }
 
-    /// Checks that the numbers make an architecture; the message says which field and how to fix it.
+    // MARK: - Limits
+    // Upper bounds on every size, so that a config read from a file cannot make
+    // the model allocate more than a few gigabytes (or overflow a size).
+
+    /// Largest image side.
+    public static let maxImageSize = 1024
+    /// Largest token width.
+    public static let maxDModel = 4096
+    /// Most attention heads.
+    public static let maxHeads = 256
+    /// Most blocks in each tower (vision_layers, text_layers).
+    public static let maxLayers = 256
+    /// Largest MLP ratio.
+    public static let maxMlpRatio = 16
+    /// Largest vocabulary.
+    public static let maxVocabSize = 1 << 20
+    /// Longest sequence.
+    public static let maxSeqLimit = 1 << 16
+    /// Most parameters (floats) of the whole model: 2^28, 1 GiB of weights.
+    public static let maxParameters = 1 << 28
+    /// Largest norm_eps.
+    public static let maxNormEps: Float = 1
+
+    /// Number of weights of the model this config describes (MedR1Model's layout).
+    /// Meaningful once the per-field limits of `validate` hold (no overflow then).
+    public var parameterCount: Int {
+        let d = dModel
+        let block = 2 * d + 4 * d * d + 2 * mlpHidden * d
+        let vision = d * patchDim + d + nPatches * d + visionLayers * block + d
+        let text = vocabSize * d + maxSeq * d + textLayers * block + d
+        return vision + text
+    }
+
+    /// Checks that the numbers make an architecture of bounded size; the message
+    /// says which field and how to fix it.
     public func validate() throws {
         func fail(_ s: String) throws -> Never { throw ModelError(s) }
         for (name, v) in [("image_size", imageSize), ("channels", channels), ("patch", patch), ("d_model", dModel),
@@ -60,6 +94,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if visionLayers < 0 { try fail("config field vision_layers is \(visionLayers): it must be at least 0") }
         if textLayers < 0 { try fail("config field text_layers is \(textLayers): it must be at least 0") }
+        for (name, v, limit) in [("image_size", imageSize, Self.maxImageSize), ("patch", patch, Self.maxImageSize),
+                                 ("d_model", dModel, Self.maxDModel), ("n_heads", nHeads, Self.maxHeads),
+                                 ("vision_layers", visionLayers, Self.maxLayers), ("text_layers", textLayers, Self.maxLayers),
+                                 ("mlp_ratio", mlpRatio, Self.maxMlpRatio), ("vocab_size", vocabSize, Self.maxVocabSize),
+                                 ("max_seq", maxSeq, Self.maxSeqLimit)] where v > limit {
+            try fail("config field \(name) is \(v): it must be at most \(limit)")
+        }
         if channels != 1 && channels != 3 { try fail("config field channels is \(channels): use 1 (gray) or 3 (RGB)") }
         if imageSize % patch != 0 {
             try fail("config field image_size \(imageSize) is not a multiple of patch \(patch): choose a patch that divides it")
@@ -70,7 +111,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if maxSeq <= nPatches {
             try fail("config field max_seq \(maxSeq) leaves no room for text after \(nPatches) image tokens: raise max_seq")
         }
-        if !(normEps > 0) { try fail("config field norm_eps is \(normEps): it must be positive") }
+        if !(normEps > 0) || !(normEps <= Self.maxNormEps) {
+            try fail("config field norm_eps is \(normEps): it must be a finite number above 0 and at most \(Self.maxNormEps)")
+        }
+        if parameterCount > Self.maxParameters {
+            try fail("config has \(parameterCount) parameters, more than the \(Self.maxParameters) allowed: "
+                + "lower d_model, the layer counts, vocab_size or max_seq")
+        }
     }
 
     // MARK: - Metadata strings
@@ -118,6 +165,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 /// field and says how to fix it.
 public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Control characters (from a file's metadata) are escaped.
+    public init(_ message: String) { self.message = JSONLiteral.escapingControls(message) }
     public var description: String { message }
 }

@@ -118,14 +118,16 @@ public struct Evaluator {
         self.sampler = sampler; self.samplesPerQuestion = samplesPerQuestion; self.seed = seed
     }
 
-    /// Evaluates `model` on every sample of `dataset`.
+    /// Evaluates `model` on every sample of `dataset`. Throws `RLError.invalidOption` when a
+    /// setting is out of its range (`Evaluator.optionRules`).
     public func evaluate(_ model: MedR1Model, on dataset: Dataset, images: ImageCache? = nil,
                          name: String? = nil) throws -> EvalReport {
+        try validate()
         let t0 = Date()
         let cache = images ?? ImageCache(config: model.config)
         let enc = ExampleEncoder(tokenizer: tokenizer, template: template, answerStyle: answerStyle)
         var s = Sampler(config: sampler, seed: seed)
-        let k = sampler.greedy ? 1 : max(1, samplesPerQuestion)
+        let k = sampler.greedy ? 1 : samplesPerQuestion
         let noThink = template == .noThinking
         let formatOK: (String) -> Bool = { noThink ? RewardMatch.answerOnly($0) : RewardMatch.thinkAnswer($0) }
         var rep = EvalReport(name: name ?? dataset.name, greedy: sampler.greedy, temperature: sampler.temperature)

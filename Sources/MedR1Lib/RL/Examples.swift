@@ -29,10 +29,10 @@ public final class ImageCache {
         if let x = store[s.imagePath] { return x }
         let x: [Float]
         do { x = try loader(s) } catch {
-            throw RLError.badState("image of sample \(s.id) (\(s.imagePath)): \(error)")
+            throw RLError.badImage("cannot read the image of sample \(s.id) (\(s.imagePath)): \(error)")
         }
         guard x.count == imageSize * imageSize * channels else {
-            throw RLError.badState("image of sample \(s.id) has \(x.count) values, expected "
+            throw RLError.badImage("the image of sample \(s.id) has \(x.count) values, expected "
                                    + "\(imageSize)x\(imageSize)x\(channels) = \(imageSize * imageSize * channels)")
         }
         store[s.imagePath] = x

@@ -5,7 +5,9 @@
 //   reference: log-probs of the completions under the frozen reference (when beta != 0)
 //   policy   : teacher-forced log-probs with gradient, dL/dlogp from GRPOLoss, backward
 //   update   : clip the global grad norm, AdamW at the scheduled lr (numIterations times)
-// The step is all-or-nothing: if a reward throws, neither the model nor the RNG moves.
+// The step is all-or-nothing: if a reward throws or returns a bad value, or an update would
+// make the loss, the gradient norm, a weight or a moment non-finite, neither the model, the
+// optimiser, the RNG nor the prompt order moves.
 import Foundation
 
 /// Everything sampled and scored in one step, kept for inspection.
@@ -52,6 +54,8 @@ public final class GRPOTrainer {
 
     var sampler: Sampler
     var order: SampleOrder
+    /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
+    var historyLog = HistoryLog()
     var rolloutSeconds = 0.0
     /// Wall seconds of the last step's phases: sampling + rewards, reference log-probs, policy
     /// forward/backward + optimiser. Kept out of the metrics so that recorded runs replay exactly.
@@ -66,12 +70,11 @@ public final class GRPOTrainer {
                 template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
                 images: ImageCache? = nil, metricsFile: URL? = nil) throws {
         try config.validate()
-        guard !dataset.isEmpty else { throw RLError.emptyDataset("GRPOTrainer needs at least one sample in '\(dataset.name)'") }
-        guard !rewards.isEmpty else { throw RLError.invalidConfig("GRPOTrainer needs at least one reward (e.g. [.format, .accuracy])") }
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw RLError.invalidConfig("tokenizer has \(tokenizer.vocabSize) tokens but the model's vocab_size is "
-                                        + "\(model.config.vocabSize): make the model with vocabSize >= \(tokenizer.vocabSize)")
-        }
+        guard !dataset.isEmpty else { throw RLError.emptyDataset("grpo: the data set '\(dataset.name)' has no samples to train on") }
+        guard !rewards.isEmpty else { throw RLError.invalidOption("grpo: rewards is empty; give at least one, e.g. [format(), accuracy()]") }
+        try Reward.checkWeights(rewards, owner: "grpo")
+        try checkVocabulary(tokenizer, model, owner: "grpo")
+        if let reference { try GRPOTrainer.checkReference(reference, policy: model) }
         self.model = model
         self.reference = reference ?? model.copy()
         self.dataset = dataset
@@ -79,12 +82,24 @@ public final class GRPOTrainer {
         self.images = images ?? ImageCache(config: model.config)
         self.rewards = rewards
         self.config = config
-        self.optimizer = AdamW(model: model, config: AdamWConfig(
-            lr: Float(config.learningRate), beta1: Float(config.adamBeta1), beta2: Float(config.adamBeta2),
-            eps: Float(config.adamEps), weightDecay: Float(config.weightDecay)))
+        self.optimizer = AdamW(model: model, config: config.adamW)
         self.history = MetricsHistory(fileURL: metricsFile)
         self.sampler = Sampler(config: GRPOTrainer.samplerConfig(config), seed: config.seed)
         self.order = SampleOrder(count: dataset.count, seed: config.seed)
+    }
+
+    /// The reference must be a separate model of the policy's architecture (the KL compares
+    /// their log-probs token by token, and a shared object would move with the policy).
+    static func checkReference(_ reference: MedR1Model, policy: MedR1Model) throws {
+        guard reference !== policy else {
+            throw RLError.invalidOption("grpo: the reference is the policy itself, so the KL would always be 0; "
+                                        + "give a copy of the model, or no reference for a frozen copy made now")
+        }
+        guard reference.config == policy.config else {
+            let diff = ModelConfig.differences(reference: reference.config, policy: policy.config)
+            throw RLError.invalidOption("grpo: the reference model's architecture differs from the policy's ("
+                                        + diff.joined(separator: ", ") + "); give a copy of the policy's model")
+        }
     }
 
     static func samplerConfig(_ c: GRPOConfig) -> SamplerConfig {
@@ -98,6 +113,7 @@ public final class GRPOTrainer {
         change(&c)
         try c.validate()
         config = c
+        optimizer.config = c.adamW
         sampler.config = GRPOTrainer.samplerConfig(c)
     }
 
@@ -118,6 +134,7 @@ public final class GRPOTrainer {
     /// advances the sampler's RNG.
     public func rollout(_ samples: [Sample]) throws -> Rollout {
         let g = config.group
+        try Reward.checkWeights(rewards, owner: "grpo")
         var completions: [Completion] = []
         completions.reserveCapacity(samples.count * g)
         let imgs = try samples.map { try images.image(for: $0) }
@@ -139,25 +156,29 @@ public final class GRPOTrainer {
     // MARK: - Step
 
     /// One rollout and update. Throws (leaving model, optimiser, RNG and counters as they
-    /// were) when a reward throws or returns a non-finite value.
+    /// were) when a reward throws or returns a bad value, or when the update would make the
+    /// loss, the gradient norm, a weight or a moment non-finite (`RLError.nonFiniteUpdate`).
     @discardableResult
     public func step() throws -> StepMetrics {
         let t0 = Date()
         let savedSampler = sampler, savedOrder = order
-        let picked = order.next(config.promptsPerStep).map { dataset.samples[$0] }
-        let ro: Rollout
-        do { ro = try rollout(picked) } catch {
+        do {
+            let picked = order.next(config.promptsPerStep).map { dataset.samples[$0] }
+            let ro = try rollout(picked)
+            rolloutSeconds = Date().timeIntervalSince(t0)
+            return try update(with: ro, started: t0)
+        } catch {
             sampler = savedSampler
             order = savedOrder
+            rolloutSeconds = 0
             throw error
         }
-        rolloutSeconds = Date().timeIntervalSince(t0)
-        let metrics = try update(with: ro, started: t0)
-        return metrics
     }
 
     /// The optimisation half of a step on a given rollout (public so a caller can score a
-    /// rollout itself, e.g. from the language).
+    /// rollout itself, e.g. from the language). Throws `RLError.nonFiniteUpdate`, with the
+    /// model, optimiser and counters as before, when an update would make the loss, the
+    /// gradient norm, a weight or a moment non-finite.
     public func update(with ro: Rollout, started t0: Date = Date()) throws -> StepMetrics {
         let n = ro.completions.count
         var imgs: [[Float]] = [], seqs: [[Int]] = [], starts: [Int] = []
@@ -181,6 +202,8 @@ public final class GRPOTrainer {
         var old: [[Float]]? = nil
         var lossSum = 0.0, klSum = 0.0, low = 0.0, high = 0.0, region = 0.0, gnSum = 0.0, entropy = 0.0
         var lr = 0.0
+        // Several updates per rollout: keep what the first changes, to undo it if a later one fails.
+        let undo = config.numIterations > 1 ? UpdateUndo(model, optimizer) : nil
         for it in 0..<config.numIterations {
             model.zeroGrad()
             // Forward, loss gradient and backward a chunk of prompt groups at a
@@ -203,7 +226,13 @@ public final class GRPOTrainer {
             let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
                                             : clipGradNorm(model, maxNorm: .infinity)
             lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
-            optimizer.step(model, lr: Float(lr))
+            do {
+                try checkedUpdate(model, optimizer, mode: "grpo", step: stepCount + 1, loss: loss.loss, gradNorm: gn, lr: lr)
+            } catch {
+                undo?.restore(model, optimizer)
+                model.zeroGrad()
+                throw error
+            }
             lossSum += loss.loss; klSum += loss.kl; gnSum += Double(gn)
             low += loss.clipLow; high += loss.clipHigh; region += loss.clipRegion
         }

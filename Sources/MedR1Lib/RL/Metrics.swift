@@ -143,18 +143,14 @@ public struct MetricsHistory: Sendable, Equatable {
 
     /// Appends one line to a file, creating it (and its directory) when missing.
     public static func appendLine(_ line: String, to url: URL) throws {
-        let fm = FileManager.default
         do {
-            if !fm.fileExists(atPath: url.path) {
-                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                _ = fm.createFile(atPath: url.path, contents: nil)
-            }
-            let h = try FileHandle(forWritingTo: url)
-            defer { try? h.close() }
-            try h.seekToEnd()
-            try h.write(contentsOf: Data((line + "\n").utf8))
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw FileIO.failure(url.path, "cannot open") }
+            defer { close(fd) }
+            try FileIO.writeAll(fd, Data((line + "\n").utf8), path: url.path)
         } catch {
-            throw RLError.badState("cannot append metrics to \(url.path): \(error.localizedDescription); "
+            throw RLError.badState("cannot append metrics to \(url.path): \(FileIO.reason(error)); "
                                    + "check that the directory exists and is writable")
         }
     }

@@ -208,7 +208,7 @@ public struct RewardError: Error, CustomStringConvertible {
     public var reward: String
     public var completionIndex: Int
     public var completion: Completion
-    /// The thrown error's text, or "returned nan" / "returned inf".
+    /// The thrown error's text, or "returned nan" / "returned inf" / "returned 1e308, outside ...".
     public var reason: String
 
     public var description: String {
@@ -216,7 +216,7 @@ public struct RewardError: Error, CustomStringConvertible {
         return "reward '\(reward)' failed on completion \(completionIndex) "
             + "(prompt \(completion.promptIndex), sample \(completion.sample.id)): \(reason); "
             + "completion text: \(shown.debugDescription). The step was not applied; "
-            + "fix the reward so it returns a finite number for every completion."
+            + "fix the reward so it returns a number in \(Reward.allowedRange) for every completion."
     }
 }
 
@@ -239,8 +239,11 @@ public struct RewardTable: Codable, Sendable, Equatable {
     }
 
     /// Runs each reward on each completion. Throws `RewardError` for the first throw or
-    /// non-finite value, naming the reward and the completion.
+    /// value outside `Reward.allowedRange` (non-finite or huge: the group statistics would
+    /// overflow), naming the reward and the completion; `RLError.invalidOption` for a weight
+    /// outside it.
     public static func evaluate(_ rewards: [Reward], on completions: [Completion]) throws -> RewardTable {
+        try Reward.checkWeights(rewards, owner: "rewards")
         var values: [[Double]] = []
         for r in rewards {
             var row = [Double](repeating: 0, count: completions.count)
@@ -250,9 +253,10 @@ public struct RewardTable: Codable, Sendable, Equatable {
                     throw RewardError(reward: r.name, completionIndex: i, completion: c,
                                       reason: "threw \(String(describing: error))")
                 }
-                guard v.isFinite else {
+                guard Reward.allowedRange.contains(v) else {
                     throw RewardError(reward: r.name, completionIndex: i, completion: c,
-                                      reason: "returned \(v)")
+                                      reason: "returned \(OptionRange.format(v))"
+                                          + (v.isFinite ? ", outside the allowed \(Reward.allowedRange)" : ""))
                 }
                 row[i] = v
             }

@@ -19,24 +19,21 @@ public final class SFTTrainer {
     /// Called after every step with its metrics.
     public var onStep: ((StepMetrics) -> Void)?
     var order: SampleOrder
+    /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
+    var historyLog = HistoryLog()
 
     public init(model: MedR1Model, tokenizer: Tokenizer, dataset: Dataset, config: SFTConfig = SFTConfig(),
                 template: PromptTemplate = .default, answerStyle: AnswerStyle = .text,
                 images: ImageCache? = nil, metricsFile: URL? = nil) throws {
         try config.validate()
-        guard !dataset.isEmpty else { throw RLError.emptyDataset("SFTTrainer needs at least one sample in '\(dataset.name)'") }
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw RLError.invalidConfig("tokenizer has \(tokenizer.vocabSize) tokens but the model's vocab_size is "
-                                        + "\(model.config.vocabSize): make the model with vocabSize >= \(tokenizer.vocabSize)")
-        }
+        guard !dataset.isEmpty else { throw RLError.emptyDataset("sft: the data set '\(dataset.name)' has no samples to train on") }
+        try checkVocabulary(tokenizer, model, owner: "sft")
         self.model = model
         self.dataset = dataset
         self.encoder = ExampleEncoder(tokenizer: tokenizer, template: template, answerStyle: answerStyle)
         self.images = images ?? ImageCache(config: model.config)
         self.config = config
-        self.optimizer = AdamW(model: model, config: AdamWConfig(
-            lr: Float(config.learningRate), beta1: Float(config.adamBeta1), beta2: Float(config.adamBeta2),
-            eps: Float(config.adamEps), weightDecay: Float(config.weightDecay)))
+        self.optimizer = AdamW(model: model, config: config.adamW)
         self.history = MetricsHistory(fileURL: metricsFile)
         self.order = SampleOrder(count: dataset.count, seed: config.seed)
     }
@@ -47,6 +44,7 @@ public final class SFTTrainer {
         change(&c)
         try c.validate()
         config = c
+        optimizer.config = c.adamW
     }
 
     @discardableResult
@@ -71,25 +69,35 @@ public final class SFTTrainer {
 
     /// One batch: loss = -(1/N) sum of target-token log-probs (N target tokens in the
     /// batch, as TRL's SFT averages over completion tokens), backward, clip, AdamW.
+    /// Throws `RLError.nonFiniteUpdate`, with model, optimiser and data order as before,
+    /// when the update would make the loss, the gradient norm, a weight or a moment non-finite.
     @discardableResult
     public func step() throws -> StepMetrics {
         let t0 = Date()
         let savedOrder = order
-        let samples = order.next(config.batchSize).map { dataset.samples[$0] }
-        let (imgs, seqs, starts): ([[Float]], [[Int]], [Int])
-        do { (imgs, seqs, starts) = try batch(samples) } catch { order = savedOrder; throw error }
-        model.zeroGrad()
-        let r = try model.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: 1,
-                                    withGrad: true, entropy: false)
-        let n = r.logProbs.reduce(0) { $0 + $1.count }
-        var nll = 0.0
-        for row in r.logProbs { for x in row { nll -= Double(x) } }
-        let d = Float(-1.0 / Double(max(n, 1)))
-        let grads = r.logProbs.map { [Float](repeating: d, count: $0.count) }
-        try model.backward(r, dLogProbs: grads)
-        let gn = clipGradNorm(model, maxNorm: config.maxGradNorm > 0 ? Float(config.maxGradNorm) : .infinity)
-        let lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
-        optimizer.step(model, lr: Float(lr))
+        let nll: Double, n: Int, gn: Float, lr: Double
+        do {
+            let samples = order.next(config.batchSize).map { dataset.samples[$0] }
+            let (imgs, seqs, starts) = try batch(samples)
+            model.zeroGrad()
+            let r = try model.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: 1,
+                                            withGrad: true, entropy: false)
+            n = r.logProbs.reduce(0) { $0 + $1.count }
+            var sum = 0.0
+            for row in r.logProbs { for x in row { sum -= Double(x) } }
+            nll = sum
+            let d = Float(-1.0 / Double(max(n, 1)))
+            let grads = r.logProbs.map { [Float](repeating: d, count: $0.count) }
+            try model.backward(r, dLogProbs: grads)
+            gn = clipGradNorm(model, maxNorm: config.maxGradNorm > 0 ? Float(config.maxGradNorm) : .infinity)
+            lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
+            try checkedUpdate(model, optimizer, mode: "sft", step: stepCount + 1, loss: nll / Double(max(n, 1)),
+                              gradNorm: gn, lr: lr)
+        } catch {
+            model.zeroGrad()
+            order = savedOrder
+            throw error
+        }
         model.zeroGrad()
         stepCount += 1
         var m = StepMetrics(step: stepCount, mode: "sft")
@@ -112,9 +120,9 @@ public final class SFTTrainer {
             var seq = p + t
             if seq.count > room { seq = Array(seq.prefix(room)) }
             guard seq.count > p.count else {
-                throw RLError.invalidConfig("sample \(s.id): prompt has \(p.count) tokens, no room for the target "
+                throw RLError.invalidOption("sft: the prompt of sample \(s.id) has \(p.count) tokens, no room for the target "
                                             + "within max_seq \(model.config.maxSeq) - \(model.config.nPatches) image tokens; "
-                                            + "use a shorter template or a larger maxSeq")
+                                            + "use a shorter template or a model with a larger max_seq")
             }
             seqs.append(seq)
             starts.append(p.count)

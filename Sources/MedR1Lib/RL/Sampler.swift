@@ -64,12 +64,14 @@ public struct Sampler: Sendable {
     ///   - images: one preprocessed image per prompt, (imageSize, imageSize, channels) in [-1, 1].
     ///   - prompts: text token ids per prompt, starting with <|bos|>; at least one token each.
     /// - Returns: result[p][g], completion g of prompt p.
+    /// - Throws: `RLError.invalidOption` when a setting is out of its range (`SamplerConfig.optionRules`).
     public mutating func sampleBatch(model: MedR1Model, images: [[Float]], prompts: [[Int]], count: Int,
                                      eos: Int, sharePrefix: Bool = true) throws -> [[SampledCompletion]] {
         guard images.count == prompts.count, count >= 1, prompts.allSatisfy({ !$0.isEmpty }) else {
             throw RLError.invalidConfig("sampler: give one image per prompt, non-empty prompts and count >= 1 "
                                         + "(got \(images.count) images, \(prompts.count) prompts, count \(count))")
         }
+        try config.validate()
         let cfg = model.config
         let longest = prompts.map(\.count).max() ?? 0
         let cap = max(0, min(config.maxTokens, cfg.maxSeq - cfg.nPatches - longest))

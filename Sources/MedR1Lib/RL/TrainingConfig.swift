@@ -43,12 +43,21 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
 /// GRPO trainer settings. Defaults: model-spec.md's GRPO section, training-recipe.md §3.
 /// The optimiser settings SFT and GRPO share (AdamW, clipping, schedule).
 public protocol OptimizerSettings {
+    var learningRate: Double { get set }
     var schedule: LRSchedule { get set }
     var maxGradNorm: Double { get set }
     var weightDecay: Double { get set }
     var adamBeta1: Double { get set }
     var adamBeta2: Double { get set }
     var adamEps: Double { get set }
+}
+
+extension OptimizerSettings {
+    /// The AdamW settings (the learning rate is given at each step, from the schedule).
+    public var adamW: AdamWConfig {
+        AdamWConfig(lr: Float(learningRate), beta1: Float(adamBeta1), beta2: Float(adamBeta2), eps: Float(adamEps),
+                    weightDecay: Float(weightDecay))
+    }
 }
 
 public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
@@ -101,18 +110,10 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
                        maxCompletionTokens: maxCompletionTokens)
     }
 
-    /// Throws when a setting cannot work, saying which and how to fix it.
+    /// Throws `RLError.invalidOption` for the first setting out of its range in
+    /// `GRPOConfig.optionRules`, in the language's spelling: "grpo: adam_beta1 must be in [0, 1), got 1".
     public func validate() throws {
-        func bad(_ s: String) -> RLError { RLError.invalidConfig("GRPOConfig." + s) }
-        if group < 2 { throw bad("group is \(group): GRPO needs at least 2 completions per prompt to compare them") }
-        if promptsPerStep < 1 { throw bad("promptsPerStep is \(promptsPerStep): use 1 or more") }
-        if !(temperature > 0) { throw bad("temperature is \(temperature): use a value > 0 (greedy is for evaluation)") }
-        if maxCompletionTokens < 1 { throw bad("maxCompletionTokens is \(maxCompletionTokens): use 1 or more") }
-        if numIterations < 1 { throw bad("numIterations is \(numIterations): use 1 or more") }
-        if epsLow < 0 || epsHigh < 0 { throw bad("epsLow/epsHigh must be >= 0") }
-        if !(learningRate >= 0) { throw bad("learningRate is \(learningRate): use a value >= 0") }
-        if !(topP > 0 && topP <= 1) { throw bad("topP is \(topP): use a value in (0, 1]") }
-        if topK < 0 { throw bad("topK is \(topK): use 0 (off) or a positive count") }
+        try GRPOConfig.optionRules.validate(self, owner: "grpo")
     }
 }
 
@@ -136,22 +137,31 @@ public struct SFTConfig: Codable, Sendable, Equatable, OptimizerSettings {
 
     public init() {}
 
+    /// Throws `RLError.invalidOption` for the first setting out of its range in `SFTConfig.optionRules`.
     public func validate() throws {
-        if batchSize < 1 { throw RLError.invalidConfig("SFTConfig.batchSize is \(batchSize): use 1 or more") }
-        if !(learningRate >= 0) { throw RLError.invalidConfig("SFTConfig.learningRate is \(learningRate): use a value >= 0") }
+        try SFTConfig.optionRules.validate(self, owner: "sft")
     }
 }
 
 /// Errors of the RL part (rewards have their own `RewardError`).
 public enum RLError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
+    /// An option out of its allowed range; the message names the option as a script spells it.
+    case invalidOption(String)
+    /// A trainer was given a data set without samples; the message names the builtin and the set.
     case emptyDataset(String)
     case badState(String)
+    /// A sample's image cannot be read or has the wrong size.
+    case badImage(String)
+    /// A step whose update would make the loss, the gradient norm, a weight or an optimiser
+    /// moment non-finite; it was not applied.
+    case nonFiniteUpdate(String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let s): return "invalid config: \(s)"
-        case .emptyDataset(let s): return "empty data set: \(s)"
+        case .invalidOption(let s), .badImage(let s), .nonFiniteUpdate(let s): return s
+        case .emptyDataset(let s): return s
         case .badState(let s): return "trainer state: \(s)"
         }
     }

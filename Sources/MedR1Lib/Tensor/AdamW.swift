@@ -45,10 +45,7 @@ public final class AdamW {
     public func step(_ model: MedR1Model, lr: Float? = nil) {
         precondition(m.count == model.parameterCount, "AdamW: made for another model size")
         stepCount += 1
-        let c = config
-        let lr = lr ?? c.lr
-        let bc1 = 1 - Float(Foundation.pow(Double(c.beta1), Double(stepCount)))
-        let bc2 = 1 - Float(Foundation.pow(Double(c.beta2), Double(stepCount)))
+        let u = Update(config, lr: lr, step: stepCount)
         let w = model.values.pointer, g = model.grads.pointer
         let n = model.parameterCount
         m.withUnsafeMutableBufferPointer { mb in
@@ -56,15 +53,63 @@ public final class AdamW {
                 let mp = mb.baseAddress!, vp = vb.baseAddress!
                 Parallelism.parallelRanges(n, minChunk: 1 << 15) { range in
                     for i in range {
-                        let gi = g[i]
-                        let mi = c.beta1 * mp[i] + (1 - c.beta1) * gi
-                        let vi = c.beta2 * vp[i] + (1 - c.beta2) * gi * gi
-                        mp[i] = mi; vp[i] = vi
-                        let upd = (mi / bc1) / ((vi / bc2).squareRoot() + c.eps)
-                        w[i] -= lr * (upd + c.weightDecay * w[i])
+                        let (mi, vi, wi) = u.apply(m: mp[i], v: vp[i], g: g[i], w: w[i])
+                        mp[i] = mi; vp[i] = vi; w[i] = wi
                     }
                 }
             }
+        }
+    }
+
+    /// What `step(model, lr:)` would make non-finite, without changing anything: the
+    /// first parameter value (flat index) whose new weight, first or second moment is
+    /// not finite, or nil when the whole update is finite. The same arithmetic as
+    /// `step`, so a nil here means `step` writes only finite values.
+    public func nonFiniteAfterStep(_ model: MedR1Model, lr: Float? = nil) -> (index: Int, what: String)? {
+        precondition(m.count == model.parameterCount, "AdamW: made for another model size")
+        let u = Update(config, lr: lr, step: stepCount + 1)
+        let w = model.values.pointer, g = model.grads.pointer
+        let n = model.parameterCount
+        let chunk = 1 << 15
+        let chunks = (n + chunk - 1) / chunk
+        var found = [Int](repeating: -1, count: chunks)
+        m.withUnsafeBufferPointer { mb in
+            v.withUnsafeBufferPointer { vb in
+                found.withUnsafeMutableBufferPointer { fb in
+                    let mp = mb.baseAddress!, vp = vb.baseAddress!, fp = UncheckedSendable(fb.baseAddress!)
+                    Parallelism.parallelFor(chunks) { c in
+                        for i in (c * chunk)..<min(n, (c + 1) * chunk) {
+                            let (mi, vi, wi) = u.apply(m: mp[i], v: vp[i], g: g[i], w: w[i])
+                            if !(mi.isFinite && vi.isFinite && wi.isFinite) { fp.value[c] = i; break }
+                        }
+                    }
+                }
+            }
+        }
+        guard let i = found.first(where: { $0 >= 0 }) else { return nil }
+        let u1 = u.apply(m: m[i], v: v[i], g: g[i], w: w[i])
+        let what = !u1.m.isFinite ? "first moment" : !u1.v.isFinite ? "second moment" : "weight"
+        return (i, what)
+    }
+
+    /// The per-value arithmetic of one step, shared by `step` and `nonFiniteAfterStep`.
+    struct Update: Sendable {
+        let c: AdamWConfig
+        let lr: Float, bc1: Float, bc2: Float
+
+        init(_ c: AdamWConfig, lr: Float?, step t: Int) {
+            self.c = c
+            self.lr = lr ?? c.lr
+            bc1 = 1 - Float(Foundation.pow(Double(c.beta1), Double(t)))
+            bc2 = 1 - Float(Foundation.pow(Double(c.beta2), Double(t)))
+        }
+
+        @inline(__always)
+        func apply(m: Float, v: Float, g gi: Float, w: Float) -> (m: Float, v: Float, w: Float) {
+            let mi = c.beta1 * m + (1 - c.beta1) * gi
+            let vi = c.beta2 * v + (1 - c.beta2) * gi * gi
+            let upd = (mi / bc1) / ((vi / bc2).squareRoot() + c.eps)
+            return (mi, vi, w - lr * (upd + c.weightDecay * w))
         }
     }
 }

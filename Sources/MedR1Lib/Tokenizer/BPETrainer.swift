@@ -16,6 +16,7 @@ extension Tokenizer {
     /// Special-token spellings in the corpus are atoms and never merged into.
     /// Stops early (smaller vocabulary) only when no adjacent pair is left;
     /// a `vocabSize` at or below 263 (specials + bytes) gives a byte-only tokenizer.
+    /// No merge makes a token longer than `maxTokenBytes` (what `init(json:)` accepts).
     public static func train(corpus: [String], vocabSize: Int) -> Tokenizer {
         let wantMerges = max(0, vocabSize - firstMergeId)
         if wantMerges == 0 { return Tokenizer(merges: []) }
@@ -52,11 +53,14 @@ extension Tokenizer {
 
         // 3. Merge loop.
         var merges: [(left: Int, right: Int)] = []
-        merges.reserveCapacity(wantMerges)
+        merges.reserveCapacity(min(wantMerges, 1 << 16))  // the corpus may run out of pairs long before
+        var tokenLength = [Int](repeating: 1, count: firstMergeId)  // bytes (specials never merge)
         var touched: [UInt64: Int] = [:]
         while merges.count < wantMerges, let top = heap.pop() {
             guard let current = pairCount[top.key], current == top.count, current > 0 else { continue }
             let left = Int(top.key >> 32), right = Int(top.key & 0xFFFF_FFFF)
+            guard tokenLength[left] + tokenLength[right] <= maxTokenBytes else { continue }
+            tokenLength.append(tokenLength[left] + tokenLength[right])
             let newId = firstMergeId + merges.count
             merges.append((left, right))
             touched.removeAll(keepingCapacity: true)
