@@ -21,6 +21,8 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
+// Inputs that loop until Ctrl-C are common; a short wait keeps the rate up.
+FuzzTarget.interruptAfter = 0.25
 FuzzTarget.startWatchdog()
 var argc = CommandLine.argc
 var argv = CommandLine.unsafeArgv

@@ -11,10 +11,8 @@ final class FuzzTests: XCTestCase {
     /// fix it waits for. A crash of one of these is reported, not failed;
     /// once it runs cleanly the test says so, and the entry should go.
     static let pending: [String: String] = [
-        "hang-recursion-ignores-ctrl-c.medr1": "the interpreter polling Ctrl-C at function calls, not only in loops",
         "crash-list-index-huge-number.medr1": "an index beyond Int's range reported as out of range (Interpreter.listIndex)",
         "crash-string-index-huge-number.medr1": "an index beyond Int's range reported as out of range (Interpreter.listIndex)",
-        "crash-sampler-negative-seed.medr1": "a negative seed: option refused with an error, not converted to UInt64",
     ]
 
     static var repository: URL {
