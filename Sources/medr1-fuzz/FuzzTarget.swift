@@ -29,6 +29,8 @@ enum FuzzTarget {
     nonisolated(unsafe) static var generation: Int = 0
     nonisolated(unsafe) static var startedAt: Double = 0
     nonisolated(unsafe) static var running = false
+    /// The last generation the watchdog pressed Ctrl-C for.
+    nonisolated(unsafe) static var pressedGeneration = -1
     private static let lock = NSLock()
     private static let sandboxDirectory = FileManager.default.temporaryDirectory
         .appendingPathComponent("medr1-fuzz-\(getpid())")
@@ -54,6 +56,9 @@ enum FuzzTarget {
                 let elapsed = now() - start
                 if elapsed > interruptAfter, pressedFor != gen {
                     pressedFor = gen
+                    lock.lock()
+                    pressedGeneration = gen
+                    lock.unlock()
                     Interrupt.request()
                 }
                 if elapsed > interruptAfter + 1, pressedTwiceFor != gen {
@@ -88,17 +93,19 @@ enum FuzzTarget {
             Builtin(name) { _, _ in throw RuntimeError("'\(name)' is not available in the fuzzer's sandbox") }
         }
         for name in withheld { session.interpreter.globals.define(name, .function(refuse(name))) }
-        lock.lock()
-        generation += 1
-        startedAt = now()
-        running = true
-        lock.unlock()
         if diags.isEmpty {
+            startClock()
             _ = session.run(source: source, file: "<fuzz>")
         } else {
+            // Each line has the whole wait before Ctrl-C; the first line that
+            // needed it ends the input (the session clears the press).
             for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+                let gen = startClock()
                 _ = session.push(String(line))
-                if Interrupt.isRequested { break }
+                lock.lock()
+                let pressed = pressedGeneration == gen
+                lock.unlock()
+                if pressed { break }
             }
         }
         lock.lock()
@@ -106,6 +113,17 @@ enum FuzzTarget {
         lock.unlock()
         Interrupt.clear()
         return diags.isEmpty
+    }
+
+    /// A new generation for the watchdog: its wait before Ctrl-C starts now.
+    @discardableResult
+    private static func startClock() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        generation += 1
+        startedAt = now()
+        running = true
+        return generation
     }
 }
 
