@@ -4,15 +4,29 @@
 //   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CPNG; CEditLine under medr1-repl)
 import PackageDescription
 
-let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-// MedR1Lib's kernels (exp, GELU, norms, softmax) use 8-wide SIMD: let them
-// compile to AVX2 on the x86-64 machines this project targets.
-let optimiseKernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release))]
-// MedR1AVX512 holds AVX-512 copies of the hottest kernels, compiled for
-// AVX-512 in every configuration; MedR1Lib calls them only on a processor
-// that has it (SIMDLevel), so the binaries still run on AVX2-only machines.
-let avx512Kernels: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"]),
-                                     .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// Everything builds with Swift's checks on (plain -O in release): an index
+// out of range stops the program instead of reading memory. The kernels that
+// work on raw pointers check the ids they index with at entry
+// (MedR1Lib/Tensor); docs/performance.md has the measurement of -O against
+// -Ounchecked.
+//
+// Processor tuning: MedR1Lib's 8-wide SIMD kernels compile for AVX2 (haswell)
+// in release builds, and MedR1AVX512 holds AVX-512 copies of the hottest
+// kernels, compiled for skylake-avx512 and called only on a processor that has
+// it (SIMDLevel), so the binaries still run on AVX2-only machines. Swift has
+// no per-function target attribute, so this takes `-target-cpu`, which
+// SwiftPM counts as an unsafe flag; SwiftPM before 6.2 refuses a versioned
+// dependency whose library products contain one. So the tuning is off when
+// this package is another package's dependency checkout (it then lives in a
+// `checkouts` directory) or when MEDR1_PORTABLE=1: the package then has no
+// unsafe flags, the kernels compile for baseline x86-64 (slower) and the
+// AVX-512 copies are never called (MEDR1_PORTABLE_KERNELS).
+let portable = Context.environment["MEDR1_PORTABLE"] == "1"
+    || Context.packageDirectory.split(separator: "/").contains("checkouts")
+let optimiseKernels: [SwiftSetting] = portable
+    ? [.define("MEDR1_PORTABLE_KERNELS")]
+    : [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
+let avx512Kernels: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 
 let package = Package(
     name: "medr1",
@@ -34,15 +48,15 @@ let package = Package(
                        providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
-        .target(name: "Lang", swiftSettings: optimise),
+        .target(name: "Lang"),
         .target(name: "MedR1AVX512", swiftSettings: avx512Kernels),
         .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "MedR1AVX512"], swiftSettings: optimiseKernels),
-        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"], swiftSettings: optimise),
+        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"]),
         .executableTarget(name: "medr1-repl",
                           dependencies: ["Runtime", "MedR1Lib", "CEditLine",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          swiftSettings: optimise),
-        .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"], swiftSettings: optimise),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "medr1-bench", dependencies: ["MedR1Lib"]),
+        .executableTarget(name: "medr1-fuzz", dependencies: ["Lang", "MedR1Lib", "Runtime"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LangTests", dependencies: ["Lang", "TestSupport"],
                     resources: [.copy("Scripts")]),
@@ -51,5 +65,6 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"],
                     resources: [.copy("Scripts")]),
         .testTarget(name: "ReplTests", dependencies: ["medr1-repl", "TestSupport"]),
+        .testTarget(name: "FuzzTests", dependencies: ["medr1-fuzz"], resources: [.copy("Regressions")]),
     ]
 )

@@ -124,10 +124,10 @@ final class CommandLineTests: XCTestCase {
 
         var screen: String { (try? tmux(["capture-pane", "-p", "-t", "0"])) ?? "" }
 
-        /// Waits until the screen satisfies `condition` (up to 10 s); returns the screen.
+        /// Waits until the screen satisfies `condition` (up to 30 s, for a loaded machine); returns the screen.
         @discardableResult
         func waitFor(_ what: String, _ condition: (String) -> Bool) -> String {
-            let deadline = Date().addingTimeInterval(10)
+            let deadline = Date().addingTimeInterval(30)
             var text = screen
             while !condition(text) && Date() < deadline {
                 usleep(50_000)

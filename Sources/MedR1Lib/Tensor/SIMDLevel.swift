@@ -14,15 +14,20 @@ public enum SIMDLevel {
     /// listed in /proc/cpuinfo's flags, unless MEDR1_AVX512 is "0" or the
     /// process runs under valgrind (which does not emulate AVX-512 although
     /// /proc/cpuinfo lists it). Set MEDR1_AVX512=0 to compare with the AVX2
-    /// kernels.
+    /// kernels. Always false in a portable build (Package.swift).
     public static let avx512: Bool = detect(flags: cpuFlags(), environment: ProcessInfo.processInfo.environment)
 
     /// The decision of `avx512` from the processor's flags and the environment.
     static func detect(flags: Set<Substring>, environment: [String: String]) -> Bool {
+        #if MEDR1_PORTABLE_KERNELS
+        // MedR1AVX512 was built without AVX-512 code generation (Package.swift).
+        return false
+        #else
         if environment["MEDR1_AVX512"] == "0" { return false }
         // valgrind preloads its core library (vgpreload_core-...) into the program it runs.
         if environment["LD_PRELOAD"]?.contains("vgpreload") == true { return false }
         return flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"])
+        #endif
     }
 
     /// The first "flags" line of /proc/cpuinfo as a set (empty where there is none).

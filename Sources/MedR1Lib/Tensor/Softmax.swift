@@ -83,6 +83,7 @@ enum TokenLogProbs {
     static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
                         logp: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>?,
                         rows: Int, vocab: Int, scratch: FloatBuffer) {
+        precondition(ids: targets, count: rows, below: vocab, "TokenLogProbs.forward")
         let inv = 1 / temperature
         let chunks = Parallelism.workers(rows / 64 + 1)
         let tmpAll = scratch.reserve(chunks * vocab)
@@ -105,6 +106,7 @@ enum TokenLogProbs {
     /// Writes dlogits (rows, vocab).
     static func backward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int>, temperature: Float,
                          dlogp: UnsafePointer<Float>, dlogits: UnsafeMutablePointer<Float>, rows: Int, vocab: Int) {
+        precondition(ids: targets, count: rows, below: vocab, "TokenLogProbs.backward")
         let inv = 1 / temperature
         Parallelism.parallelRanges(rows, minChunk: 64) { range in
             for r in range {

@@ -82,3 +82,14 @@ public struct Parameter: @unchecked Sendable {
         UnsafeMutableBufferPointer(start: grads.pointer + offset, count: count)
     }
 }
+
+/// Entry check of the kernels that index a raw pointer with ids taken from
+/// data (token ids, targets): every one of ids[0..<count] lies in 0..<limit,
+/// so a bad id stops the program (a trap) instead of reading memory.
+/// The cost is one comparison per row against the row's O(vocab) or O(d) work.
+@inline(__always)
+func precondition(ids: UnsafePointer<Int>, count: Int, below limit: Int, _ kernel: StaticString) {
+    for r in 0..<count where ids[r] < 0 || ids[r] >= limit {
+        preconditionFailure("\(kernel): id \(ids[r]) at row \(r) outside 0..<\(limit)")
+    }
+}
