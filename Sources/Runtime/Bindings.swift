@@ -43,7 +43,7 @@ extension Bindings {
         add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"]) { a, ctx in
             try a.expect(0...0, "synth(n: 2000, seed: 7, size: 64, to: \"medr1-data\")")
             var cfg = SynthMedConfig(count: try a.namedInt("n") ?? 1000, imageSize: try a.namedInt("size") ?? 64,
-                                     seed: try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx))
+                                     seed: try Bindings.seedOption(a, ctx))
             if let o = try a.namedInt("options") { cfg.options = o }
             if let x = try a.namedNumber("noise") { cfg.noise = x }
             if let x = try a.namedNumber("contrast") { cfg.lesionContrast = x }

@@ -147,8 +147,13 @@ final class ReplLoop {
             } catch {
                 throw MetaCommandError(description: "cannot write \(path): \(FileIO.reason(error))")
             }
-            let noun = statements.count == 1 ? "statement" : "statements"
-            out("saved \(statements.count) \(noun) to \(path)\n")
+            let leftOut = statements.filter { $0.hasPrefix(Session.leftOutMarker) }.count
+            let saved = statements.count - leftOut
+            var line = "saved \(saved) statement\(saved == 1 ? "" : "s") to \(path)"
+            if leftOut > 0 {
+                line += "; \(leftOut) interrupted statement\(leftOut == 1 ? "" : "s") that trained left out as comments (a replay has fewer trainer steps)"
+            }
+            out(line + "\n")
         case .load(let path):
             let source: String
             do {

@@ -82,6 +82,27 @@ final class SynthMedTests: XCTestCase {
         XCTAssertTrue(x.allSatisfy { $0 >= -1 && $0 <= 1 })
     }
 
+    /// Image temporaries left by a generation killed mid-write (kill -9) are
+    /// removed by the next generation into the same folders; a live writer's
+    /// temporary and other hidden files stay.
+    func testNextGenerationRemovesImageTemporariesOfAKilledOne() throws {
+        let config = SynthMedConfig(count: 8, imageSize: 16, seed: 9)
+        let samples = try SynthMed.generate(config, to: tmp)
+        let folder = URL(fileURLWithPath: samples[0].imagePath).deletingLastPathComponent()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let dead = p.processIdentifier
+        let name = URL(fileURLWithPath: samples[0].imagePath).lastPathComponent
+        let stale = [".\(name).tmp-\(dead)-1f", ".other.png.tmp-\(dead)-a0", ".\(name).old-\(dead)-2"]
+        let kept = [".\(name).tmp-\(getpid())-3f", ".keep", ".x.tmp-\(dead)", ".tmp-\(dead)-1"]
+        for n in stale + kept { try Data("half".utf8).write(to: folder.appendingPathComponent(n)) }
+        _ = try SynthMed.generate(config, to: tmp)
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(hidden.sorted(), kept.sorted())
+    }
+
     func testOptionsAreDistinctShuffledAndContainTheAnswer() throws {
         let config = SynthMedConfig(count: 2000, imageSize: 16, seed: 11)
         var answerPositions = [Int](repeating: 0, count: 4)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import medr1_repl
+import Runtime
 
 /// The interactive loop without a terminal: scripted lines in, text out.
 final class ReplLoopTests: XCTestCase {
@@ -111,6 +112,18 @@ final class ReplLoopTests: XCTestCase {
         XCTAssertEqual(session.resets, 1)
         XCTAssertEqual(editor.history.count, 10)
         XCTAssertTrue(loop.anyFailure)
+    }
+
+    /// `:save` counts an interrupted statement kept as comments apart from the statements.
+    func testSaveSaysWhenAnInterruptedStatementIsLeftOut() throws {
+        let dir = try TestSupportDirectory.make()
+        let savePath = dir.appendingPathComponent("s.medr1").path
+        let session = FakeSession()
+        session.successfulStatements = ["let a = 1", Session.leftOutMarker + "3 trainer steps; a replay has fewer steps\n# loop()"]
+        let (_, _, out, _, _) = drive([.line(":save \(savePath)")], session: session)
+        XCTAssertEqual(out, "saved 1 statement to \(savePath); 1 interrupted statement that trained left out as comments (a replay has fewer trainer steps)\n")
+        XCTAssertEqual(try String(contentsOfFile: savePath, encoding: .utf8),
+                       "let a = 1\n# left out by :save: interrupted after 3 trainer steps; a replay has fewer steps\n# loop()\n")
     }
 
     func testLoadRunsTheFileAndMissingFileIsAnError() throws {

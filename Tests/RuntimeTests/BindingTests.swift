@@ -50,6 +50,28 @@ final class BindingTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("does not exist"), sink.text)
     }
 
+    /// Host objects indexed beyond Int's range, token ids that are not whole
+    /// numbers and negative seeds are errors, not traps.
+    func testHugeIndexesIdsAndNegativeSeedsAreErrors() throws {
+        let (s, sink) = try session()
+        XCTAssertEqual(run(s, sink, "let data = synth(n: 4, seed: 3, size: 16, to: \"d\")\nlet tok = data.tokenizer(vocab: 300)"), "")
+        let cases = [
+            ("data[1e300]", "index 1e+300 out of range: SynthMed has 4 samples"),
+            ("data[-1e300]", "index -1e+300 out of range: SynthMed has 4 samples"),
+            ("data.counts()[1e300]", "row 1e+300 out of range: the table has 4 rows"),
+            ("tok.decode([1e300])", "tokenizer.decode: 'ids'[0] must be a whole number, got 1e+300"),
+            ("tok.decode([65, 0.5])", "tokenizer.decode: 'ids'[1] must be a whole number, got 0.5"),
+            ("synth(n: 2, seed: -1, to: \"e\")", "synth: seed must be a whole number 0 or more, got -1"),
+            ("data.shuffle(seed: -1)", "dataset.shuffle: seed must be a whole number 0 or more, got -1"),
+            ("model(tokenizer: tok, seed: -1)", "model: seed must be a whole number 0 or more, got -1"),
+        ]
+        for (source, message) in cases {
+            sink.clear()
+            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source)
+            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)")
+        }
+    }
+
     func testModelAndRewards() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """

@@ -179,6 +179,26 @@ final class BuiltinTests: XCTestCase {
         """)
         XCTAssertEqual(t.elements?.first, .record(Record([("modality", s("CT")), ("n", n(12)), ("acc", n(0.5))])))
     }
+
+    /// Control characters from data are shown as escapes before columns are
+    /// measured: the escaped cell is as wide as its column, the next column
+    /// stays aligned, and a newline in a cell does not start a row.
+    func testTableColumnsAlignWhenCellsHoldControlCharacters() {
+        let t = TableValue(title: "t\u{1B}]0;x\u{7}", columns: ["na\tme", "n"],
+                           rows: [[s("a\u{1B}[2Jb"), n(1)], [s("two\nlines"), n(22)], [s("ok"), n(3)]])
+        XCTAssertEqual(t.render(), """
+        t\\u{1B}]0;x\\u{7}
+        na\\tme        n
+        -----------  --
+        a\\u{1B}[2Jb   1
+        two\\nlines   22
+        ok            3
+        """)
+        // Escaping for the terminal leaves the rendering as it is.
+        XCTAssertEqual(Escaping.terminal(t.render()), t.render())
+        // Notebooks get the cells as they are (their renderer escapes for HTML).
+        XCTAssertEqual(t.stringRows[0][0], "a\u{1B}[2Jb")
+    }
 }
 
 enum TestSupportDir {

@@ -174,6 +174,22 @@ final class LimitsTests: XCTestCase {
         ])
     }
 
+    /// Indexes beyond Int's range (1e300, -1e300, inf) used to trap converting
+    /// to Int before the range check; now they are out of range like any other.
+    func testIndexesBeyondIntsRangeAreErrors() throws {
+        let (s, sink) = try session()
+        expectErrors(s, sink, [
+            ("print([1, 2][1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 2 elements"),
+            ("print(\"abc\"[-1e300])", "t.medr1:1:7: error: index -1e+300 out of range: the list has 3 elements"),
+            ("print(split(\"a,b\", \",\")[1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 2 elements"),
+            ("print(match(\"ab\", \"(a)\").groups[1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 1 element"),
+            ("print(keys({a: 1})[-1e300])", "t.medr1:1:7: error: index -1e+300 out of range: the list has 1 element"),
+            ("print([1][exp(1000)])", "t.medr1:1:7: error: index inf out of range: the list has 1 element"),
+            ("let xs = [1]\nxs[-1e300] = 2", "t.medr1:2:4: error: index -1e+300 out of range: the list has 1 element"),
+        ])
+        XCTAssertEqual(run(s, sink, "print([1, 2][-2], \"abc\"[-1], (0..<5)[-5])"), "1 c 0")
+    }
+
     // MARK: - Regular expressions
 
     func testCatastrophicRegexStopsAtTheStepBudget() throws {

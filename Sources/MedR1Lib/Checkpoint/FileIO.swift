@@ -169,13 +169,34 @@ public enum FileIO {
         var out: [String] = []
         for kind in ["tmp", "old"] {
             let prefix = ".\(url.lastPathComponent).\(kind)-"
-            for n in names where n.hasPrefix(prefix) {
-                guard let pid = Int32(n.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
-                if pid == getpid() || !(kill(pid, 0) != 0 && errno == ESRCH) { continue }
+            for n in names where n.hasPrefix(prefix) && writerIsGone(n.dropFirst(prefix.count)) {
                 out.append((dir as NSString).appendingPathComponent(n))
             }
         }
         return out.sorted()
+    }
+
+    /// Whether `rest`, the `PID-RANDOM` end of a temporary's name, names a
+    /// process that no longer runs (not this one, not a live one).
+    private static func writerIsGone(_ rest: Substring) -> Bool {
+        guard let pid = Int32(rest.prefix { $0 != "-" }), pid > 0, rest.dropFirst(String(pid).count).first == "-" else { return false }
+        return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Removes the temporaries `.NAME.tmp-PID-RANDOM` (and `.old-`) of any
+    /// NAME in `folder` whose writer no longer runs, with one listing of the
+    /// folder: for folders of many files written with `durable: false`
+    /// (images), which skip the clean-up per write.
+    public static func removeStaleTemporaries(inFolder folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for n in names where n.hasPrefix(".") {
+            for marker in [".tmp-", ".old-"] {
+                guard let r = n.range(of: marker, options: .backwards), r.lowerBound > n.index(after: n.startIndex),
+                      writerIsGone(n[r.upperBound...]) else { continue }
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(n))
+                break
+            }
+        }
     }
 
     /// Removes the temporaries of writers of `url` that were killed mid-write.

@@ -29,6 +29,11 @@ public enum SynthMed {
         } catch {
             throw SynthMedError(message: "\(root.path): cannot create the output folders (\(FileIO.reason(error))); choose a writable root")
         }
+        // Images are written without a clean-up per file; the temporaries of a
+        // generation killed mid-write go here, one folder listing each.
+        for m in Set(items.map(\.scene.modality)) {
+            FileIO.removeStaleTemporaries(inFolder: imageRoot.appendingPathComponent(m.rawValue))
+        }
         let ids = (0..<config.count).map { id(config, $0) }
         let relative = (0..<config.count).map { i in
             "Images/\(config.dataset)/\(items[i].scene.modality.rawValue)/\(ids[i]).png"
