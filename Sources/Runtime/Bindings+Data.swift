@@ -60,6 +60,7 @@ public final class DatasetObject: HostObject {
                 throw a.error("say how to split: split(train: 0.8, seed: 1), split(modalities: [\"CT\"]) or split(types: [\"Lesion Grading\"])")
             }
             let seed = try Bindings.seedOption(a, ctx)
+            guard f >= 0, f <= 1 else { throw a.error("train must be a fraction in [0, 1], got \(formatNumber(f))") }
             let (tr, te) = dataset.split(train: f, seed: seed, stratified: try a.namedBool("stratified") ?? false)
             return .record(Record([("train", .host(DatasetObject(tr))), ("test", .host(DatasetObject(te)))]))
         case "filter":

@@ -150,15 +150,22 @@ final class SynthMedTests: XCTestCase {
         var config = SynthMedConfig(count: 10)
         config.options = 5
         XCTAssertThrowsError(try SynthMed.generate(config, to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.options: 5 must be 2, 3 or 4")
+            XCTAssertEqual("\(error)", "options must be 2, 3 or 4, got 5")
         }
         config = SynthMedConfig(count: 10)
         config.modalityWeights = [.ct: 0]
         XCTAssertThrowsError(try SynthMed.generate(config, to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.modalityWeights: weights must be >= 0 with at least one > 0")
+            XCTAssertEqual("\(error)", "modalities must name at least one modality (weights >= 0 with at least one > 0)")
         }
         XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 0), to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.count: 0 must be at least 1")
+            XCTAssertEqual("\(error)", "n must be in 1...1000000, got 0")
+        }
+        // A count beyond the bound is refused before the items are allocated (1e14 aborted).
+        XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 100_000_000_000_000), to: tmp)) { error in
+            XCTAssertEqual("\(error)", "n must be in 1...1000000, got 100000000000000")
+        }
+        XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 2, imageSize: 1_000_000_000), to: tmp)) { error in
+            XCTAssertEqual("\(error)", "size must be in 8...1024, got 1000000000")
         }
     }
 }

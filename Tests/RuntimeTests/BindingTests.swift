@@ -64,6 +64,8 @@ final class BindingTests: XCTestCase {
             ("synth(n: 2, seed: -1, to: \"e\")", "synth: seed must be a whole number 0 or more, got -1"),
             ("data.shuffle(seed: -1)", "dataset.shuffle: seed must be a whole number 0 or more, got -1"),
             ("model(tokenizer: tok, seed: -1)", "model: seed must be a whole number 0 or more, got -1"),
+            ("data.split(train: 2)", "dataset.split: train must be a fraction in [0, 1], got 2"),
+            ("data.split(train: exp(1000) - exp(1000))", "dataset.split: train must be a fraction in [0, 1], got nan"),
         ]
         for (source, message) in cases {
             sink.clear()
@@ -88,6 +90,23 @@ final class BindingTests: XCTestCase {
         print(decode_ok(tok))
         """)
         XCTAssertEqual(out, "16 true true\n1 0\n1\nbrief 0.5\ntrue")
+    }
+
+    /// Plot sizes are bounded before gnuplot sees them: 1e14 columns printed a
+    /// blank screen and 100000 pixels a cairo error.
+    func testPlotSizesAreBounded() throws {
+        let (s, sink) = try session()
+        let cases = [
+            ("plot([1, 2, 3], width: 1e14, height: 10)", "plot: width must be in 10...500 characters for a plot in the terminal, got 100000000000000"),
+            ("plot([1, 2, 3], width: 100000, height: 100, to: \"w.png\")", "plot: width must be in 16...10000 pixels for an image, got 100000"),
+            ("plot([1, 2, 3], height: 0, to: \"w.svg\")", "plot: height must be in 16...10000 pixels for an image, got 0"),
+        ]
+        for (source, message) in cases {
+            sink.clear()
+            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source)
+            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.options.baseDirectory.appendingPathComponent("w.png").path))
     }
 
     func testPlotsFromScripts() throws {
