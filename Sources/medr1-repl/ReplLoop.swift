@@ -199,15 +199,17 @@ final class ReplLoop {
     }
 }
 
+/// The largest script `run`, `notebook`, `replay` and `:load` read (a regular file only).
+let maxScriptBytes = 64 << 20
+
 /// Reads a script file, with an error that names the file and says what to do;
 /// a file that is not UTF-8 throws ScriptEncodingError with positioned diagnostics.
 func readScript(_ path: String) throws -> String {
-    let expanded = expandTilde(path)
-    guard FileManager.default.fileExists(atPath: expanded) else {
-        throw MetaCommandError(description: "cannot read \(path): no such file")
-    }
-    guard let data = FileManager.default.contents(atPath: expanded) else {
-        throw MetaCommandError(description: "cannot read \(path): permission denied or not a file")
+    let data: Data
+    do {
+        data = try FileInput.read(URL(fileURLWithPath: expandTilde(path)), limit: maxScriptBytes, what: "a script")
+    } catch let e as FileInputError {
+        throw MetaCommandError(description: "cannot read \(path): " + (e.missing ? "no such file" : e.message))
     }
     return try Session.scriptText(Array(data), file: path).get()
 }

@@ -136,6 +136,21 @@ final class ReplLoopTests: XCTestCase {
         XCTAssertEqual(err, "error: cannot read \(path).missing: no such file\n")
     }
 
+    /// A FIFO or a folder given as a script is refused with what it is, before
+    /// anything is read (a FIFO would block the REPL).
+    func testLoadOfAFIFOOrAFolderSaysWhatItIs() throws {
+        let dir = try TestSupportDirectory.make()
+        let fifo = dir.appendingPathComponent("f.medr1").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let (session, _, _, err, _) = drive([.line(":load \(fifo)"), .line(":load \(dir.path)")])
+        XCTAssertTrue(session.loaded.isEmpty)
+        XCTAssertEqual(err, """
+            error: cannot read \(fifo): is not a regular file (it is a FIFO): give the path of a file
+            error: cannot read \(dir.path): is not a regular file (it is a directory): give the path of a file
+
+            """)
+    }
+
     func testTimePrintsWallTime() {
         let (session, _, out, _, _) = drive([.line(":time x")])
         XCTAssertEqual(session.ran, ["x"])

@@ -85,6 +85,12 @@ final class BuiltinTests: XCTestCase {
         XCTAssertEqual(try call("max", l(n(3), n(7), n(2))), n(7))
         XCTAssertEqual(try call("round", n(2.345), n(2)), n(2.35))
         XCTAssertEqual(try call("round", n(-2.5)), n(-3))
+        // Digits beyond what a Double holds leave x as it is (they gave nan).
+        XCTAssertEqual(try call("round", n(1.5), n(400)), n(1.5))
+        XCTAssertEqual(try call("round", n(123.456), n(1e14)), n(123.456))
+        XCTAssertEqual(try call("round", n(0), n(400)), n(0))
+        XCTAssertEqual(try call("round", n(1.5), n(-400)), n(0))
+        XCTAssertEqual(try call("round", n(1234), n(-2)), n(1200))
         XCTAssertEqual(try call("sqrt", n(16)), n(4))
         XCTAssertEqual(try call("log", n(1)), n(0))
         XCTAssertEqual(try call("exp", n(0)), n(1))
