@@ -34,7 +34,7 @@ final class MetricsRecorder {
             // A FIFO would block the first step until some process reads it (and
             // Ctrl-C cannot end that wait): only files, and devices such as /dev/null.
             var st = stat()
-            if stat(path, &st) == 0, let what = Self.notAFile(st.st_mode) {
+            if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFCHR, let what = FileIO.notARegularFile(st.st_mode) {
                 throw RuntimeError("cannot write metrics to \(path): it is \(what), not a file; give the path of a file")
             }
             fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o644)
@@ -48,16 +48,6 @@ final class MetricsRecorder {
             throw RuntimeError("cannot write metrics to \(path): \(Files.reason(error))")
         }
         written += text.utf8.count
-    }
-
-    /// What a path of this mode is when metrics cannot be written to it, or nil.
-    static func notAFile(_ mode: mode_t) -> String? {
-        switch mode & S_IFMT {
-        case S_IFIFO: return "a FIFO"
-        case S_IFDIR: return "a directory"
-        case S_IFSOCK: return "a socket"
-        default: return nil
-        }
     }
 
     /// FNV-1a 64-bit of the UTF-8 bytes, as 16 hex digits: names a script, not a security hash.

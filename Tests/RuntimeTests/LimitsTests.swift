@@ -190,6 +190,22 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(run(s, sink, "print([1, 2][-2], \"abc\"[-1], (0..<5)[-5])"), "1 c 0")
     }
 
+    /// write_text and write_json onto a FIFO are refused and the FIFO stays: the
+    /// rename of the new version used to put a regular file in its place (and,
+    /// for root, in place of a device such as /dev/null).
+    func testWritesReplaceOnlyRegularFiles() throws {
+        let (s, sink) = try session()
+        let fifo = s.options.baseDirectory.appendingPathComponent("p").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        expectErrors(s, sink, [
+            ("write_text(\"p\", \"x\")", "t.medr1:1:1: error: write_text: cannot write \(fifo): it is a FIFO, not a regular file"),
+            ("write_json(\"p\", [1])", "t.medr1:1:1: error: write_json: cannot write \(fifo): it is a FIFO, not a regular file"),
+        ])
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+    }
+
     // MARK: - Regular expressions
 
     func testCatastrophicRegexStopsAtTheStepBudget() throws {

@@ -127,6 +127,13 @@ public enum FileIO {
     public static func writeAtomically(_ data: Data, to url: URL, durable: Bool = true) throws {
         let path = url.path
         let dir = url.deletingLastPathComponent().path
+        // The rename would put a regular file in place of a device, FIFO or
+        // socket (for root, /dev/null itself): only a file is replaced (the
+        // rename itself refuses a directory).
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFDIR, let kind = notARegularFile(st.st_mode) {
+            throw FileError(path: path, action: "cannot write", reason: "it is \(kind), not a regular file")
+        }
         // Listing the folder per write would make writing many images quadratic.
         if durable { removeStaleTemporaries(of: url) }
         let tmp = temporaryPath(for: url, kind: "tmp")
@@ -142,6 +149,21 @@ public enum FileIO {
             throw e
         }
         if durable { syncDirectory(dir) }
+    }
+
+    /// What a file of this mode is when it is not a regular file ("a FIFO",
+    /// "a directory", ...), or nil for a regular file.
+    public static func notARegularFile(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
     }
 
     /// fsync of a folder, so that renames and new entries in it survive a crash.
