@@ -16,6 +16,16 @@ final class BindingTests: XCTestCase {
         return sink.text
     }
 
+    /// Runs each one-line script and checks it fails with the error given, at 1:1.
+    func expectErrors(_ s: Session, _ sink: CollectingSink, _ cases: [(String, String)],
+                      file: StaticString = #filePath, line: UInt = #line) {
+        for (source, message) in cases {
+            sink.clear()
+            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source, file: file, line: line)
+            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)", file: file, line: line)
+        }
+    }
+
     func testSynthSplitCountsShow() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """
@@ -67,11 +77,7 @@ final class BindingTests: XCTestCase {
             ("data.split(train: 2)", "dataset.split: train must be a fraction in [0, 1], got 2"),
             ("data.split(train: exp(1000) - exp(1000))", "dataset.split: train must be a fraction in [0, 1], got nan"),
         ]
-        for (source, message) in cases {
-            sink.clear()
-            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source)
-            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)")
-        }
+        expectErrors(s, sink, cases)
     }
 
     func testModelAndRewards() throws {
@@ -101,11 +107,7 @@ final class BindingTests: XCTestCase {
             ("plot([1, 2, 3], width: 100000, height: 100, to: \"w.png\")", "plot: width must be in 16...10000 pixels for an image, got 100000"),
             ("plot([1, 2, 3], height: 0, to: \"w.svg\")", "plot: height must be in 16...10000 pixels for an image, got 0"),
         ]
-        for (source, message) in cases {
-            sink.clear()
-            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source)
-            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)")
-        }
+        expectErrors(s, sink, cases)
         XCTAssertFalse(FileManager.default.fileExists(atPath: s.options.baseDirectory.appendingPathComponent("w.png").path))
     }
 
