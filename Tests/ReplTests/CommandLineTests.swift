@@ -16,7 +16,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missingArgument.stderr.contains("Missing expected argument '--check <RUN.jsonl>'"), missingArgument.stderr)
         let badThreads = try BinaryHarness.run(["run", "x.medr1", "--threads", "0"])
         XCTAssertEqual(badThreads.status, 64)
-        XCTAssertTrue(badThreads.stderr.contains("--threads must be at least 1, got 0"), badThreads.stderr)
+        XCTAssertTrue(badThreads.stderr.contains("--threads must be in 1...1024, got 0"), badThreads.stderr)
+        // A thread count beyond Int32 trapped in openblas_set_num_threads(Int32(n)).
+        let hugeThreads = try BinaryHarness.run(["run", "x.medr1", "--threads", "3000000000"])
+        XCTAssertEqual(hugeThreads.status, 64)
+        XCTAssertTrue(hugeThreads.stderr.contains("--threads must be in 1...1024, got 3000000000"), hugeThreads.stderr)
+        let replayThreads = try BinaryHarness.run(["replay", "x.medr1", "--check", "r.jsonl", "--threads", "0"])
+        XCTAssertEqual(replayThreads.status, 64)
+        XCTAssertTrue(replayThreads.stderr.contains("--threads must be in 1...1024, got 0"), replayThreads.stderr)
     }
 
     func testMissingScriptExits66AndNamesIt() throws {
@@ -60,6 +67,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 66)
         XCTAssertTrue(result.stderr.hasSuffix(#"r.jsonl:1: column 1: expected a value, found '\u{1B}]0;pwned\u{7}'"# + "\n"), result.stderr)
         XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, result.stderr)
+    }
+
+    /// A recording whose header names an impossible thread count is refused, not handed to BLAS.
+    func testReplayRefusesAHeaderThreadCountOutOfRange() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-replay-threads")
+        let script = dir.appendingPathComponent("s.medr1")
+        try "print(1)\n".write(to: script, atomically: true, encoding: .utf8)
+        let recording = dir.appendingPathComponent("r.jsonl")
+        try #"{"header": "medr1-metrics", "script_hash": "x", "seed": 0, "threads": 99999999999, "version": "0.1.0"}"#
+            .appending("\n").write(to: recording, atomically: true, encoding: .utf8)
+        let result = try BinaryHarness.run(["replay", script.path, "--check", recording.path])
+        XCTAssertEqual(result.status, 66)
+        XCTAssertEqual(result.stderr, "medr1-repl: \(recording.path): the header's threads is 99999999999, outside 1...1024; give --threads\n")
     }
 
     func testVersion() throws {
