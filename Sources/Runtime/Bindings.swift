@@ -56,7 +56,12 @@ extension Bindings {
                 cfg.questionTypeWeights = Dictionary(uniqueKeysWithValues: QuestionType.allCases.map { ($0, set.contains($0) ? 1.0 : 0.0) })
             }
             let root = ctx.resolve(try a.namedString("to") ?? "medr1-data")
-            let samples = try SynthMed.generate(cfg, to: root)
+            let samples: [Sample]
+            do {
+                samples = try SynthMed.generate(cfg, to: root, shouldStop: { Interrupt.isRequested })
+            } catch is CancellationError {
+                throw InterruptedError("synth: stopped before all \(cfg.count) images were written; \(root.path) holds some of them and no new JSON: run synth again to finish it")
+            }
             return .host(DatasetObject(Dataset(name: cfg.dataset, root: root, samples: samples)))
         }
     }

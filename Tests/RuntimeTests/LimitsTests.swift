@@ -254,6 +254,9 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(interrupted(s, sink, "filter(xs, str)"), "interrupted: filter")
         XCTAssertEqual(interrupted(s, sink, "let big = range(1e7)"), "interrupted: range")
         XCTAssertEqual(interrupted(s, sink, "a ~ \"(a+)+$\""), "interrupted: regular expression \"(a+)+$\"")
+        // Generating a data set (it ran to the end, minutes for a million images).
+        XCTAssertTrue(interrupted(s, sink, "synth(n: 1000000, size: 16, to: \"big\")")
+            .hasPrefix("interrupted: synth: stopped before all 1000000 images were written; "), sink.text)
         XCTAssertEqual(run(s, sink, "print(\"alive\", len(xs))"), "alive 1000000")
     }
 
