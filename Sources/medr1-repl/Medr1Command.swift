@@ -71,7 +71,7 @@ private func writeAll(_ fd: Int32, _ text: String) {
 /// missing, or 65 with the position of every invalid UTF-8 byte.
 func loadScriptOrExit(_ path: String) throws -> String {
     do {
-        return try readScript(path)
+        return try readScript(path, allowPipe: true)
     } catch let e as ScriptEncodingError {
         writeErr(Escaping.terminal(e.description) + "\n")
         throw ExitCode(ExitStatus.syntax)

@@ -199,19 +199,49 @@ final class ReplLoop {
     }
 }
 
-/// The largest script `run`, `notebook`, `replay` and `:load` read (a regular file only).
+/// The largest script `run`, `notebook`, `replay` and `:load` read.
 let maxScriptBytes = 64 << 20
 
 /// Reads a script file, with an error that names the file and says what to do;
 /// a file that is not UTF-8 throws ScriptEncodingError with positioned diagnostics.
-func readScript(_ path: String) throws -> String {
+/// Only a regular file, unless `allowPipe`: a script named on the command line
+/// may be a pipe or a terminal (`run <(gen)`, `run /dev/stdin`), read to its
+/// end; `:load` of one would block the session.
+func readScript(_ path: String, allowPipe: Bool = false) throws -> String {
+    let expanded = expandTilde(path)
+    var st = stat()
+    if allowPipe, stat(expanded, &st) == 0, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFCHR {
+        return try Session.scriptText(Array(try readPipe(expanded, path: path)), file: path).get()
+    }
     let data: Data
     do {
-        data = try FileInput.read(URL(fileURLWithPath: expandTilde(path)), limit: maxScriptBytes, what: "a script")
+        data = try FileInput.read(URL(fileURLWithPath: expanded), limit: maxScriptBytes, what: "a script")
     } catch let e as FileInputError {
         throw MetaCommandError(description: "cannot read \(path): " + (e.missing ? "no such file" : e.message))
     }
     return try Session.scriptText(Array(data), file: path).get()
+}
+
+/// A pipe's bytes to its end, at most `maxScriptBytes`.
+private func readPipe(_ expanded: String, path: String) throws -> Data {
+    guard let handle = FileHandle(forReadingAtPath: expanded) else {
+        throw MetaCommandError(description: "cannot read \(path): cannot be opened")
+    }
+    defer { try? handle.close() }
+    var data = Data()
+    do {
+        while let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            data.append(chunk)
+            guard data.count <= maxScriptBytes else {
+                throw MetaCommandError(description: "cannot read \(path): more than the \(maxScriptBytes) bytes allowed for a script")
+            }
+        }
+    } catch let e as MetaCommandError {
+        throw e
+    } catch {
+        throw MetaCommandError(description: "cannot read \(path): \(FileIO.reason(error))")
+    }
+    return data
 }
 
 /// `~/x` -> `$HOME/x`; other paths unchanged.

@@ -32,6 +32,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stderr, "medr1-repl: cannot read no/such/script.medr1: no such file\n")
     }
 
+    /// A script on the command line may be a pipe (`run /dev/stdin`, `run <(gen)`);
+    /// a folder is refused with what it is.
+    func testScriptFromAPipeRunsAndAFolderIsRefused() throws {
+        let piped = try BinaryHarness.run(["run", "/dev/stdin"], stdin: "print(41 + 1)\n")
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(piped.stdout, "42\n")
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-folder")
+        let folder = try BinaryHarness.run(["run", dir.path])
+        XCTAssertEqual(folder.status, 66)
+        XCTAssertEqual(folder.stderr, "medr1-repl: cannot read \(dir.path): is not a regular file (it is a directory): give the path of a file\n")
+    }
+
     /// A script file and piped input with invalid UTF-8: the documented error
     /// at line:col with a caret, exit 65 for a file; on a pipe the statement
     /// holding the bytes fails and the others run.
