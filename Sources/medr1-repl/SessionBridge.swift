@@ -29,7 +29,13 @@ struct ReplSessionOptions {
 
 /// The folder of a script given on the command line, as an absolute URL.
 func scriptDirectory(_ file: String) -> URL {
-    URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
+    // A script read from a pipe (`run /dev/stdin`, `run <(gen)`) has no folder
+    // of its own: its paths resolve against the working directory.
+    var st = stat()
+    if stat(expandTilde(file), &st) == 0, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFCHR {
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }
+    return URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
 }
 
 /// The REPL's view of a Runtime session.

@@ -35,10 +35,12 @@ final class CommandLineTests: XCTestCase {
     /// A script on the command line may be a pipe (`run /dev/stdin`, `run <(gen)`);
     /// a folder is refused with what it is.
     func testScriptFromAPipeRunsAndAFolderIsRefused() throws {
-        let piped = try BinaryHarness.run(["run", "/dev/stdin"], stdin: "print(41 + 1)\n")
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-folder")
+        // Its paths resolve against the working directory (a pipe has no folder).
+        let piped = try BinaryHarness.run(["run", "/dev/stdin"], stdin: "write_text(\"o.txt\", \"x\")\nprint(41 + 1)\n", directory: dir)
         XCTAssertEqual(piped.status, 0, piped.stderr)
         XCTAssertEqual(piped.stdout, "42\n")
-        let dir = try TestSupport.temporaryDirectory("medr1-repl-folder")
+        XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("o.txt"), encoding: .utf8), "x")
         let folder = try BinaryHarness.run(["run", dir.path])
         XCTAssertEqual(folder.status, 66)
         XCTAssertEqual(folder.stderr, "medr1-repl: cannot read \(dir.path): is not a regular file (it is a directory): give the path of a file\n")
