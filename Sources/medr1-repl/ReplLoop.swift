@@ -209,8 +209,7 @@ let maxScriptBytes = 64 << 20
 /// end; `:load` of one would block the session.
 func readScript(_ path: String, allowPipe: Bool = false) throws -> String {
     let expanded = expandTilde(path)
-    var st = stat()
-    if allowPipe, stat(expanded, &st) == 0, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFCHR {
+    if allowPipe, isPipeOrTerminal(path) {
         return try Session.scriptText(Array(try readPipe(expanded, path: path)), file: path).get()
     }
     let data: Data
