@@ -100,6 +100,14 @@ public struct Arguments {
         }
     }
 
+    /// A list of whole numbers (ids, counts), each checked before it becomes an Int.
+    public func ints(_ i: Int, _ param: String) throws -> [Int] {
+        try numbers(i, param).enumerated().map { k, x in
+            guard x == x.rounded(), abs(x) < 1e15 else { throw error("'\(param)'[\(k)] must be a whole number, got \(formatNumber(x))") }
+            return Int(x)
+        }
+    }
+
     public func record(_ i: Int, _ param: String) throws -> Record {
         guard let v = value(i) else { throw error("missing argument '\(param)'") }
         guard case .record(let r) = v else { throw error("'\(param)' must be a record, got \(v.typeName) \(v.summary)") }

@@ -37,8 +37,7 @@ public final class DatasetObject: HostObject {
 
     public func index(_ i: Value) throws -> Value? {
         guard case .number(let x) = i else { return nil }
-        let k = x < 0 ? dataset.count + Int(x) : Int(x)
-        guard x == x.rounded(), k >= 0, k < dataset.count else {
+        guard let k = indexPosition(x, count: dataset.count) else {
             throw RuntimeError("index \(formatNumber(x)) out of range: \(dataset.name) has \(dataset.count) samples")
         }
         return .host(SampleObject(dataset[k]))
@@ -60,7 +59,8 @@ public final class DatasetObject: HostObject {
             guard let f = try a.namedNumber("train") else {
                 throw a.error("say how to split: split(train: 0.8, seed: 1), split(modalities: [\"CT\"]) or split(types: [\"Lesion Grading\"])")
             }
-            let seed = try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx)
+            let seed = try Bindings.seedOption(a, ctx)
+            guard f >= 0, f <= 1 else { throw a.error("train must be a fraction in [0, 1], got \(formatNumber(f))") }
             let (tr, te) = dataset.split(train: f, seed: seed, stratified: try a.namedBool("stratified") ?? false)
             return .record(Record([("train", .host(DatasetObject(tr))), ("test", .host(DatasetObject(te)))]))
         case "filter":
@@ -73,7 +73,7 @@ public final class DatasetObject: HostObject {
             try a.expect(1...1, "data.take(n)")
             return .host(DatasetObject(dataset.prefix(try a.int(0, "n"))))
         case "shuffle":
-            let seed = try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx)
+            let seed = try Bindings.seedOption(a, ctx)
             return .host(DatasetObject(dataset.shuffled(seed: seed)))
         case "tokenizer":
             let vocab = try a.namedInt("vocab") ?? 512
@@ -155,7 +155,7 @@ public final class TokenizerObject: HostObject {
             return .list(tokenizer.encode(try a.string(0, "text")).map { .number(Double($0)) })
         case "decode":
             try a.expect(1...1, "tok.decode(ids)")
-            return .string(tokenizer.decode(try a.numbers(0, "ids").map { Int($0) }))
+            return .string(tokenizer.decode(try a.ints(0, "ids")))
         default:
             throw RuntimeError("tokenizer has no method '\(name)'; methods: encode, decode")
         }

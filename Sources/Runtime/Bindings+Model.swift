@@ -123,7 +123,7 @@ extension Bindings {
             if let x = try a.namedInt("text_layers") { c.textLayers = x }
             if let x = try a.namedInt("mlp_ratio") { c.mlpRatio = x }
             if let x = try a.namedInt("max_seq") { c.maxSeq = x }
-            let seed = try a.namedInt("seed").map(UInt64.init) ?? defaultSeed(ctx)
+            let seed = try seedOption(a, ctx)
             return .host(ModelObject(model: try MedR1Model(config: c, seed: seed), tokenizer: t.tokenizer))
         }
         add("summary") { a, _ in

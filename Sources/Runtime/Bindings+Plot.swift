@@ -15,7 +15,17 @@ extension Bindings {
             let spec = try plotSpec(a.positional[0], keys: keys, title: try a.namedString("title"),
                                     smooth: try a.namedInt("smooth"), a)
             let interp = ctx as? Interpreter
-            let w = try a.namedInt("width"), h = try a.namedInt("height")
+            // Sizes in pixels for an image, in characters for a plot in the terminal.
+            let toFile = a.has("to") || interp?.session?.plotToPNG == true
+            func size(_ name: String) throws -> Int? {
+                guard let x = try a.namedInt(name) else { return nil }
+                let r = toFile ? 16...10_000 : 10...500
+                guard r.contains(x) else {
+                    throw a.error("\(name) must be in \(r.lowerBound)...\(r.upperBound) \(toFile ? "pixels" : "characters") for \(toFile ? "an image" : "a plot in the terminal"), got \(x)")
+                }
+                return x
+            }
+            let w = try size("width"), h = try size("height")
             do {
                 if let path = try a.namedString("to") {
                     let url = ctx.resolve(path)

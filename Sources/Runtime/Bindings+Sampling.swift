@@ -185,8 +185,7 @@ public final class GroupObject: HostObject, ShowableObject {
 
     public func index(_ i: Value) throws -> Value? {
         guard case .number(let x) = i else { return nil }
-        let k = x < 0 ? rollout.group + Int(x) : Int(x)
-        guard x == x.rounded(), k >= 0, k < rollout.group else {
+        guard let k = indexPosition(x, count: rollout.group) else {
             throw RuntimeError("index \(formatNumber(x)) out of range: the group has \(rollout.group) completions")
         }
         return record(rollout.range(prompt).lowerBound + k)
@@ -294,8 +293,7 @@ public final class RolloutObject: HostObject, ShowableObject {
     public func index(_ i: Value) throws -> Value? {
         guard case .number(let x) = i else { return nil }
         let n = rollout.promptCount
-        let k = x < 0 ? n + Int(x) : Int(x)
-        guard x == x.rounded(), k >= 0, k < n else { throw RuntimeError("index \(formatNumber(x)) out of range: the rollout has \(n) groups") }
+        guard let k = indexPosition(x, count: n) else { throw RuntimeError("index \(formatNumber(x)) out of range: the rollout has \(n) groups") }
         return .host(GroupObject(rollout, prompt: k))
     }
 

@@ -43,7 +43,7 @@ extension Bindings {
         add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"]) { a, ctx in
             try a.expect(0...0, "synth(n: 2000, seed: 7, size: 64, to: \"medr1-data\")")
             var cfg = SynthMedConfig(count: try a.namedInt("n") ?? 1000, imageSize: try a.namedInt("size") ?? 64,
-                                     seed: try a.namedInt("seed").map(UInt64.init) ?? Bindings.defaultSeed(ctx))
+                                     seed: try Bindings.seedOption(a, ctx))
             if let o = try a.namedInt("options") { cfg.options = o }
             if let x = try a.namedNumber("noise") { cfg.noise = x }
             if let x = try a.namedNumber("contrast") { cfg.lesionContrast = x }
@@ -56,7 +56,12 @@ extension Bindings {
                 cfg.questionTypeWeights = Dictionary(uniqueKeysWithValues: QuestionType.allCases.map { ($0, set.contains($0) ? 1.0 : 0.0) })
             }
             let root = ctx.resolve(try a.namedString("to") ?? "medr1-data")
-            let samples = try SynthMed.generate(cfg, to: root)
+            let samples: [Sample]
+            do {
+                samples = try SynthMed.generate(cfg, to: root, shouldStop: { Interrupt.isRequested })
+            } catch is CancellationError {
+                throw InterruptedError("synth: stopped before all \(cfg.count) images were written; \(root.path) holds some of them and no new JSON: run synth again to finish it")
+            }
             return .host(DatasetObject(Dataset(name: cfg.dataset, root: root, samples: samples)))
         }
     }

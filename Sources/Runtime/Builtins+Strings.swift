@@ -126,6 +126,9 @@ extension Builtins {
             let x = try a.number(0, "x")
             let d = a.count > 1 ? try a.int(1, "digits") : 0
             let scale = Foundation.pow(10.0, Double(d))
+            // More digits than a Double holds: x as it is; fewer than its magnitude: 0.
+            if !(x * scale).isFinite && x.isFinite { return .number(x) }
+            if scale == 0 { return .number(x.isFinite ? 0 : x) }
             return .number((x * scale).rounded() / scale)
         }
         add("pow") { a, _ in try a.expect(2...2, "pow(x, y)"); return .number(Foundation.pow(try a.number(0, "x"), try a.number(1, "y"))) }

@@ -466,8 +466,7 @@ public final class Interpreter: CallContext {
         guard case .number(let x) = key, x == x.rounded() else {
             throw RuntimeError("a list index must be a whole number, got \(key.typeName) \(key.summary)", at: location(span))
         }
-        let i = x < 0 ? count + Int(x) : Int(x)
-        guard i >= 0, i < count else {
+        guard let i = indexPosition(x, count: count) else {
             throw RuntimeError("index \(formatNumber(x)) out of range: the list has \(count) element\(count == 1 ? "" : "s")", at: location(span))
         }
         return i

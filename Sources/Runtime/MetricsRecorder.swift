@@ -31,8 +31,15 @@ final class MetricsRecorder {
             } catch {
                 throw RuntimeError("cannot write metrics to \(path): \(Files.reason(error))")
             }
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+            // A FIFO would block the first step until some process reads it (and
+            // Ctrl-C cannot end that wait): only files, and devices such as /dev/null.
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFCHR, let what = FileIO.notARegularFile(st.st_mode) {
+                throw RuntimeError("cannot write metrics to \(path): it is \(what), not a file; give the path of a file")
+            }
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o644)
             guard fd >= 0 else { throw RuntimeError("cannot write metrics to \(path): \(FileIO.reason(errno: errno))") }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
             text = header() + "\n" + text
         }
         do { try FileIO.writeAll(fd, Data(text.utf8), path: path) } catch {

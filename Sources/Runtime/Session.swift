@@ -73,8 +73,13 @@ public struct ScriptEncodingError: Error, CustomStringConvertible {
 public final class Session {
     public let options: SessionOptions
     public let interpreter: Interpreter
-    /// The statements that ran without error, in order, as typed.
+    /// The statements that ran without error, in order, as typed; an
+    /// interrupted `step t, n` as the steps it completed, and any other
+    /// interrupted statement that took trainer steps as comment lines (`leftOut`).
     public private(set) var successfulStatements: [String] = []
+    /// Trainer steps taken in this session (any trainer), to tell whether an
+    /// interrupted statement changed a trainer.
+    private var stepsTaken = 0
     private var pending: [String] = []
     /// Source texts by file name, for carets under runtime errors.
     private var sources: [String: SourceText] = [:]
@@ -223,6 +228,7 @@ public final class Session {
         Interrupt.clear()
         for (i, s) in stmts.enumerated() {
             if case .cell = s { continue }
+            let stepsBefore = stepsTaken
             do {
                 let v = try interpreter.execute(s)
                 if case .expression(let e) = s, v != .null {
@@ -242,6 +248,8 @@ public final class Session {
                 Interrupt.clear()
                 if let done = e.stepsDone, done > 0, let t = Self.statement(s, source: source, stepsDone: done) {
                     successfulStatements.append(t)
+                } else if stepsTaken > stepsBefore {
+                    successfulStatements.append(Self.leftOut(source.text(of: s.span), steps: stepsTaken - stepsBefore))
                 }
                 return false
             } catch {
@@ -267,6 +275,19 @@ public final class Session {
         let after = source.text(of: SourceSpan(file: whole.file, line: whole.line, column: whole.column, length: 0,
                                                offset: count.endOffset, endOffset: whole.endOffset))
         return before + String(stepsDone) + after
+    }
+
+    /// The first line of what `:save` writes in place of an interrupted
+    /// statement that trained but is not a `step` call of its own.
+    public static let leftOutMarker = "# left out by :save: interrupted after "
+
+    /// An interrupted loop or function call that ran trainer steps, as
+    /// comment lines: run again it would not stop where Ctrl-C stopped it, so
+    /// a replay of the saved file has fewer steps than the session had.
+    static func leftOut(_ text: String, steps: Int) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { "# " + $0 }
+        return leftOutMarker + "\(steps) trainer step\(steps == 1 ? "" : "s"); a replay has fewer steps\n"
+            + lines.joined(separator: "\n")
     }
 
     /// Echo a value: host objects may emit rich output (tables), others print.
@@ -328,9 +349,10 @@ public final class Session {
     }
 
     /// Append one trainer step's JSON line to the `--metrics` file (no-op
-    /// without one). The first call writes the header: script hash, seed,
+    /// without one); called after every trainer step, which it counts. The first call writes the header: script hash, seed,
     /// threads and version, which `replay` compares.
     public func recordMetrics(jsonLine: String) throws {
+        stepsTaken += 1
         guard let metrics else { return }
         try metrics.append(jsonLine) {
             MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,

@@ -33,8 +33,9 @@ public final class TableValue: HostObject {
 
     public func index(_ i: Value) throws -> Value? {
         guard case .number(let x) = i else { return nil }
-        let k = Int(x)
-        guard k >= 0, k < rows.count else { throw RuntimeError("row \(k) out of range: the table has \(rows.count) rows") }
+        guard let k = indexPosition(x, count: rows.count) else {
+            throw RuntimeError("row \(formatNumber(x)) out of range: the table has \(rows.count) rows")
+        }
         return elements![k]
     }
 
@@ -61,9 +62,14 @@ public final class TableValue: HostObject {
 
     public var stringRows: [[String]] { rows.map { $0.map(TableValue.cell) } }
 
-    /// Aligned columns; numbers right-aligned, text left-aligned.
+    /// Aligned columns; numbers right-aligned, text left-aligned. Control
+    /// characters in names and cells (newlines and tabs too, which would break
+    /// the layout) are shown as escapes before the widths are measured, so a
+    /// cell with `\u{1B}` in it is as wide as it prints.
     public func render() -> String {
-        let cells = stringRows
+        let shown = { (s: String) in Escaping.visibleControls(s) }
+        let cells = stringRows.map { $0.map(shown) }
+        let columns = self.columns.map(shown)
         var widths = columns.map(\.count)
         for r in cells { for (j, c) in r.enumerated() where j < widths.count { widths[j] = max(widths[j], c.count) } }
         func pad(_ s: String, _ w: Int, right: Bool) -> String {
@@ -78,7 +84,7 @@ public final class TableValue: HostObject {
             }
         }
         var lines: [String] = []
-        if let t = title { lines.append(t) }
+        if let t = title { lines.append(shown(t)) }
         lines.append(columns.indices.map { pad(columns[$0], widths[$0], right: numeric[$0]) }.joined(separator: "  ")
             .replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression))
         lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))

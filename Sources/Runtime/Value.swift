@@ -243,6 +243,18 @@ extension Value: Equatable {
     }
 }
 
+// MARK: - Indexing
+
+/// The 0-based position that the index `x` names among `count` elements
+/// (a negative index counts from the end), or nil when `x` is not a whole
+/// number or is out of range. The range is checked on the Double, before any
+/// conversion, so no number a script can write (1e300, -inf, nan) traps.
+public func indexPosition(_ x: Double, count: Int) -> Int? {
+    guard x == x.rounded(), x >= -Double(count), x < Double(count) else { return nil }
+    let i = Int(x)
+    return i < 0 ? count + i : i
+}
+
 // MARK: - Printing
 
 /// Numbers print as integers when they are integral and small enough to be

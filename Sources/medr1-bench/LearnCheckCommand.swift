@@ -16,11 +16,11 @@ func runLearnCheck(_ arguments: [String]) -> Int32 {
     var threads = 2
     var args = ArraySlice(arguments)
     func fail(_ s: String) -> Int32 {
-        FileHandle.standardError.write(Data("medr1-bench learn-check: \(s)\n\(learnCheckUsage)\n".utf8))
+        writeError("medr1-bench learn-check: \(s)\n\(learnCheckUsage)")
         return 2
     }
     while let a = args.popFirst() {
-        if a == "-h" || a == "--help" { print(learnCheckUsage); return 0 }
+        if a == "-h" || a == "--help" { writeLine(learnCheckUsage); return 0 }
         guard let v = args.popFirst() else { return fail("\(a) needs a value") }
         func int() -> Int? { Int(v) }
         func dbl() -> Double? { Double(v) }
@@ -45,10 +45,10 @@ func runLearnCheck(_ arguments: [String]) -> Int32 {
     }
     Parallelism.setThreads(threads)
     do {
-        _ = try LearnCheck.run(cfg) { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        _ = try LearnCheck.run(cfg) { line in writeLine(line) }
         return 0
     } catch {
-        FileHandle.standardError.write(Data("medr1-bench learn-check: \(error)\n".utf8))
+        writeError("medr1-bench learn-check: \(error)")
         return 1
     }
 }

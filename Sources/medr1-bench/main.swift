@@ -37,7 +37,7 @@ func parseOptions() -> Options {
         case "--reps": o.reps = max(1, Int(args.popFirst() ?? "5") ?? 5)
         case "--commit": o.commit = args.popFirst() ?? "unknown"
         case "-h", "--help":
-            print("usage: medr1-bench [--threads 1,2] [--reps 5] [--commit HASH] [ID ...]")
+            writeLine("usage: medr1-bench [--threads 1,2] [--reps 5] [--commit HASH] [ID ...]")
             exit(0)
         default: o.ids.append(a)
         }
@@ -72,6 +72,7 @@ func jsonLine(_ fields: [(String, Any?)]) -> String {
     return "{" + parts.joined(separator: ",") + "}"
 }
 
+ignoreFileSizeSignal()
 if CommandLine.arguments.dropFirst().first == "learn-check" {
     exit(runLearnCheck(Array(CommandLine.arguments.dropFirst(2))))
 }
@@ -93,7 +94,7 @@ do {
             let line = jsonLine([("id", w.id), ("value", w.figure(secs)), ("unit", w.unit), ("threads", t),
                             ("utilisation", util), ("commit", options.commit), ("date", date),
                             ("seconds", secs), ("kernels", SIMDLevel.name)])
-            FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
+            writeLine(line)
             if w.id == "W1" && !w1Parts.isEmpty {
                 // Where a W1 step's time goes: the median of each part over the runs (warm-up included).
                 func med(_ f: ((sample: Double, reference: Double, policy: Double, update: Double)) -> Double) -> Double {
@@ -102,12 +103,12 @@ do {
                 let parts = jsonLine([("id", "W1.parts"), ("sample", med { $0.sample }), ("reference", med { $0.reference }),
                                       ("policy", med { $0.policy }), ("update", med { $0.update }), ("unit", "s"),
                                       ("threads", t), ("commit", options.commit), ("date", date)])
-                FileHandle.standardOutput.write((parts + "\n").data(using: .utf8)!)
+                writeLine(parts)
                 w1Parts = []
             }
         }
     }
 } catch {
-    FileHandle.standardError.write("medr1-bench: \(error)\n".data(using: .utf8)!)
+    writeError("medr1-bench: \(error)")
     exit(1)
 }

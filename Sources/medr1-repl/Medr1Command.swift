@@ -33,8 +33,13 @@ struct SessionFlags: ParsableArguments {
     var noColor = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, !SessionFlags.threadRange.contains(threads) {
+            throw ValidationError("--threads must be in \(SessionFlags.threadRange), got \(threads)")
+        }
     }
+
+    /// Thread counts accepted from the command line and from a recording's header.
+    static let threadRange = 1...1024
 
     /// Session options; `interactive` when reading from a terminal.
     func options(interactive: Bool) -> ReplSessionOptions {
@@ -66,7 +71,7 @@ private func writeAll(_ fd: Int32, _ text: String) {
 /// missing, or 65 with the position of every invalid UTF-8 byte.
 func loadScriptOrExit(_ path: String) throws -> String {
     do {
-        return try readScript(path)
+        return try readScript(path, allowPipe: true)
     } catch let e as ScriptEncodingError {
         writeErr(Escaping.terminal(e.description) + "\n")
         throw ExitCode(ExitStatus.syntax)
@@ -236,6 +241,12 @@ struct ReplayRun: ParsableCommand {
     @Option(help: "Threads (default: the recording's).")
     var threads: Int?
 
+    func validate() throws {
+        if let threads, !SessionFlags.threadRange.contains(threads) {
+            throw ValidationError("--threads must be in \(SessionFlags.threadRange), got \(threads)")
+        }
+    }
+
     @Option(help: ArgumentHelp("Also ignore this metric (repeatable); wall-clock times are always ignored.", valueName: "NAME"))
     var ignore: [String] = []
 
@@ -254,6 +265,10 @@ struct ReplayRun: ParsableCommand {
         }
         let headerSeed = recorded.header?["seed"].flatMap { UInt64($0.literal) }
         let headerThreads = recorded.header?["threads"].flatMap { Int($0.literal) }
+        if threads == nil, let t = headerThreads, !SessionFlags.threadRange.contains(t) {
+            writeErr(Escaping.terminal("medr1-repl: \(check): the header's threads is \(t), outside \(SessionFlags.threadRange); give --threads") + "\n")
+            throw ExitCode(ExitStatus.noInput)
+        }
         let newPath = metrics ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("medr1-replay-\(getpid())-\(UUID().uuidString).jsonl").path
         defer { if metrics == nil { try? FileManager.default.removeItem(atPath: newPath) } }

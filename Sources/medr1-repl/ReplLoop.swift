@@ -147,8 +147,13 @@ final class ReplLoop {
             } catch {
                 throw MetaCommandError(description: "cannot write \(path): \(FileIO.reason(error))")
             }
-            let noun = statements.count == 1 ? "statement" : "statements"
-            out("saved \(statements.count) \(noun) to \(path)\n")
+            let leftOut = statements.filter { $0.hasPrefix(Session.leftOutMarker) }.count
+            let saved = statements.count - leftOut
+            var line = "saved \(saved) statement\(saved == 1 ? "" : "s") to \(path)"
+            if leftOut > 0 {
+                line += "; \(leftOut) interrupted statement\(leftOut == 1 ? "" : "s") that trained left out as comments (a replay has fewer trainer steps)"
+            }
+            out(line + "\n")
         case .load(let path):
             let source: String
             do {
@@ -194,17 +199,48 @@ final class ReplLoop {
     }
 }
 
+/// The largest script `run`, `notebook`, `replay` and `:load` read.
+let maxScriptBytes = 64 << 20
+
 /// Reads a script file, with an error that names the file and says what to do;
 /// a file that is not UTF-8 throws ScriptEncodingError with positioned diagnostics.
-func readScript(_ path: String) throws -> String {
+/// Only a regular file, unless `allowPipe`: a script named on the command line
+/// may be a pipe or a terminal (`run <(gen)`, `run /dev/stdin`), read to its
+/// end; `:load` of one would block the session.
+func readScript(_ path: String, allowPipe: Bool = false) throws -> String {
     let expanded = expandTilde(path)
-    guard FileManager.default.fileExists(atPath: expanded) else {
-        throw MetaCommandError(description: "cannot read \(path): no such file")
+    if allowPipe, isPipeOrTerminal(path) {
+        return try Session.scriptText(Array(try readPipe(expanded, path: path)), file: path).get()
     }
-    guard let data = FileManager.default.contents(atPath: expanded) else {
-        throw MetaCommandError(description: "cannot read \(path): permission denied or not a file")
+    let data: Data
+    do {
+        data = try FileInput.read(URL(fileURLWithPath: expanded), limit: maxScriptBytes, what: "a script")
+    } catch let e as FileInputError {
+        throw MetaCommandError(description: "cannot read \(path): " + (e.missing ? "no such file" : e.message))
     }
     return try Session.scriptText(Array(data), file: path).get()
+}
+
+/// A pipe's bytes to its end, at most `maxScriptBytes`.
+private func readPipe(_ expanded: String, path: String) throws -> Data {
+    guard let handle = FileHandle(forReadingAtPath: expanded) else {
+        throw MetaCommandError(description: "cannot read \(path): cannot be opened")
+    }
+    defer { try? handle.close() }
+    var data = Data()
+    do {
+        while let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            data.append(chunk)
+            guard data.count <= maxScriptBytes else {
+                throw MetaCommandError(description: "cannot read \(path): more than the \(maxScriptBytes) bytes allowed for a script")
+            }
+        }
+    } catch let e as MetaCommandError {
+        throw e
+    } catch {
+        throw MetaCommandError(description: "cannot read \(path): \(FileIO.reason(error))")
+    }
+    return data
 }
 
 /// `~/x` -> `$HOME/x`; other paths unchanged.

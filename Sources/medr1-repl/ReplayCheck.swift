@@ -6,6 +6,7 @@
 // 0.10000000000000002 differ and -0 differs from 0; the literal text is what
 // the divergence message shows. Our own small JSON reader keeps that text.
 import Foundation
+import MedR1Lib
 
 /// A parsed JSON value that remembers the text of its numbers.
 indirect enum RecordedValue: Equatable {
@@ -89,11 +90,19 @@ struct Recording {
         self.steps = steps
     }
 
+    /// The largest recording read: about a million steps of metrics.
+    static let maxBytes = 512 << 20
+
     /// Reads a JSONL recording; blank lines are skipped.
     init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path),
-              let text = String(data: data, encoding: .utf8) else {
-            throw RecordingError(description: "cannot read recording \(path): no such file or not UTF-8 text")
+        let data: Data
+        do {
+            data = try FileInput.read(URL(fileURLWithPath: path), limit: Self.maxBytes, what: "a recording")
+        } catch let e as FileInputError {
+            throw RecordingError(description: "cannot read recording \(path): " + (e.missing ? "no such file" : e.message))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RecordingError(description: "cannot read recording \(path): not UTF-8 text")
         }
         try self.init(text: text, name: path)
     }

@@ -29,7 +29,17 @@ struct ReplSessionOptions {
 
 /// The folder of a script given on the command line, as an absolute URL.
 func scriptDirectory(_ file: String) -> URL {
-    URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
+    // A script read from a pipe (`run /dev/stdin`, `run <(gen)`) has no folder
+    // of its own: its paths resolve against the working directory.
+    if isPipeOrTerminal(file) { return URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
+    return URL(fileURLWithPath: expandTilde(file)).standardizedFileURL.deletingLastPathComponent()
+}
+
+/// Whether `path` names a pipe (FIFO) or a character device such as a terminal.
+func isPipeOrTerminal(_ path: String) -> Bool {
+    var st = stat()
+    guard stat(expandTilde(path), &st) == 0 else { return false }
+    return st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFCHR
 }
 
 /// The REPL's view of a Runtime session.

@@ -61,7 +61,7 @@ final class RLConfigMetricsTests: XCTestCase {
         let reread = try StepMetrics(jsonLine: exact.jsonLine)
         XCTAssertEqual(reread.values.map(\.bitPattern), values.map(\.bitPattern))
         XCTAssertThrowsError(try StepMetrics(jsonLine: "{\"step\": 1, \"mode\": \"sft\", \"loss\": abc}")) { e in
-            XCTAssertEqual(String(describing: e), "trainer state: metrics line: value of \"loss\" is not a number: abc")
+            XCTAssertEqual(String(describing: e), "the value of \"loss\" in a metrics line is not a number: abc")
         }
 
         let dir = try TestSupport.temporaryDirectory()
@@ -79,7 +79,7 @@ final class RLConfigMetricsTests: XCTestCase {
         try "{\"step\": 1}\n".write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try MetricsHistory.read(url)) { e in
             XCTAssertEqual(String(describing: e),
-                "trainer state: metrics.jsonl:1: trainer state: metrics line is not a metrics object: {\"step\": 1}")
+                "metrics.jsonl:1: not a metrics line (a JSON object with \"step\" and \"mode\"): {\"step\": 1}")
         }
     }
 }

@@ -82,6 +82,27 @@ final class SynthMedTests: XCTestCase {
         XCTAssertTrue(x.allSatisfy { $0 >= -1 && $0 <= 1 })
     }
 
+    /// Image temporaries left by a generation killed mid-write (kill -9) are
+    /// removed by the next generation into the same folders; a live writer's
+    /// temporary and other hidden files stay.
+    func testNextGenerationRemovesImageTemporariesOfAKilledOne() throws {
+        let config = SynthMedConfig(count: 8, imageSize: 16, seed: 9)
+        let samples = try SynthMed.generate(config, to: tmp)
+        let folder = URL(fileURLWithPath: samples[0].imagePath).deletingLastPathComponent()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let dead = p.processIdentifier
+        let name = URL(fileURLWithPath: samples[0].imagePath).lastPathComponent
+        let stale = [".\(name).tmp-\(dead)-1f", ".other.png.tmp-\(dead)-a0", ".\(name).old-\(dead)-2"]
+        let kept = [".\(name).tmp-\(getpid())-3f", ".keep", ".x.tmp-\(dead)", ".tmp-\(dead)-1"]
+        for n in stale + kept { try Data("half".utf8).write(to: folder.appendingPathComponent(n)) }
+        _ = try SynthMed.generate(config, to: tmp)
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(hidden.sorted(), kept.sorted())
+    }
+
     func testOptionsAreDistinctShuffledAndContainTheAnswer() throws {
         let config = SynthMedConfig(count: 2000, imageSize: 16, seed: 11)
         var answerPositions = [Int](repeating: 0, count: 4)
@@ -129,15 +150,22 @@ final class SynthMedTests: XCTestCase {
         var config = SynthMedConfig(count: 10)
         config.options = 5
         XCTAssertThrowsError(try SynthMed.generate(config, to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.options: 5 must be 2, 3 or 4")
+            XCTAssertEqual("\(error)", "options must be 2, 3 or 4, got 5")
         }
         config = SynthMedConfig(count: 10)
         config.modalityWeights = [.ct: 0]
         XCTAssertThrowsError(try SynthMed.generate(config, to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.modalityWeights: weights must be >= 0 with at least one > 0")
+            XCTAssertEqual("\(error)", "modalities must name at least one modality (weights >= 0 with at least one > 0)")
         }
         XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 0), to: tmp)) { error in
-            XCTAssertEqual("\(error)", "SynthMedConfig.count: 0 must be at least 1")
+            XCTAssertEqual("\(error)", "n must be in 1...1000000, got 0")
+        }
+        // A count beyond the bound is refused before the items are allocated (1e14 aborted).
+        XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 100_000_000_000_000), to: tmp)) { error in
+            XCTAssertEqual("\(error)", "n must be in 1...1000000, got 100000000000000")
+        }
+        XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 2, imageSize: 1_000_000_000), to: tmp)) { error in
+            XCTAssertEqual("\(error)", "size must be in 8...1024, got 1000000000")
         }
     }
 }

@@ -89,7 +89,7 @@ final class TrainerCheckpointTests: XCTestCase {
         try FileManager.default.removeItem(at: model)
         try FileManager.default.copyItem(at: b.appendingPathComponent("model.safetensors"), to: model)
         let e = resumeError(a)
-        XCTAssertTrue(e.hasPrefix("trainer state: \(model.path) does not belong to the save recorded in trainer.json (step 1): the file has "), e)
+        XCTAssertTrue(e.hasPrefix("\(model.path) does not belong to the save recorded in trainer.json (step 1): the file has "), e)
         XCTAssertTrue(e.hasSuffix("the folder mixes files of different saves: resume from an intact checkpoint"), e)
         // The optimiser of the other save, with the manifest entry forged to match its bytes: its step gives it away.
         let u = try sft()
@@ -105,7 +105,7 @@ final class TrainerCheckpointTests: XCTestCase {
             files["optimizer.safetensors"] = ["bytes": optData.count, "fnv1a64": FileIO.hex(FileIO.fnv1a64(optData)), "step": 1]
             obj["files"] = files
         }
-        XCTAssertEqual(resumeError(a), "trainer state: \(opt.path) is from trainer step 2, trainer.json from step 1: resume from an intact checkpoint")
+        XCTAssertEqual(resumeError(a), "\(opt.path) is from trainer step 2, trainer.json from step 1: resume from an intact checkpoint")
         // A history cut short.
         try FileManager.default.removeItem(at: a)
         try t.save(to: a)
@@ -116,7 +116,7 @@ final class TrainerCheckpointTests: XCTestCase {
         try FileManager.default.removeItem(at: a)
         try t.save(to: a)
         try FileManager.default.removeItem(at: model)
-        XCTAssertEqual(resumeError(a), "trainer state: \(model.path): cannot read (no such file); the checkpoint is incomplete")
+        XCTAssertEqual(resumeError(a), "\(model.path): cannot read (no such file); the checkpoint is incomplete")
     }
 
     func testStaleTemporariesAreRemovedAndAnEmptiedPathRestored() throws {
@@ -196,8 +196,8 @@ final class TrainerCheckpointTests: XCTestCase {
             try editManifest(dir, edit)
             let e = resumeError(dir)
             // The model config's own wording is ModelConfig's: only the start is pinned.
-            if message.hasSuffix("config field ") { XCTAssertTrue(e.hasPrefix("trainer state: \(file): \(message)"), e) }
-            else { XCTAssertEqual(e, "trainer state: \(file): \(message)", name) }
+            if message.hasSuffix("config field ") { XCTAssertTrue(e.hasPrefix("\(file): \(message)"), e) }
+            else { XCTAssertEqual(e, "\(file): \(message)", name) }
         }
         try good.write(to: dir.appendingPathComponent("trainer.json"))
         XCTAssertNoThrow(try SFTTrainer.resume(from: dir, dataset: RLFixture.dataset, images: RLFixture.images()))

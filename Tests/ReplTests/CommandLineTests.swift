@@ -16,13 +16,34 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missingArgument.stderr.contains("Missing expected argument '--check <RUN.jsonl>'"), missingArgument.stderr)
         let badThreads = try BinaryHarness.run(["run", "x.medr1", "--threads", "0"])
         XCTAssertEqual(badThreads.status, 64)
-        XCTAssertTrue(badThreads.stderr.contains("--threads must be at least 1, got 0"), badThreads.stderr)
+        XCTAssertTrue(badThreads.stderr.contains("--threads must be in 1...1024, got 0"), badThreads.stderr)
+        // A thread count beyond Int32 trapped in openblas_set_num_threads(Int32(n)).
+        let hugeThreads = try BinaryHarness.run(["run", "x.medr1", "--threads", "3000000000"])
+        XCTAssertEqual(hugeThreads.status, 64)
+        XCTAssertTrue(hugeThreads.stderr.contains("--threads must be in 1...1024, got 3000000000"), hugeThreads.stderr)
+        let replayThreads = try BinaryHarness.run(["replay", "x.medr1", "--check", "r.jsonl", "--threads", "0"])
+        XCTAssertEqual(replayThreads.status, 64)
+        XCTAssertTrue(replayThreads.stderr.contains("--threads must be in 1...1024, got 0"), replayThreads.stderr)
     }
 
     func testMissingScriptExits66AndNamesIt() throws {
         let result = try BinaryHarness.run(["run", "no/such/script.medr1"])
         XCTAssertEqual(result.status, 66)
         XCTAssertEqual(result.stderr, "medr1-repl: cannot read no/such/script.medr1: no such file\n")
+    }
+
+    /// A script on the command line may be a pipe (`run /dev/stdin`, `run <(gen)`);
+    /// a folder is refused with what it is.
+    func testScriptFromAPipeRunsAndAFolderIsRefused() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-folder")
+        // Its paths resolve against the working directory (a pipe has no folder).
+        let piped = try BinaryHarness.run(["run", "/dev/stdin"], stdin: "write_text(\"o.txt\", \"x\")\nprint(41 + 1)\n", directory: dir)
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(piped.stdout, "42\n")
+        XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("o.txt"), encoding: .utf8), "x")
+        let folder = try BinaryHarness.run(["run", dir.path])
+        XCTAssertEqual(folder.status, 66)
+        XCTAssertEqual(folder.stderr, "medr1-repl: cannot read \(dir.path): is not a regular file (it is a directory): give the path of a file\n")
     }
 
     /// A script file and piped input with invalid UTF-8: the documented error
@@ -60,6 +81,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 66)
         XCTAssertTrue(result.stderr.hasSuffix(#"r.jsonl:1: column 1: expected a value, found '\u{1B}]0;pwned\u{7}'"# + "\n"), result.stderr)
         XCTAssertFalse(result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, result.stderr)
+    }
+
+    /// A recording whose header names an impossible thread count is refused, not handed to BLAS.
+    func testReplayRefusesAHeaderThreadCountOutOfRange() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-repl-replay-threads")
+        let script = dir.appendingPathComponent("s.medr1")
+        try "print(1)\n".write(to: script, atomically: true, encoding: .utf8)
+        let recording = dir.appendingPathComponent("r.jsonl")
+        try #"{"header": "medr1-metrics", "script_hash": "x", "seed": 0, "threads": 99999999999, "version": "0.1.0"}"#
+            .appending("\n").write(to: recording, atomically: true, encoding: .utf8)
+        let result = try BinaryHarness.run(["replay", script.path, "--check", recording.path])
+        XCTAssertEqual(result.status, 66)
+        XCTAssertEqual(result.stderr, "medr1-repl: \(recording.path): the header's threads is 99999999999, outside 1...1024; give --threads\n")
     }
 
     func testVersion() throws {

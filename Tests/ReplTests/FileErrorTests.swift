@@ -62,6 +62,28 @@ final class FileErrorTests: XCTestCase {
         XCTAssertTrue(w.stderr.contains("write_text: cannot write \(dir.path)/big.txt: file too large (the file-size limit was reached)"), w.stderr)
     }
 
+    /// medr1-bench's result lines under a file-size limit: exit 1 with the
+    /// reason, not a trap in FileHandle.write and not a silent exit 0.
+    func testBenchOutputFileSizeLimitIsAnError() throws {
+        let bench = BinaryHarness.productsDirectory.appendingPathComponent("medr1-bench")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: bench.path), "medr1-bench is not built (swift build --build-tests builds it)")
+        let dir = try TestSupport.temporaryDirectory()
+        for args in ["--help", "learn-check --help"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", "ulimit -f 0; exec \"$0\" \(args) > out.jsonl", bench.path]
+            p.currentDirectoryURL = dir
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .exit, args)
+            XCTAssertEqual(p.terminationStatus, 1, args)
+            XCTAssertEqual(e, "medr1-bench: standard output: cannot write (file too large (the file-size limit was reached))\n", args)
+        }
+    }
+
     func testKilledSavesLeaveAWholeVersion() throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/crash-saves")

@@ -1,5 +1,6 @@
 import XCTest
 @testable import medr1_repl
+import Runtime
 
 /// The interactive loop without a terminal: scripted lines in, text out.
 final class ReplLoopTests: XCTestCase {
@@ -113,6 +114,18 @@ final class ReplLoopTests: XCTestCase {
         XCTAssertTrue(loop.anyFailure)
     }
 
+    /// `:save` counts an interrupted statement kept as comments apart from the statements.
+    func testSaveSaysWhenAnInterruptedStatementIsLeftOut() throws {
+        let dir = try TestSupportDirectory.make()
+        let savePath = dir.appendingPathComponent("s.medr1").path
+        let session = FakeSession()
+        session.successfulStatements = ["let a = 1", Session.leftOutMarker + "3 trainer steps; a replay has fewer steps\n# loop()"]
+        let (_, _, out, _, _) = drive([.line(":save \(savePath)")], session: session)
+        XCTAssertEqual(out, "saved 1 statement to \(savePath); 1 interrupted statement that trained left out as comments (a replay has fewer trainer steps)\n")
+        XCTAssertEqual(try String(contentsOfFile: savePath, encoding: .utf8),
+                       "let a = 1\n# left out by :save: interrupted after 3 trainer steps; a replay has fewer steps\n# loop()\n")
+    }
+
     func testLoadRunsTheFileAndMissingFileIsAnError() throws {
         let dir = try TestSupportDirectory.make()
         let path = dir.appendingPathComponent("in.medr1").path
@@ -121,6 +134,21 @@ final class ReplLoopTests: XCTestCase {
         XCTAssertEqual(session.loaded.map(\.0), ["let a = 1\n"])
         XCTAssertEqual(session.loaded.map(\.1), [path])
         XCTAssertEqual(err, "error: cannot read \(path).missing: no such file\n")
+    }
+
+    /// A FIFO or a folder given as a script is refused with what it is, before
+    /// anything is read (a FIFO would block the REPL).
+    func testLoadOfAFIFOOrAFolderSaysWhatItIs() throws {
+        let dir = try TestSupportDirectory.make()
+        let fifo = dir.appendingPathComponent("f.medr1").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let (session, _, _, err, _) = drive([.line(":load \(fifo)"), .line(":load \(dir.path)")])
+        XCTAssertTrue(session.loaded.isEmpty)
+        XCTAssertEqual(err, """
+            error: cannot read \(fifo): is not a regular file (it is a FIFO): give the path of a file
+            error: cannot read \(dir.path): is not a regular file (it is a directory): give the path of a file
+
+            """)
     }
 
     func testTimePrintsWallTime() {

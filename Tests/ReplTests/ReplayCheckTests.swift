@@ -75,6 +75,20 @@ final class ReplayCheckTests: XCTestCase {
         }
     }
 
+    /// A recording path that is a FIFO is refused before reading (it would block).
+    func testRecordingThatIsAFIFOIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("medr1-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let fifo = dir.appendingPathComponent("run.jsonl").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        XCTAssertThrowsError(try Recording(contentsOf: fifo)) { error in
+            XCTAssertEqual("\(error)", "cannot read recording \(fifo): is not a regular file (it is a FIFO): give the path of a file")
+        }
+        XCTAssertThrowsError(try Recording(contentsOf: fifo + ".missing")) { error in
+            XCTAssertEqual("\(error)", "cannot read recording \(fifo).missing: no such file")
+        }
+    }
+
     func testStringEscapesAreDecoded() throws {
         var reader = JSONLineReader(#"{"a\"b": "x\nyé\u00e9"}"#)
         XCTAssertEqual(try reader.readDocument(), .object([(key: "a\"b", value: .string("x\nyéé"))]))

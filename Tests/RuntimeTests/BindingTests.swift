@@ -16,6 +16,16 @@ final class BindingTests: XCTestCase {
         return sink.text
     }
 
+    /// Runs each one-line script and checks it fails with the error given, at 1:1.
+    func expectErrors(_ s: Session, _ sink: CollectingSink, _ cases: [(String, String)],
+                      file: StaticString = #filePath, line: UInt = #line) {
+        for (source, message) in cases {
+            sink.clear()
+            XCTAssertEqual(s.run(source: source, file: "e.medr1"), .runtimeError, source, file: file, line: line)
+            XCTAssertTrue(sink.text.hasPrefix("e.medr1:1:1: error: \(message)"), "\(source): \(sink.text)", file: file, line: line)
+        }
+    }
+
     func testSynthSplitCountsShow() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """
@@ -50,6 +60,26 @@ final class BindingTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("does not exist"), sink.text)
     }
 
+    /// Host objects indexed beyond Int's range, token ids that are not whole
+    /// numbers and negative seeds are errors, not traps.
+    func testHugeIndexesIdsAndNegativeSeedsAreErrors() throws {
+        let (s, sink) = try session()
+        XCTAssertEqual(run(s, sink, "let data = synth(n: 4, seed: 3, size: 16, to: \"d\")\nlet tok = data.tokenizer(vocab: 300)"), "")
+        let cases = [
+            ("data[1e300]", "index 1e+300 out of range: SynthMed has 4 samples"),
+            ("data[-1e300]", "index -1e+300 out of range: SynthMed has 4 samples"),
+            ("data.counts()[1e300]", "row 1e+300 out of range: the table has 4 rows"),
+            ("tok.decode([1e300])", "tokenizer.decode: 'ids'[0] must be a whole number, got 1e+300"),
+            ("tok.decode([65, 0.5])", "tokenizer.decode: 'ids'[1] must be a whole number, got 0.5"),
+            ("synth(n: 2, seed: -1, to: \"e\")", "synth: seed must be a whole number 0 or more, got -1"),
+            ("data.shuffle(seed: -1)", "dataset.shuffle: seed must be a whole number 0 or more, got -1"),
+            ("model(tokenizer: tok, seed: -1)", "model: seed must be a whole number 0 or more, got -1"),
+            ("data.split(train: 2)", "dataset.split: train must be a fraction in [0, 1], got 2"),
+            ("data.split(train: exp(1000) - exp(1000))", "dataset.split: train must be a fraction in [0, 1], got nan"),
+        ]
+        expectErrors(s, sink, cases)
+    }
+
     func testModelAndRewards() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """
@@ -66,6 +96,19 @@ final class BindingTests: XCTestCase {
         print(decode_ok(tok))
         """)
         XCTAssertEqual(out, "16 true true\n1 0\n1\nbrief 0.5\ntrue")
+    }
+
+    /// Plot sizes are bounded before gnuplot sees them: 1e14 columns printed a
+    /// blank screen and 100000 pixels a cairo error.
+    func testPlotSizesAreBounded() throws {
+        let (s, sink) = try session()
+        let cases = [
+            ("plot([1, 2, 3], width: 1e14, height: 10)", "plot: width must be in 10...500 characters for a plot in the terminal, got 100000000000000"),
+            ("plot([1, 2, 3], width: 100000, height: 100, to: \"w.png\")", "plot: width must be in 16...10000 pixels for an image, got 100000"),
+            ("plot([1, 2, 3], height: 0, to: \"w.svg\")", "plot: height must be in 16...10000 pixels for an image, got 0"),
+        ]
+        expectErrors(s, sink, cases)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.options.baseDirectory.appendingPathComponent("w.png").path))
     }
 
     func testPlotsFromScripts() throws {

@@ -85,6 +85,12 @@ final class BuiltinTests: XCTestCase {
         XCTAssertEqual(try call("max", l(n(3), n(7), n(2))), n(7))
         XCTAssertEqual(try call("round", n(2.345), n(2)), n(2.35))
         XCTAssertEqual(try call("round", n(-2.5)), n(-3))
+        // Digits beyond what a Double holds leave x as it is (they gave nan).
+        XCTAssertEqual(try call("round", n(1.5), n(400)), n(1.5))
+        XCTAssertEqual(try call("round", n(123.456), n(1e14)), n(123.456))
+        XCTAssertEqual(try call("round", n(0), n(400)), n(0))
+        XCTAssertEqual(try call("round", n(1.5), n(-400)), n(0))
+        XCTAssertEqual(try call("round", n(1234), n(-2)), n(1200))
         XCTAssertEqual(try call("sqrt", n(16)), n(4))
         XCTAssertEqual(try call("log", n(1)), n(0))
         XCTAssertEqual(try call("exp", n(0)), n(1))
@@ -178,6 +184,26 @@ final class BuiltinTests: XCTestCase {
         X-Ray      3  0.3333
         """)
         XCTAssertEqual(t.elements?.first, .record(Record([("modality", s("CT")), ("n", n(12)), ("acc", n(0.5))])))
+    }
+
+    /// Control characters from data are shown as escapes before columns are
+    /// measured: the escaped cell is as wide as its column, the next column
+    /// stays aligned, and a newline in a cell does not start a row.
+    func testTableColumnsAlignWhenCellsHoldControlCharacters() {
+        let t = TableValue(title: "t\u{1B}]0;x\u{7}", columns: ["na\tme", "n"],
+                           rows: [[s("a\u{1B}[2Jb"), n(1)], [s("two\nlines"), n(22)], [s("ok"), n(3)]])
+        XCTAssertEqual(t.render(), """
+        t\\u{1B}]0;x\\u{7}
+        na\\tme        n
+        -----------  --
+        a\\u{1B}[2Jb   1
+        two\\nlines   22
+        ok            3
+        """)
+        // Escaping for the terminal leaves the rendering as it is.
+        XCTAssertEqual(Escaping.terminal(t.render()), t.render())
+        // Notebooks get the cells as they are (their renderer escapes for HTML).
+        XCTAssertEqual(t.stringRows[0][0], "a\u{1B}[2Jb")
     }
 }
 

@@ -174,6 +174,38 @@ final class LimitsTests: XCTestCase {
         ])
     }
 
+    /// Indexes beyond Int's range (1e300, -1e300, inf) used to trap converting
+    /// to Int before the range check; now they are out of range like any other.
+    func testIndexesBeyondIntsRangeAreErrors() throws {
+        let (s, sink) = try session()
+        expectErrors(s, sink, [
+            ("print([1, 2][1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 2 elements"),
+            ("print(\"abc\"[-1e300])", "t.medr1:1:7: error: index -1e+300 out of range: the list has 3 elements"),
+            ("print(split(\"a,b\", \",\")[1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 2 elements"),
+            ("print(match(\"ab\", \"(a)\").groups[1e300])", "t.medr1:1:7: error: index 1e+300 out of range: the list has 1 element"),
+            ("print(keys({a: 1})[-1e300])", "t.medr1:1:7: error: index -1e+300 out of range: the list has 1 element"),
+            ("print([1][exp(1000)])", "t.medr1:1:7: error: index inf out of range: the list has 1 element"),
+            ("let xs = [1]\nxs[-1e300] = 2", "t.medr1:2:4: error: index -1e+300 out of range: the list has 1 element"),
+        ])
+        XCTAssertEqual(run(s, sink, "print([1, 2][-2], \"abc\"[-1], (0..<5)[-5])"), "1 c 0")
+    }
+
+    /// write_text and write_json onto a FIFO are refused and the FIFO stays: the
+    /// rename of the new version used to put a regular file in its place (and,
+    /// for root, in place of a device such as /dev/null).
+    func testWritesReplaceOnlyRegularFiles() throws {
+        let (s, sink) = try session()
+        let fifo = s.options.baseDirectory.appendingPathComponent("p").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        expectErrors(s, sink, [
+            ("write_text(\"p\", \"x\")", "t.medr1:1:1: error: write_text: cannot write \(fifo): it is a FIFO, not a regular file"),
+            ("write_json(\"p\", [1])", "t.medr1:1:1: error: write_json: cannot write \(fifo): it is a FIFO, not a regular file"),
+        ])
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+    }
+
     // MARK: - Regular expressions
 
     func testCatastrophicRegexStopsAtTheStepBudget() throws {
@@ -222,6 +254,9 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(interrupted(s, sink, "filter(xs, str)"), "interrupted: filter")
         XCTAssertEqual(interrupted(s, sink, "let big = range(1e7)"), "interrupted: range")
         XCTAssertEqual(interrupted(s, sink, "a ~ \"(a+)+$\""), "interrupted: regular expression \"(a+)+$\"")
+        // Generating a data set (it ran to the end, minutes for a million images).
+        XCTAssertTrue(interrupted(s, sink, "synth(n: 1000000, size: 16, to: \"big\")")
+            .hasPrefix("interrupted: synth: stopped before all 1000000 images were written; "), sink.text)
         XCTAssertEqual(run(s, sink, "print(\"alive\", len(xs))"), "alive 1000000")
     }
 

@@ -160,4 +160,23 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(lines[2], "{\"step\": 2, \"reward\": 0.75}")
         XCTAssertEqual(MetricsRecorder.hash(""), "cbf29ce484222325")
     }
+
+    /// `--metrics` naming a FIFO or a folder is an error at the first step; a
+    /// FIFO no process reads used to block that step for good (Ctrl-C too).
+    func testMetricsToAFIFOOrAFolderIsAnError() throws {
+        let dir = try TestSupportDir.make()
+        let fifo = dir.appendingPathComponent("run.jsonl").path
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        for (path, what) in [(fifo, "a FIFO"), (dir.path, "a directory")] {
+            nonisolated(unsafe) let (s, _) = try makeSession(interactive: false, metrics: path)
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var message = ""
+            Thread {
+                do { try s.recordMetrics(jsonLine: "{\"step\": 1}") } catch let e as RuntimeError { message = e.message } catch { message = "\(error)" }
+                done.signal()
+            }.start()
+            guard done.wait(timeout: .now() + 20) == .success else { return XCTFail("recordMetrics blocked on \(what)") }
+            XCTAssertEqual(message, "cannot write metrics to \(path): it is \(what), not a file; give the path of a file")
+        }
+    }
 }

@@ -249,6 +249,35 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(want.hasPrefix("3 ["), want)
     }
 
+    /// A loop or a function around `step` interrupted after it trained cannot be
+    /// replayed to stop at the same point: `:save` keeps it as comment lines
+    /// that say so, rather than dropping it without a word. A loop that took
+    /// no trainer step is left out as before.
+    func testInterruptedLoopAroundStepIsSavedAsAComment() throws {
+        let (s, sink) = try session()
+        run(s, sink, Self.interruptDuringStep3)
+        XCTAssertEqual(s.push("for i in 0..<3 {\n    step(t, 2, quiet: true)\n}"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.last, """
+            # left out by :save: interrupted after 3 trainer steps; a replay has fewer steps
+            # for i in 0..<3 {
+            #     step(t, 2, quiet: true)
+            # }
+            """)
+        XCTAssertEqual(run(s, sink, "print(t.step)"), "3")
+        XCTAssertEqual(s.push("fn more() { step(t, 2, quiet: true)\n test_interrupt(1)\n step(t, 2, quiet: true) }"), .ran(ok: true))
+        XCTAssertEqual(s.push("more()"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.last, Session.leftOutMarker + "2 trainer steps; a replay has fewer steps\n# more()")
+        let count = s.successfulStatements.count
+        XCTAssertEqual(s.push("let n = 0\nwhile true { n += 1\n if n == 5 { test_interrupt(1) } }"), .ran(ok: false))
+        Interrupt.clear()
+        XCTAssertEqual(s.successfulStatements.count, count + 1, "only the let is saved")
+        // The saved text parses: the comment lines are comments.
+        let (_, diags) = Parser.parseScript(source: s.successfulStatements.joined(separator: "\n"), file: "saved.medr1")
+        XCTAssertEqual(diags.count, 0, "\(diags)")
+    }
+
     /// Two Ctrl-Cs during step 3: the step is dropped, the parameters are bit-identical to
     /// before it, and the next step equals step 3 of an uninterrupted run.
     func testSecondInterruptAbortsTheStepLeavingTheModelAsBefore() throws {
@@ -357,7 +386,7 @@ final class TrainingBindingTests: XCTestCase {
         try FileManager.default.removeItem(at: model)
         try FileManager.default.copyItem(at: base.appendingPathComponent("b/model.safetensors"), to: model)
         run(s, sink, "let w2 = resume(\"runs/a\", data)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:10: error: resume: trainer state: \(model.path) does not belong to the save recorded in trainer.json (step 1)"), sink.text)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:10: error: resume: \(model.path) does not belong to the save recorded in trainer.json (step 1)"), sink.text)
         run(s, sink, "save w, \"notes\"", expect: .runtimeError)
         XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:1: error: save: cannot save to notes: is a folder that holds no trainer checkpoint (no trainer.json), and a save replaces the whole folder: save the trainer to another path"), sink.text)
         XCTAssertEqual(run(s, sink, "print(w.step, read_text(\"notes/keep.txt\"))"), "2 mine")

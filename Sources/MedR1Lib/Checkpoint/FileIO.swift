@@ -127,6 +127,13 @@ public enum FileIO {
     public static func writeAtomically(_ data: Data, to url: URL, durable: Bool = true) throws {
         let path = url.path
         let dir = url.deletingLastPathComponent().path
+        // The rename would put a regular file in place of a device, FIFO or
+        // socket (for root, /dev/null itself): only a file is replaced (the
+        // rename itself refuses a directory).
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFDIR, let kind = notARegularFile(st.st_mode) {
+            throw FileError(path: path, action: "cannot write", reason: "it is \(kind), not a regular file")
+        }
         // Listing the folder per write would make writing many images quadratic.
         if durable { removeStaleTemporaries(of: url) }
         let tmp = temporaryPath(for: url, kind: "tmp")
@@ -142,6 +149,21 @@ public enum FileIO {
             throw e
         }
         if durable { syncDirectory(dir) }
+    }
+
+    /// What a file of this mode is when it is not a regular file ("a FIFO",
+    /// "a directory", ...), or nil for a regular file.
+    public static func notARegularFile(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
     }
 
     /// fsync of a folder, so that renames and new entries in it survive a crash.
@@ -169,13 +191,34 @@ public enum FileIO {
         var out: [String] = []
         for kind in ["tmp", "old"] {
             let prefix = ".\(url.lastPathComponent).\(kind)-"
-            for n in names where n.hasPrefix(prefix) {
-                guard let pid = Int32(n.dropFirst(prefix.count).prefix { $0 != "-" }) else { continue }
-                if pid == getpid() || !(kill(pid, 0) != 0 && errno == ESRCH) { continue }
+            for n in names where n.hasPrefix(prefix) && writerIsGone(n.dropFirst(prefix.count)) {
                 out.append((dir as NSString).appendingPathComponent(n))
             }
         }
         return out.sorted()
+    }
+
+    /// Whether `rest`, the `PID-RANDOM` end of a temporary's name, names a
+    /// process that no longer runs (not this one, not a live one).
+    private static func writerIsGone(_ rest: Substring) -> Bool {
+        guard let pid = Int32(rest.prefix { $0 != "-" }), pid > 0, rest.dropFirst(String(pid).count).first == "-" else { return false }
+        return pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Removes the temporaries `.NAME.tmp-PID-RANDOM` (and `.old-`) of any
+    /// NAME in `folder` whose writer no longer runs, with one listing of the
+    /// folder: for folders of many files written with `durable: false`
+    /// (images), which skip the clean-up per write.
+    public static func removeStaleTemporaries(inFolder folder: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for n in names where n.hasPrefix(".") {
+            for marker in [".tmp-", ".old-"] {
+                guard let r = n.range(of: marker, options: .backwards), r.lowerBound > n.index(after: n.startIndex),
+                      writerIsGone(n[r.upperBound...]) else { continue }
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(n))
+                break
+            }
+        }
     }
 
     /// Removes the temporaries of writers of `url` that were killed mid-write.

@@ -43,8 +43,7 @@ public enum FileInput {
         let path = url.path
         func fail(_ m: String) -> FileInputError { FileInputError(path: path, message: m) }
         func requireRegular(_ mode: mode_t) throws {
-            let type = mode & S_IFMT
-            guard type == S_IFREG else { throw fail("is not a regular file (it is \(kindName(type))): give the path of a file") }
+            if let kind = FileIO.notARegularFile(mode) { throw fail("is not a regular file (it is \(kind)): give the path of a file") }
         }
         var pre = stat()
         if stat(path, &pre) == 0 { try requireRegular(pre.st_mode) }
@@ -81,18 +80,6 @@ public enum FileInput {
         // A file that shrank while being read: keep what was there.
         if got < size { data.count = got }
         return data
-    }
-
-    private static func kindName(_ type: mode_t) -> String {
-        switch type {
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
-        case S_IFSOCK: return "a socket"
-        case S_IFLNK: return "a symbolic link"
-        default: return "not a regular file"
-        }
     }
 
     // MARK: - JSON with line:col

@@ -14,10 +14,17 @@ import Foundation
 
 public enum SynthMed {
     /// Writes `config.count` samples under `root` and returns them (absolute image paths).
-    /// Existing files with the same names are overwritten.
-    public static func generate(_ config: SynthMedConfig, to root: URL) throws -> [Sample] {
+    /// Existing files with the same names are overwritten. `shouldStop` is polled
+    /// before each image (Ctrl-C); once it is true the workers finish the image
+    /// they are on and `generate` throws `CancellationError` without writing the
+    /// JSON; the images written so far stay.
+    public static func generate(_ config: SynthMedConfig, to root: URL,
+                                shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> [Sample] {
         try config.validate()
-        let items = (0..<config.count).map { SynthMedQuestions.item(config, index: $0) }
+        let items = try (0..<config.count).map { i in
+            if i % 1024 == 0, shouldStop() { throw CancellationError() }
+            return SynthMedQuestions.item(config, index: i)
+        }
         let fm = FileManager.default
         let imageRoot = root.appendingPathComponent("Images").appendingPathComponent(config.dataset)
         let qaDir = root.appendingPathComponent("QA_information").appendingPathComponent("Open-access")
@@ -29,6 +36,11 @@ public enum SynthMed {
         } catch {
             throw SynthMedError(message: "\(root.path): cannot create the output folders (\(FileIO.reason(error))); choose a writable root")
         }
+        // Images are written without a clean-up per file; the temporaries of a
+        // generation killed mid-write go here, one folder listing each.
+        for m in Set(items.map(\.scene.modality)) {
+            FileIO.removeStaleTemporaries(inFolder: imageRoot.appendingPathComponent(m.rawValue))
+        }
         let ids = (0..<config.count).map { id(config, $0) }
         let relative = (0..<config.count).map { i in
             "Images/\(config.dataset)/\(items[i].scene.modality.rawValue)/\(ids[i]).png"
@@ -39,7 +51,7 @@ public enum SynthMed {
         let failures = FailureBox()
         DispatchQueue.concurrentPerform(iterations: threads) { w in
             var i = w
-            while i < config.count && !failures.any {
+            while i < config.count && !failures.any && !shouldStop() {
                 let canvas = SynthMedRender.draw(items[i].scene, size: config.imageSize, noise: config.noise,
                                                  contrast: config.lesionContrast)
                 do {
@@ -53,6 +65,7 @@ public enum SynthMed {
         if let (_, message) = failures.first {
             throw SynthMedError(message: "SynthMed: \(message)")
         }
+        if shouldStop() { throw CancellationError() }
 
         var json = "[\n"
         for (i, item) in items.enumerated() {

@@ -37,28 +37,31 @@ public struct SynthMedConfig: Codable, Equatable, Sendable {
         self.seed = seed
     }
 
-    /// Throws a `SynthMedError` naming the bad knob and its valid range.
+    /// The most samples one generation makes: its items are held in memory
+    /// before any image is written, so a count is bounded before allocating.
+    public static let maxCount = 1_000_000
+
+    /// Throws a `SynthMedError` naming the bad knob as `synth(...)` spells it
+    /// (`n`, `size`, `contrast`, ...) and its valid range.
     public func validate() throws {
-        func bad(_ field: String, _ why: String) -> SynthMedError {
-            SynthMedError(message: "SynthMedConfig.\(field): \(why)")
-        }
-        guard count >= 1 else { throw bad("count", "\(count) must be at least 1") }
-        guard (8...1024).contains(imageSize) else { throw bad("imageSize", "\(imageSize) must be in 8...1024") }
-        guard (2...4).contains(options) else { throw bad("options", "\(options) must be 2, 3 or 4") }
-        guard noise >= 0, noise.isFinite else { throw bad("noise", "\(noise) must be >= 0") }
-        guard lesionContrast >= 0, lesionContrast.isFinite else { throw bad("lesionContrast", "\(lesionContrast) must be >= 0") }
+        func bad(_ knob: String, _ why: String) -> SynthMedError { SynthMedError(message: "\(knob) \(why)") }
+        guard (1...Self.maxCount).contains(count) else { throw bad("n", "must be in 1...\(Self.maxCount), got \(count)") }
+        guard (8...1024).contains(imageSize) else { throw bad("size", "must be in 8...1024, got \(imageSize)") }
+        guard (2...4).contains(options) else { throw bad("options", "must be 2, 3 or 4, got \(options)") }
+        guard noise >= 0, noise.isFinite else { throw bad("noise", "must be a finite number >= 0, got \(noise)") }
+        guard lesionContrast >= 0, lesionContrast.isFinite else { throw bad("contrast", "must be a finite number >= 0, got \(lesionContrast)") }
         guard modalityWeights.values.allSatisfy({ $0 >= 0 && $0.isFinite }),
               modalityWeights.values.contains(where: { $0 > 0 }) else {
-            throw bad("modalityWeights", "weights must be >= 0 with at least one > 0")
+            throw bad("modalities", "must name at least one modality (weights >= 0 with at least one > 0)")
         }
         guard questionTypeWeights.values.allSatisfy({ $0 >= 0 && $0.isFinite }),
               questionTypeWeights.values.contains(where: { $0 > 0 }) else {
-            throw bad("questionTypeWeights", "weights must be >= 0 with at least one > 0")
+            throw bad("types", "must name at least one question type (weights >= 0 with at least one > 0)")
         }
         guard !dataset.isEmpty, !dataset.contains("/") else {
-            throw bad("dataset", "\"\(dataset)\" must be a non-empty name without '/'")
+            throw bad("the data set name", "must be non-empty and without '/', got \"\(dataset)\"")
         }
-        guard threads >= 0 else { throw bad("threads", "\(threads) must be >= 0 (0 = all cores)") }
+        guard threads >= 0 else { throw bad("threads", "must be >= 0 (0 = all cores), got \(threads)") }
     }
 }
 

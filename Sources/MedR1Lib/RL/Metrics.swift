@@ -65,12 +65,12 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         guard let stepText = fields.first(where: { $0.key == "step" })?.value, let step = Int(stepText),
               let modeText = fields.first(where: { $0.key == "mode" })?.value,
               modeText.hasPrefix("\""), modeText.hasSuffix("\""), modeText.count >= 2 else {
-            throw RLError.badState("metrics line is not a metrics object: \(jsonLine.prefix(80))")
+            throw RLError.badState("not a metrics line (a JSON object with \"step\" and \"mode\"): \(jsonLine.prefix(80))")
         }
         self.init(step: step, mode: String(modeText.dropFirst().dropLast()))
         for (key, text) in fields where key != "step" && key != "mode" {
             guard text == "null" || Double(text) != nil else {
-                throw RLError.badState("metrics line: value of \"\(key)\" is not a number: \(text.prefix(40))")
+                throw RLError.badState("the value of \"\(key)\" in a metrics line is not a number: \(text.prefix(40))")
             }
             set(key, Double(text) ?? .nan)
         }
@@ -150,8 +150,7 @@ public struct MetricsHistory: Sendable, Equatable {
             defer { close(fd) }
             try FileIO.writeAll(fd, Data((line + "\n").utf8), path: url.path)
         } catch {
-            throw RLError.badState("cannot append metrics to \(url.path): \(FileIO.reason(error)); "
-                                   + "check that the directory exists and is writable")
+            throw RLError.badState("cannot append metrics to \(url.path): \(FileIO.reason(error))")
         }
     }
 

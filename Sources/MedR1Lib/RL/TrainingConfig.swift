@@ -152,6 +152,8 @@ public enum RLError: Error, CustomStringConvertible, Equatable {
     case invalidOption(String)
     /// A trainer was given a data set without samples; the message names the builtin and the set.
     case emptyDataset(String)
+    /// A checkpoint, trainer.json or metrics file that cannot be used; the
+    /// message names the file and says what is wrong with it.
     case badState(String)
     /// A sample's image cannot be read or has the wrong size.
     case badImage(String)
@@ -163,8 +165,7 @@ public enum RLError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidConfig(let s): return "invalid config: \(s)"
         case .invalidOption(let s), .badImage(let s), .nonFiniteUpdate(let s): return s
-        case .emptyDataset(let s): return s
-        case .badState(let s): return "trainer state: \(s)"
+        case .emptyDataset(let s), .badState(let s): return s
         }
     }
 }
