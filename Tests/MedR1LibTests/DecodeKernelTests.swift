@@ -221,6 +221,12 @@ final class DecodeKernelTests: XCTestCase {
 /// The packed decode products (PackedLinear.swift) against plain loops, and a
 /// model whose every dimension packs (head included) decoding as its full forward.
 final class PackedLinearTests: XCTestCase {
+    /// 8x8x3 images, 2 heads, 1 vision + 2 text layers, max_seq 24.
+    static func config(dModel: Int, vocab: Int) -> ModelConfig {
+        ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: dModel, nHeads: 2, visionLayers: 1,
+                    textLayers: 2, mlpRatio: 4, vocabSize: vocab, maxSeq: 24, normEps: 1e-5)
+    }
+
     func testPackedProductMatchesLoop() {
         var rng = SplitMix64(seed: 6)
         for (n, inDim, outDim) in [(9, 24, 32), (4, 16, 16), (1, 40, 48), (7, 128, 64)] {
@@ -249,8 +255,7 @@ final class PackedLinearTests: XCTestCase {
 
     func testDecodeWithPackedHeadMatchesFullForward() throws {
         // d 32, MLP 128, vocab 48: the blocks and the head all use the packed products.
-        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 32, nHeads: 2, visionLayers: 1,
-                              textLayers: 2, mlpRatio: 4, vocabSize: 48, maxSeq: 24, normEps: 1e-5)
+        let cfg = Self.config(dModel: 32, vocab: 48)
         let m = try MedR1Model(config: cfg, seed: 12)
         let img = CoreModelTests.image(5, cfg)
         let prompt = [1, 20, 33]
@@ -310,8 +315,7 @@ final class PackedLinearTests: XCTestCase {
     /// products, 12-wide heads for the per-row attention) decodes as its
     /// full forward, with rows of two prompts in one step.
     func testDecodeWithUnpackedWeightsMatchesFullForward() throws {
-        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 24, nHeads: 2, visionLayers: 1,
-                              textLayers: 2, mlpRatio: 4, vocabSize: 40, maxSeq: 24, normEps: 1e-5)
+        let cfg = Self.config(dModel: 24, vocab: 40)
         let m = try MedR1Model(config: cfg, seed: 14)
         let images = [CoreModelTests.image(3, cfg), CoreModelTests.image(4, cfg)]
         let prompts = [[1, 20, 33], [7, 2]]
@@ -335,8 +339,7 @@ final class PackedLinearTests: XCTestCase {
     /// are split over threads: sampling on 1 and on 2 threads gives the same
     /// tokens and bit-identical log-probs (and the same as on 3).
     func testSamplingIdenticalAcrossThreadCounts() throws {
-        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 32, nHeads: 2, visionLayers: 1,
-                              textLayers: 2, mlpRatio: 4, vocabSize: 48, maxSeq: 24, normEps: 1e-5)
+        let cfg = Self.config(dModel: 32, vocab: 48)
         let m = try MedR1Model(config: cfg, seed: 13)
         let images = [CoreModelTests.image(1, cfg), CoreModelTests.image(2, cfg)]
         let prompts = [[1, 5, 9], [1, 7]]
