@@ -80,7 +80,8 @@ extension MedR1Model {
         let d = config.dModel, hid = config.mlpHidden, w = values.pointer
         let pb = packed?.blocks[layer]
         func matrix(_ offset: Int, _ outDim: Int, _ inDim: Int, _ m: PackedMatrix?) -> WeightMatrix {
-            WeightMatrix(plain: w + offset, packed: m.map { packed!.pointer($0) }, outDim: outDim, inDim: inDim)
+            WeightMatrix(plain: w + offset, packed: packed.flatMap { p in m.map { p.pointer($0) } }, outDim: outDim,
+                         inDim: inDim)
         }
         return BlockWeights(norm1: w + o.norm1, qkv: matrix(o.qkv, 3 * d, d, pb?.qkv), o: matrix(o.o, d, d, pb?.o),
                             norm2: w + o.norm2, fc1: matrix(o.fc1, hid, d, pb?.fc1),
@@ -90,15 +91,16 @@ extension MedR1Model {
     /// The output head, tied to the token embedding: (vocab, d), packed when `packed` has it.
     @inline(__always)
     func headWeights(packed: PackedWeights? = nil) -> WeightMatrix {
-        WeightMatrix(plain: values.pointer + embed, packed: packed?.head.map { packed!.pointer($0) },
+        WeightMatrix(plain: values.pointer + embed, packed: packed.flatMap { p in p.head.map { p.pointer($0) } },
                      outDim: config.vocabSize, inDim: config.dModel)
     }
 
     /// One block over `rows` rows, updating the residual stream x (rows, d) in place:
     ///   x = x + attn(RMSNorm_1(x)) Wo^T;  x = x + gelu(RMSNorm_2(x) W1^T) W2^T
     /// `attention(qkv, y)` turns the (rows, 3d) q | k | v into the heads'
-    /// outputs y (rows, d). Inside a parallel region (a decode worker) every
-    /// step runs on the calling thread.
+    /// outputs y (rows, d). Inside a parallel region (a decode worker's
+    /// rows) the products stay on the calling thread (BLAS.gemm splits only
+    /// outside one) and GELU runs in pieces below its own parallel threshold.
     @inline(__always)
     func transformerBlock(_ wt: BlockWeights, x: UnsafeMutablePointer<Float>, rows S: Int, _ act: BlockActivations,
                           attention: (_ qkv: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Void) {
