@@ -221,6 +221,12 @@ final class DecodeKernelTests: XCTestCase {
 /// The packed decode products (PackedLinear.swift) against plain loops, and a
 /// model whose every dimension packs (head included) decoding as its full forward.
 final class PackedLinearTests: XCTestCase {
+    /// 8x8x3 images, 2 heads, 1 vision + 2 text layers, max_seq 24.
+    static func config(dModel: Int, vocab: Int) -> ModelConfig {
+        ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: dModel, nHeads: 2, visionLayers: 1,
+                    textLayers: 2, mlpRatio: 4, vocabSize: vocab, maxSeq: 24, normEps: 1e-5)
+    }
+
     func testPackedProductMatchesLoop() {
         var rng = SplitMix64(seed: 6)
         for (n, inDim, outDim) in [(9, 24, 32), (4, 16, 16), (1, 40, 48), (7, 128, 64)] {
@@ -249,8 +255,7 @@ final class PackedLinearTests: XCTestCase {
 
     func testDecodeWithPackedHeadMatchesFullForward() throws {
         // d 32, MLP 128, vocab 48: the blocks and the head all use the packed products.
-        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 32, nHeads: 2, visionLayers: 1,
-                              textLayers: 2, mlpRatio: 4, vocabSize: 48, maxSeq: 24, normEps: 1e-5)
+        let cfg = Self.config(dModel: 32, vocab: 48)
         let m = try MedR1Model(config: cfg, seed: 12)
         let img = CoreModelTests.image(5, cfg)
         let prompt = [1, 20, 33]
@@ -268,12 +273,73 @@ final class PackedLinearTests: XCTestCase {
         }
     }
 
+    /// A block product gives the same values from packed and from plain
+    /// weights (the two kernels `WeightMatrix.product` picks between), and
+    /// `accumulate` adds to the output instead of overwriting it.
+    func testWeightMatrixProductPackedEqualsPlain() {
+        var rng = SplitMix64(seed: 9)
+        let n = 5, inDim = 32, outDim = 48, ldx = inDim + 2, ldy = outDim + 3
+        let w = (0..<(outDim * inDim)).map { _ in rng.nextFloat() - 0.5 }
+        let x = (0..<(n * ldx)).map { _ in rng.nextFloat() - 0.5 }
+        let y0 = (0..<(n * ldy)).map { _ in rng.nextFloat() }
+        var packed = [Float](repeating: 0, count: outDim * inDim)
+        PackedLinear.pack(w, into: &packed, outDim: outDim, inDim: inDim)
+        w.withUnsafeBufferPointer { wp in
+            packed.withUnsafeBufferPointer { pp in
+                for accumulate in [false, true] {
+                    var outs: [[Float]] = []
+                    for p in [nil, pp.baseAddress] {
+                        let m = WeightMatrix(plain: wp.baseAddress!, packed: p, outDim: outDim, inDim: inDim)
+                        var y = y0
+                        m.product(x, ldx: ldx, into: &y, ldy: ldy, rows: n, accumulate: accumulate)
+                        outs.append(y)
+                    }
+                    for r in 0..<n {
+                        for o in 0..<outDim {
+                            var ref = accumulate ? Double(y0[r * ldy + o]) : 0
+                            for k in 0..<inDim { ref += Double(x[r * ldx + k]) * Double(wp[o * inDim + k]) }
+                            XCTAssertEqual(Double(outs[0][r * ldy + o]), ref, accuracy: 1e-5, "plain row \(r) out \(o)")
+                            XCTAssertEqual(Double(outs[1][r * ldy + o]), ref, accuracy: 1e-5, "packed row \(r) out \(o)")
+                        }
+                        for o in outDim..<ldy {
+                            XCTAssertEqual(outs[0][r * ldy + o], y0[r * ldy + o])
+                            XCTAssertEqual(outs[1][r * ldy + o], y0[r * ldy + o])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A model whose width does not pack (d 24: no packed weights, BLAS
+    /// products, 12-wide heads for the per-row attention) decodes as its
+    /// full forward, with rows of two prompts in one step.
+    func testDecodeWithUnpackedWeightsMatchesFullForward() throws {
+        let cfg = Self.config(dModel: 24, vocab: 40)
+        let m = try MedR1Model(config: cfg, seed: 14)
+        let images = [CoreModelTests.image(3, cfg), CoreModelTests.image(4, cfg)]
+        let prompts = [[1, 20, 33], [7, 2]]
+        let pre = try m.prefill(images: images, prompts: prompts)
+        XCTAssertNil(pre.packed)
+        var cache = m.expand(pre, copies: 2)
+        let cont = [[5, 39, 0, 9], [8, 8, 8, 8], [30, 2, 4, 6], [1, 1, 3, 12]]
+        var last: [[Float]] = []
+        for s in 0..<4 { last = try m.decode(&cache, tokens: (0..<4).map { cont[$0][s] }) }
+        for r in 0..<4 {
+            let prompt = prompts[r / 2]
+            _ = try m.tokenLogProbs(images: [images[r / 2]], sequences: [prompt + cont[r] + [0]], targetStart: [0],
+                                    withGrad: false)
+            let full = m.inferenceTape.logits.array(cfg.vocabSize, from: (prompt.count + 4) * cfg.vocabSize)
+            let err = CoreTest.relativeError(last[r], full)
+            XCTAssertLessThan(err, 1e-5, "row \(r): relative error \(err)")
+        }
+    }
+
     /// With every product packed, a row's numbers do not depend on how rows
     /// are split over threads: sampling on 1 and on 2 threads gives the same
     /// tokens and bit-identical log-probs (and the same as on 3).
     func testSamplingIdenticalAcrossThreadCounts() throws {
-        let cfg = ModelConfig(imageSize: 8, channels: 3, patch: 4, dModel: 32, nHeads: 2, visionLayers: 1,
-                              textLayers: 2, mlpRatio: 4, vocabSize: 48, maxSeq: 24, normEps: 1e-5)
+        let cfg = Self.config(dModel: 32, vocab: 48)
         let m = try MedR1Model(config: cfg, seed: 13)
         let images = [CoreModelTests.image(1, cfg), CoreModelTests.image(2, cfg)]
         let prompts = [[1, 5, 9], [1, 7]]

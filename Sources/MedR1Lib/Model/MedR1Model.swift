@@ -4,7 +4,8 @@ import Foundation
 // a causal text decoder over [image tokens, text tokens] with the output head
 // tied to the token embedding. This file holds the parameters (one flat
 // buffer, named views in spec order), initialisation, copy and summary; the
-// forward/backward passes are in Forward.swift, decoding in KVCache.swift.
+// passes are in Forward.swift and Backward.swift (the block shared with
+// decoding in TransformerBlock.swift), decoding in Decode.swift.
 
 /// Offsets of one transformer block's parameters in the flat buffer.
 /// q, k, v are adjacent, so `qkv` is one (3d, d) matrix for a fused product.
@@ -46,7 +47,7 @@ public final class MedR1Model {
     var textBlocks: [BlockOffsets] = []
     var textNorm = 0    /// (d)
 
-    /// Reused activation storage (see Forward.swift).
+    /// Reused activation storage (see ForwardTape.swift and Decode.swift).
     var spareTape: ForwardTape?
     let inferenceTape = ForwardTape()
     let scratch = FloatBuffer()

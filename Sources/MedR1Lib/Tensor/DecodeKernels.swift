@@ -1,4 +1,4 @@
-// Kernels of one decode step (KVCache.swift): a single new query per row and
+// Kernels of one decode step (Decode.swift): a single new query per row and
 // head against its prefix's keys and its own suffix's keys, and the draw of
 // a token from a row of logits (Sampler.swift).
 //
