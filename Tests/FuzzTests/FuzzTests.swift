@@ -10,11 +10,7 @@ final class FuzzTests: XCTestCase {
     /// Regression inputs whose fix is not in this branch yet: file name -> the
     /// fix it waits for. A crash of one of these is reported, not failed;
     /// once it runs cleanly the test says so, and the entry should go.
-    static let pending: [String: String] = [
-        "crash-list-index-huge-number.medr1": "an index beyond Int's range reported as out of range (Interpreter.listIndex)",
-        "crash-list-assign-huge-index.medr1": "an index beyond Int's range reported as out of range (Interpreter.listIndex)",
-        "crash-string-index-huge-number.medr1": "an index beyond Int's range reported as out of range (Interpreter.listIndex)",
-    ]
+    static let pending: [String: String] = [:]
 
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
