@@ -7,8 +7,8 @@ import PackageDescription
 // Everything builds with Swift's checks on (plain -O in release): an index
 // out of range stops the program instead of reading memory. The kernels that
 // work on raw pointers check the ids they index with at entry
-// (MedR1Lib/Tensor); docs/performance.md has the measurement of -O against
-// -Ounchecked.
+// (MedR1Lib/Tensor); docs/performance.md measures what the checks cost
+// against a build with them off.
 //
 // Processor tuning: MedR1Lib's 8-wide SIMD kernels compile for AVX2 (haswell)
 // in release builds, and MedR1AVX512 holds AVX-512 copies of the hottest
