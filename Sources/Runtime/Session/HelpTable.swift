@@ -186,7 +186,7 @@ public enum HelpTable {
 
     /// docs/reference.md: every entry grouped by topic.
     public static func markdown() -> String {
-        var out = "# medr1 language reference: builtins and bindings\n\nGenerated from Sources/Runtime/HelpTable.swift.\n"
+        var out = "# medr1 language reference: builtins and bindings\n\nGenerated from Sources/Runtime/Session/HelpTable.swift.\n"
         for t in topics {
             let es = all.filter { $0.topic == t }
             if es.isEmpty { continue }
