@@ -105,6 +105,18 @@ final class RLLossTests: XCTestCase {
         XCTAssertEqual(GRPOConfig.optionRules.rule("delta")?.value(in: c), 2)
     }
 
+    func testOptionsNameTheirTRLCounterparts() {
+        let grpo = GRPOConfig.optionRules
+        XCTAssertEqual(grpo.rule("group")?.trl, "num_generations")
+        XCTAssertEqual(grpo.rule("eps_low")?.trl, "epsilon")
+        XCTAssertEqual(grpo.rule("max_tokens")?.trl, "max_completion_length")
+        XCTAssertEqual(grpo.rule("adam_eps")?.trl, "adam_epsilon")
+        XCTAssertNil(grpo.rule("prompts")?.trl, "prompts per step is a product of TRL's batch settings, not one of them")
+        let names = grpo.compactMap(\.trl)
+        XCTAssertEqual(names.count, Set(names).count, "two options claim the same TRL name")
+        XCTAssertEqual(Evaluator.optionRules.rule("top_p")?.trl, "top_p", "a lifted rule keeps its TRL name")
+    }
+
     func testAsymmetricClip() {
         // ratio 1.25, A +1: clipped with eps_high 0.2, inside with eps_high 0.28 (DAPO).
         let new: [[Float]] = [[Float(log(1.25))]], old: [[Float]] = [[0]]

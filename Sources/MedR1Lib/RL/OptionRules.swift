@@ -101,6 +101,9 @@ public struct OptionRule<Config> {
     /// Whether the option is a part of a compound setting that another row shows whole
     /// (`warmup:`, `steps:` and `min_lr:` are parts of `schedule`).
     public let isPart: Bool
+    /// The name of the same setting in TRL's GRPOConfig / transformers' TrainingArguments
+    /// (`num_generations` for `group`), nil when TRL has no setting with this meaning.
+    public private(set) var trl: String?
     /// The value in a config (nil when the option does not apply to it, as `steps:` to a
     /// constant schedule).
     let get: (Config) -> OptionValue?
@@ -146,6 +149,13 @@ public struct OptionRule<Config> {
         }
     }
 
+    /// This rule with the name TRL gives the same setting.
+    public func trl(_ name: String) -> OptionRule {
+        var r = self
+        r.trl = name
+        return r
+    }
+
     /// The value in `c` as a number (nil for flags, words, and options that do not apply).
     public func value(in c: Config) -> Double? {
         if case .number(let x)? = get(c) { return x }
@@ -158,9 +168,11 @@ public struct OptionRule<Config> {
     /// The same rule on another config that holds this one at `path`.
     public func lifted<Outer>(_ path: WritableKeyPath<Outer, Config>) -> OptionRule<Outer> {
         let get = self.get, set = self.set
-        return OptionRule<Outer>(keyword, kind, range, help, isPart: isPart, get: { get($0[keyPath: path]) }) { c, given, owner in
+        var r = OptionRule<Outer>(keyword, kind, range, help, isPart: isPart, get: { get($0[keyPath: path]) }) { c, given, owner in
             try set(&c[keyPath: path], given, owner)
         }
+        r.trl = trl
+        return r
     }
 
     /// Throws unless `v` is of this option's kind and in its range:
@@ -232,16 +244,16 @@ extension Array {
 /// same thing about them wherever they are set.
 enum SamplingOptions {
     static func temperature<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
-        .number("temperature", p, .closed(1e-3, 100), "logits are divided by it before sampling (greedy decoding is eval's greedy: true)")
+        .number("temperature", p, .closed(1e-3, 100), "logits are divided by it before sampling (greedy decoding is eval's greedy: true)").trl("temperature")
     }
     static func topK<C>(_ p: WritableKeyPath<C, Int>) -> OptionRule<C> {
-        .integer("top_k", p, .closed(0, 1_000_000), "sample among the k most likely tokens; 0 = off")
+        .integer("top_k", p, .closed(0, 1_000_000), "sample among the k most likely tokens; 0 = off").trl("top_k")
     }
     static func topP<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
-        .number("top_p", p, .openBelow(0, 1), "sample among the most likely tokens holding mass p; 1 = off")
+        .number("top_p", p, .openBelow(0, 1), "sample among the most likely tokens holding mass p; 1 = off").trl("top_p")
     }
     static func maxTokens<C>(_ p: WritableKeyPath<C, Int>) -> OptionRule<C> {
-        .integer("max_tokens", p, .closed(1, 65536), "completion cap in tokens (also capped by the model's max_seq)")
+        .integer("max_tokens", p, .closed(1, 65536), "completion cap in tokens (also capped by the model's max_seq)").trl("max_completion_length")
     }
 }
 
@@ -327,7 +339,7 @@ func scheduleRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
                                             steps: number("steps").map { Int($0) }, minLR: number("min_lr"), owner: owner)
     }
     return [whole,
-            part("warmup", .integer, .closed(0, 1e9), "steps of linear learning-rate warm-up") { Double($0.warmupSteps) },
+            part("warmup", .integer, .closed(0, 1e9), "steps of linear learning-rate warm-up") { Double($0.warmupSteps) }.trl("warmup_steps"),
             part("steps", .integer, .closed(1, 1e9), "the cosine schedule's horizon in steps") { s in
                 if case .cosine(_, let t, _) = s { return Double(t) } else { return nil } },
             part("min_lr", .number, .closed(0, 1), "the cosine schedule's floor, a fraction of lr") { s in
@@ -337,26 +349,26 @@ func scheduleRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
 /// The options of AdamW, clipping and the schedule, shared by SFT and GRPO.
 func optimizerRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
     scheduleRules(C.self)
-        + [.number("max_grad_norm", \C.maxGradNorm, .closed(0, 1e6), "global gradient-norm clip; 0 = no clipping"),
-           .number("weight_decay", \C.weightDecay, .closed(0, 10), "AdamW's decoupled weight decay"),
-           .number("adam_beta1", \C.adamBeta1, .openAbove(0, 1), "decay of AdamW's first moment"),
-           .number("adam_beta2", \C.adamBeta2, .openAbove(0, 1), "decay of AdamW's second moment"),
-           .number("adam_eps", \C.adamEps, .closed(1e-30, 1), "added to AdamW's sqrt(second moment)")]
+        + [.number("max_grad_norm", \C.maxGradNorm, .closed(0, 1e6), "global gradient-norm clip; 0 = no clipping").trl("max_grad_norm"),
+           .number("weight_decay", \C.weightDecay, .closed(0, 10), "AdamW's decoupled weight decay").trl("weight_decay"),
+           .number("adam_beta1", \C.adamBeta1, .openAbove(0, 1), "decay of AdamW's first moment").trl("adam_beta1"),
+           .number("adam_beta2", \C.adamBeta2, .openAbove(0, 1), "decay of AdamW's second moment").trl("adam_beta2"),
+           .number("adam_eps", \C.adamEps, .closed(1e-30, 1), "added to AdamW's sqrt(second moment)").trl("adam_epsilon")]
 }
 
 extension GRPOConfig {
     public static var optionRules: [OptionRule<GRPOConfig>] {
-        [.integer("group", \.group, .closed(2, 1024), "completions per prompt, G (2 or more to compare them)"),
+        [.integer("group", \.group, .closed(2, 1024), "completions per prompt, G (2 or more to compare them)").trl("num_generations"),
          .integer("prompts", \.promptsPerStep, .closed(1, 4096), "prompts per step"),
-         .number("beta", \.beta, .closed(0, 100), "weight of the KL penalty to the frozen reference"),
-         .number("lr", \.learningRate, .closed(0, 1), "base learning rate"),
-         .number("eps_low", \.epsLow, .closed(0, 1), "the ratio is clipped below at 1 - eps_low"),
-         .number("eps_high", \.epsHigh, .closed(0, 10), "the ratio is clipped above at 1 + eps_high"),
-         .number("delta", \.delta, .closed(0, 1e6), "two-sided clipping: the unclipped term's ratio is capped at delta (above 1 + eps_high); 0 = off"),
-         .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo)"),
-         .flag("scale_rewards", \.scaleRewards, "divide each advantage by its group's reward std"),
-         .integer("num_iterations", \.numIterations, .closed(1, 64), "optimiser updates per rollout"),
-         .flag("mask_truncated", \.maskTruncatedCompletions, "leave completions that hit max_tokens out of the loss"),
+         .number("beta", \.beta, .closed(0, 100), "weight of the KL penalty to the frozen reference").trl("beta"),
+         .number("lr", \.learningRate, .closed(0, 1), "base learning rate").trl("learning_rate"),
+         .number("eps_low", \.epsLow, .closed(0, 1), "the ratio is clipped below at 1 - eps_low").trl("epsilon"),
+         .number("eps_high", \.epsHigh, .closed(0, 10), "the ratio is clipped above at 1 + eps_high").trl("epsilon_high"),
+         .number("delta", \.delta, .closed(0, 1e6), "two-sided clipping: the unclipped term's ratio is capped at delta (above 1 + eps_high); 0 = off").trl("delta"),
+         .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo)").trl("loss_type"),
+         .flag("scale_rewards", \.scaleRewards, "divide each advantage by its group's reward std").trl("scale_rewards"),
+         .integer("num_iterations", \.numIterations, .closed(1, 64), "optimiser updates per rollout").trl("num_iterations"),
+         .flag("mask_truncated", \.maskTruncatedCompletions, "leave completions that hit max_tokens out of the loss").trl("mask_truncated_completions"),
          SamplingOptions.maxTokens(\.maxTokens),
          SamplingOptions.temperature(\.temperature),
          SamplingOptions.topK(\.topK),
@@ -368,7 +380,7 @@ extension GRPOConfig {
 extension SFTConfig {
     public static var optionRules: [OptionRule<SFTConfig>] {
         [.integer("batch", \.batchSize, .closed(1, 4096), "sequences per step"),
-         .number("lr", \.learningRate, .closed(0, 1), "base learning rate")]
+         .number("lr", \.learningRate, .closed(0, 1), "base learning rate").trl("learning_rate")]
             + optimizerRules(SFTConfig.self)
     }
 }
