@@ -233,7 +233,7 @@ final class RLTrainerTests: XCTestCase {
         let whole = try makeGRPO(rewards: [.format, spread])
         let m1 = try whole.step()
         MedR1Model.trainingChunkPositions = 1
-        defer { MedR1Model.trainingChunkPositions = 1024 }
+        defer { MedR1Model.trainingChunkPositions = 512 }
         let chunked = try makeGRPO(rewards: [.format, spread])
         let m2 = try chunked.step()
         XCTAssertEqual(chunked.last?.completions.map(\.tokens), whole.last?.completions.map(\.tokens))

@@ -4,8 +4,9 @@
 
 extension MedR1Model {
     /// dL/dlogp of every needed row of the tape (flat, in needRows order) ->
-    /// dlogits -> every parameter gradient (accumulated).
-    func backward(_ tape: ForwardTape, flatDLogProbs flat: [Float]) {
+    /// dlogits -> every parameter gradient, accumulated into `gw` (the
+    /// model's gradients when nil; parameterCount floats in parameter order).
+    func backward(_ tape: ForwardTape, flatDLogProbs flat: [Float], into gw: UnsafeMutablePointer<Float>? = nil) {
         let P = tape.needRows.count, V = config.vocabSize
         let dLogits = tape.dLogits.reserve(P * V)
         if P > 0 {
@@ -14,14 +15,14 @@ extension MedR1Model {
                                        temperature: tape.temperature, dlogp: flat, dlogits: dLogits, rows: P, vocab: V)
             }
         }
-        backwardFromLogits(tape)
+        backwardFromLogits(tape, into: gw ?? grads.pointer)
     }
 
-    /// From dlogits (in tape.dLogits) down to every parameter gradient.
-    func backwardFromLogits(_ tape: ForwardTape) {
+    /// From dlogits (in tape.dLogits) down to every parameter gradient, accumulated into gw.
+    func backwardFromLogits(_ tape: ForwardTape, into gw: UnsafeMutablePointer<Float>) {
         let c = config, d = c.dModel, V = c.vocabSize, P = tape.needRows.count
         let B = tape.batch, U = tape.imageCount, N = c.nPatches, S = tape.textLayout.total
-        let w = values.pointer, gw = grads.pointer
+        let w = values.pointer
 
         // `logits = hn embed^T`: d embed += dlogits^T hn; dhn = dlogits embed.
         let dHn = tape.dHn.reserve(P * d)
@@ -37,7 +38,7 @@ extension MedR1Model {
 
         for l in stride(from: c.textLayers - 1, through: 0, by: -1) {
             blockBackward(textBlocks[l], dx: dX, tape: tape.textBlocks[l], layout: tape.textLayout, causal: true,
-                          scratch: tape)
+                          scratch: tape, into: gw)
         }
         // `s = [img, embed[t]] + text_pos`.
         let dImg = tape.dVision.reserve(U * N * d)
@@ -56,7 +57,7 @@ extension MedR1Model {
                          rows: U * N, d: d, accumulate: false, scratch: tape.normScratch)
         for l in stride(from: c.visionLayers - 1, through: 0, by: -1) {
             blockBackward(visionBlocks[l], dx: dV, tape: tape.visionBlocks[l], layout: tape.visionLayout, causal: false,
-                          scratch: tape)
+                          scratch: tape, into: gw)
         }
         // `h = patches W_patch^T + b_patch + vision_pos`.
         for u in 0..<U { PositionAdd.backward(dV + u * N * d, gw + visionPos, rows: N, d: d) }
@@ -65,11 +66,11 @@ extension MedR1Model {
     }
 
     /// Backward of one block: dx (S, d) holds dL/d(block output) and is
-    /// turned into dL/d(block input) in place; weight gradients accumulate.
+    /// turned into dL/d(block input) in place; weight gradients accumulate into gw.
     func blockBackward(_ o: BlockOffsets, dx: UnsafeMutablePointer<Float>, tape t: BlockTape,
-                       layout: PackedLayout, causal: Bool, scratch: ForwardTape) {
+                       layout: PackedLayout, causal: Bool, scratch: ForwardTape, into gw: UnsafeMutablePointer<Float>) {
         let c = config, S = layout.total, d = c.dModel, hid = c.mlpHidden
-        let w = values.pointer, gw = grads.pointer
+        let w = values.pointer
         let dBig = scratch.dBig.reserve(S * max(hid, 3 * d)), dSmall = scratch.dSmall.reserve(S * d)
         // `x = x1 + g W2^T`: dW2 += dx^T g (g rebuilt from h and the saved
         // tanh); then dg = dx W2 overwrites it (dx1 = dx passes through).

@@ -59,6 +59,8 @@ final class ForwardTape {
     let dVision = FloatBuffer(zeroed: false)  /// (U*N, d)
     let attnScratch = FloatBuffer(zeroed: false)
     let normScratch = FloatBuffer(zeroed: false)
+    /// The head's log-softmax scratch (per tape, so passes on different workers do not share it).
+    let headScratch = FloatBuffer(zeroed: false)
 
     /// The block tape for a layer: one per layer with grad, one shared otherwise.
     func block(vision: Bool, _ layer: Int, layers: Int) -> BlockTape {

@@ -39,21 +39,9 @@ extension MedR1Model {
         try checkLogProbArguments(images: images, sequences: sequences, targetStart: targetStart,
                                   temperature: temperature, caller: "tokenLogProbs")
         let plan = PrefixPlan(images: images, sequences: sequences, targetStart: targetStart, nPatches: config.nPatches)
-        let tape: ForwardTape
-        if withGrad { tape = spareTape ?? ForwardTape(); spareTape = nil } else { tape = inferenceTape }
-        tape.withGrad = withGrad
-        // Without grad nothing outlives a chunk: run the groups in chunks of
-        // about `inferenceChunkPositions` packed positions so the one shared
-        // inference tape stays small (W6). Every row is computed by the same
-        // row-wise kernels, so the numbers do not depend on the chunking
-        // beyond sgemm's own blocking. With grad, one pass keeps everything.
-        let chunks = withGrad ? [0..<plan.groups.count] : inferenceChunks(plan.positions)
         var out = [[Float]](repeating: [], count: sequences.count)
         var outE = [[Float]](repeating: [], count: sequences.count)
-        for chunk in chunks {
-            let rows = try packedForward(plan, groups: chunk, images: images, sequences: sequences,
-                                         targetStart: targetStart, tape: tape)
-            let (lp, ent) = headLogProbs(tape, temperature: temperature, entropy: entropy)
+        func collect(_ rows: [Int], _ lp: [Float], _ ent: [Float]) {
             var k = 0
             for b in rows {
                 let n = sequences[b].count - targetStart[b]
@@ -62,8 +50,41 @@ extension MedR1Model {
                 k += n
             }
         }
-        return LogProbResult(logProbs: out, entropy: outE, temperature: temperature,
-                             tape: withGrad ? tape : nil, modelID: ObjectIdentifier(self))
+        if withGrad {
+            // One pass that keeps every activation for `backward`.
+            let tape = spareTape ?? ForwardTape()
+            spareTape = nil
+            tape.withGrad = true
+            let rows = try packedForward(plan, groups: 0..<plan.groups.count, images: images, sequences: sequences,
+                                         targetStart: targetStart, tape: tape)
+            let (lp, ent) = headLogProbs(tape, temperature: temperature, entropy: entropy)
+            collect(rows, lp, ent)
+            return LogProbResult(logProbs: out, entropy: outE, temperature: temperature, tape: tape,
+                                 modelID: ObjectIdentifier(self))
+        }
+        // Without grad nothing outlives a chunk: the groups run in chunks of
+        // about `inferenceChunkPositions` packed positions, the chunks spread
+        // over the threads, one small inference tape per worker (W6). A chunk
+        // runs single-threaded on its worker, and the chunks depend only on
+        // the batch, so the numbers are the same on any thread count.
+        let chunks = inferenceChunks(plan.positions)
+        let tapes = workerTapes(&inferenceTapes, workers: Parallelism.itemWorkers(chunks.count, owners: chunks.count))
+        let results = chunks.map { _ in ShardOutput() }
+        Parallelism.parallelItems(chunks.count, owners: chunks.count, owner: { $0 }) { w, i in
+            let tape = tapes[w], res = results[i]
+            tape.withGrad = false
+            do {
+                res.rows = try packedForward(plan, groups: chunks[i], images: images, sequences: sequences,
+                                             targetStart: targetStart, tape: tape)
+                (res.logProbs, res.entropy) = headLogProbs(tape, temperature: temperature, entropy: entropy)
+            } catch { res.error = error }
+        }
+        for res in results {
+            if let e = res.error { throw e }
+            collect(res.rows, res.logProbs, res.entropy)
+        }
+        return LogProbResult(logProbs: out, entropy: outE, temperature: temperature, tape: nil,
+                             modelID: ObjectIdentifier(self))
     }
 
     /// Throws ModelError for mismatched counts, a bad temperature or
@@ -95,7 +116,7 @@ extension MedR1Model {
                 ent.withUnsafeMutableBufferPointer { eb in
                     TokenLogProbs.forward(logits: tape.logits.pointer, targets: t.baseAddress!, temperature: temperature,
                                           logp: lpb.baseAddress!, entropy: entropy ? eb.baseAddress! : nil,
-                                          rows: P, vocab: V, scratch: scratch)
+                                          rows: P, vocab: V, scratch: tape.headScratch)
                 }
             }
         } }

@@ -50,6 +50,12 @@ public final class MedR1Model {
     /// Reused activation storage (see ForwardTape.swift and Decode.swift).
     var spareTape: ForwardTape?
     let inferenceTape = ForwardTape()
+    /// One no-grad tape per worker of a data-parallel forward (the first is `inferenceTape`).
+    lazy var inferenceTapes: [ForwardTape] = [inferenceTape]
+    /// One tape per worker of `logProbsWithBackward`.
+    var trainingTapes: [ForwardTape] = []
+    /// Gradient lanes 1... of `logProbsWithBackward` (lane 0 is `grads`), zero between passes.
+    var laneGrads: [FloatBuffer] = []
     let scratch = FloatBuffer()
     let decodeWork = DecodeWorkspace()
 

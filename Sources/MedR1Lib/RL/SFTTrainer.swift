@@ -80,15 +80,16 @@ public final class SFTTrainer {
             let samples = order.next(config.batchSize).map { dataset.samples[$0] }
             let (imgs, seqs, starts) = try batch(samples)
             model.zeroGrad()
-            let r = try model.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: 1,
-                                            withGrad: true, entropy: false)
-            n = r.logProbs.reduce(0) { $0 + $1.count }
-            var sum = 0.0
-            for row in r.logProbs { for x in row { sum -= Double(x) } }
-            nll = sum
+            n = seqs.indices.reduce(0) { $0 + seqs[$1].count - starts[$1] }
             let d = Float(-1.0 / Double(max(n, 1)))
-            let grads = r.logProbs.map { [Float](repeating: d, count: $0.count) }
-            try model.backward(r, dLogProbs: grads)
+            // Forward and backward shard by shard over the threads (same numbers on any thread count).
+            let lps = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts,
+                                                     temperature: 1) { _, rows in
+                rows.map { [Float](repeating: d, count: $0.count) }
+            }.logProbs
+            var sum = 0.0
+            for row in lps { for x in row { sum -= Double(x) } }
+            nll = sum
             gn = clipGradNorm(model, maxNorm: config.maxGradNorm > 0 ? Float(config.maxGradNorm) : .infinity)
             lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
             try checkedUpdate(model, optimizer, mode: "sft", step: stepCount + 1, loss: nll / Double(max(n, 1)),

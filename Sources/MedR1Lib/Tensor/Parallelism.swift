@@ -69,13 +69,15 @@ public enum Parallelism {
         if !splitProducts { openblas_set_num_threads(Int32(current)) }
     }
 
-    /// How many workers `parallelFor` uses for `n` items.
-    static func workers(_ n: Int) -> Int { max(1, min(current, n)) }
+    /// How many workers `parallelFor` uses for `n` items: one inside a
+    /// parallel region (the caller already runs on one of the workers).
+    static func workers(_ n: Int) -> Int { inParallelRegion ? 1 : max(1, min(current, n)) }
 
     /// Runs `body(range)` over `n` items split into chunks of at least
-    /// `minChunk` items (so tiny problems stay on one thread).
+    /// `minChunk` items (so tiny problems stay on one thread); one chunk
+    /// inside a parallel region.
     static func parallelRanges(_ n: Int, minChunk: Int = 64, _ body: (Range<Int>) -> Void) {
-        let t = current
+        let t = inParallelRegion ? 1 : current
         let chunks = max(1, min(t, n / max(1, minChunk)))
         if chunks == 1 { body(0..<n); return }
         withoutActuallyEscaping(body) { body in
@@ -84,6 +86,65 @@ public enum Parallelism {
                 box.value((n * c / chunks)..<(n * (c + 1) / chunks))
             }
         }
+    }
+}
+
+extension Parallelism {
+    /// Runs `body(worker, item)` for item in 0..<n inside one parallel
+    /// region: item i runs on worker `owner(i) % workers` (workers =
+    /// min(threads, distinct owners)), and each worker takes its items in
+    /// increasing order. Everything the body calls runs single-threaded
+    /// (products, norms, attention), so an item computes the same numbers
+    /// whatever the thread count. With one worker the items run in order on
+    /// the calling thread.
+    static func parallelItems(_ n: Int, owners: Int, owner: (Int) -> Int,
+                              _ body: (_ worker: Int, _ item: Int) -> Void) {
+        let workers = itemWorkers(n, owners: owners)
+        if workers <= 1 {
+            for i in 0..<n { body(0, i) }
+            return
+        }
+        if !splitProducts { openblas_set_num_threads(1) }
+        inParallelRegion = true
+        withoutActuallyEscaping(body) { body in
+            withoutActuallyEscaping(owner) { owner in
+                let box = UncheckedSendable((body, owner))
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for i in 0..<n where box.value.1(i) % workers == w { box.value.0(w, i) }
+                }
+            }
+        }
+        inParallelRegion = false
+        if !splitProducts { openblas_set_num_threads(Int32(current)) }
+    }
+}
+
+extension Parallelism {
+    /// The workers of `parallelItems(n, owners:)`.
+    static func itemWorkers(_ n: Int, owners: Int) -> Int {
+        inParallelRegion ? 1 : max(1, min(current, owners, n))
+    }
+}
+
+/// Calls made from parallel workers in a fixed order: `run(turn)` waits until
+/// every earlier turn has run (or been skipped), so a non-thread-safe
+/// callback sees its calls one at a time, in turn order, on any thread count.
+final class TurnGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var next = 0
+
+    /// Runs `body` as turn `turn` (0, 1, 2, ... each exactly once).
+    func run<T>(_ turn: Int, _ body: () throws -> T) rethrows -> T {
+        condition.lock()
+        while next != turn { condition.wait() }
+        condition.unlock()
+        defer {
+            condition.lock()
+            next += 1
+            condition.broadcast()
+            condition.unlock()
+        }
+        return try body()
     }
 }
 
