@@ -97,6 +97,12 @@ extension Parallelism {
     /// (products, norms, attention), so an item computes the same numbers
     /// whatever the thread count. With one worker the items run in order on
     /// the calling thread.
+    ///
+    /// Worker 0 is the calling thread and every other worker a thread of its
+    /// own, so all workers run at once whatever else is running: bodies may
+    /// wait for each other (TurnGate), which Dispatch's concurrentPerform
+    /// does not allow (it may run two iterations one after the other on one
+    /// thread when its pool is busy).
     static func parallelItems(_ n: Int, owners: Int, owner: (Int) -> Int,
                               _ body: (_ worker: Int, _ item: Int) -> Void) {
         let workers = itemWorkers(n, owners: owners)
@@ -109,14 +115,41 @@ extension Parallelism {
         withoutActuallyEscaping(body) { body in
             withoutActuallyEscaping(owner) { owner in
                 let box = UncheckedSendable((body, owner))
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let run: @Sendable (Int) -> Void = { w in
                     for i in 0..<n where box.value.1(i) % workers == w { box.value.0(w, i) }
                 }
+                // Joined before the block ends, so nothing keeps the closures.
+                let threads = (1..<workers).map { w in startThread { run(w) } }
+                run(0)
+                for t in threads { pthread_join(t, nil) }
             }
         }
         inParallelRegion = false
         if !splitProducts { openblas_set_num_threads(Int32(current)) }
     }
+}
+
+/// What a thread of `startThread` runs.
+private final class ThreadStart {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
+
+/// Starts a thread (8 MiB of stack) that runs `body` once and ends; join it with pthread_join.
+private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    let context = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setstacksize(&attributes, 8 << 20)
+    defer { pthread_attr_destroy(&attributes) }
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, &attributes, { context in
+        let start = Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue()
+        start.body()
+        return nil
+    }, context)
+    precondition(rc == 0, "Parallelism: could not start a worker thread (pthread_create returned \(rc))")
+    return thread
 }
 
 extension Parallelism {
