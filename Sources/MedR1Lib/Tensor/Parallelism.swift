@@ -56,15 +56,23 @@ public enum Parallelism {
             for i in 0..<n { body(0, i) }
             return
         }
-        if !splitProducts { openblas_set_num_threads(1) }
-        inParallelRegion = true
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = n * w / workers, hi = n * (w + 1) / workers
-                for i in lo..<hi { box.value(w, i) }
+        region {
+            withoutActuallyEscaping(body) { body in
+                let box = UncheckedSendable(body)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = n * w / workers, hi = n * (w + 1) / workers
+                    for i in lo..<hi { box.value(w, i) }
+                }
             }
         }
+    }
+
+    /// Runs `body` (which starts and joins the workers) as a parallel region:
+    /// kernels called by the workers stay single-threaded, OpenBLAS too.
+    private static func region(_ body: () -> Void) {
+        if !splitProducts { openblas_set_num_threads(1) }
+        inParallelRegion = true
+        body()
         inParallelRegion = false
         if !splitProducts { openblas_set_num_threads(Int32(current)) }
     }
@@ -110,22 +118,20 @@ extension Parallelism {
             for i in 0..<n { body(0, i) }
             return
         }
-        if !splitProducts { openblas_set_num_threads(1) }
-        inParallelRegion = true
-        withoutActuallyEscaping(body) { body in
-            withoutActuallyEscaping(owner) { owner in
-                let box = UncheckedSendable((body, owner))
-                let run: @Sendable (Int) -> Void = { w in
-                    for i in 0..<n where box.value.1(i) % workers == w { box.value.0(w, i) }
+        region {
+            withoutActuallyEscaping(body) { body in
+                withoutActuallyEscaping(owner) { owner in
+                    let box = UncheckedSendable((body, owner))
+                    let run: @Sendable (Int) -> Void = { w in
+                        for i in 0..<n where box.value.1(i) % workers == w { box.value.0(w, i) }
+                    }
+                    // Joined before the block ends, so nothing keeps the closures.
+                    let threads = (1..<workers).map { w in startThread { run(w) } }
+                    run(0)
+                    for t in threads { pthread_join(t, nil) }
                 }
-                // Joined before the block ends, so nothing keeps the closures.
-                let threads = (1..<workers).map { w in startThread { run(w) } }
-                run(0)
-                for t in threads { pthread_join(t, nil) }
             }
         }
-        inParallelRegion = false
-        if !splitProducts { openblas_set_num_threads(Int32(current)) }
     }
 }
 
