@@ -70,16 +70,16 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(out.contains("true true\n3 3 2"), out)
         // Bad options name the valid ones.
         run(s, sink, "sampler(temp: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, greedy, max_tokens, seed"), sink.text)
+        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, greedy, max_tokens, max_completion_length, seed"), sink.text)
     }
 
     func testUnknownTrainerOptionListsTheValidOnes() throws {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
-                                         + "scale_rewards, num_iterations, mask_truncated, max_tokens, temperature"), sink.text)
+        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, reward_weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
+                                         + "scale_rewards, importance_sampling_level, top_entropy_quantile, sapo_temperature_pos, sapo_temperature_neg, num_iterations, mask_truncated, max_tokens, temperature"), sink.text)
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)
+        XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\", \"dapo\", \"cispo\", \"sapo\""), sink.text)
         run(s, sink, "let t = grpo(m, data, group: 1)", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("t.medr1:1:9: error: grpo: group must be a whole number in [2, 1024], got 1"), sink.text)
         run(s, sink, "let t = sft(m, data, schedule: \"cosine\")", expect: .runtimeError)

@@ -210,9 +210,10 @@ public final class GRPOTrainer {
             // time (only one chunk's activations resident); the loss is per
             // completion with batch-wide normalisers, so this is the whole
             // batch's gradient.
+            let keep = try config.entropyMask(model: model, images: imgs, sequences: seqs, targetStart: starts, mask: mask)
             var acc = GRPOLossAccumulator(tokenCounts: seqs.indices.map { seqs[$0].count - starts[$0] },
                                           advantages: ro.advantages, mask: mask, withReference: refLP != nil,
-                                          config: config.loss)
+                                          config: config.loss, tokenMask: keep)
             let oldLP = old
             let res = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts,
                                                      temperature: temp, entropy: it == 0) { rows, lps in

@@ -104,6 +104,9 @@ public struct OptionRule<Config> {
     /// The name of the same setting in TRL's GRPOConfig / transformers' TrainingArguments
     /// (`num_generations` for `group`), nil when TRL has no setting with this meaning.
     public private(set) var trl: String?
+    /// For a word option that also takes true or false: the words they stand for
+    /// (`scale_rewards: true` is "group").
+    public private(set) var flagWords: (off: String, on: String)?
     /// The value in a config (nil when the option does not apply to it, as `steps:` to a
     /// constant schedule).
     let get: (Config) -> OptionValue?
@@ -149,6 +152,22 @@ public struct OptionRule<Config> {
         }
     }
 
+    /// This word rule also taking true and false, as the two words given.
+    public func flagWords(false f: String, true t: String) -> OptionRule {
+        var r = self
+        r.flagWords = (f, t)
+        return r
+    }
+
+    /// `v` with true or false replaced by the word it stands for.
+    public func normalised(_ v: OptionValue) -> OptionValue {
+        if case .flag(let b) = v, let fw = flagWords { return .word(b ? fw.on : fw.off) }
+        return v
+    }
+
+    /// The names a script may give this option: its keyword, then TRL's name when it differs.
+    public var names: [String] { [keyword] + (trl.map { $0 == keyword ? [] : [$0] } ?? []) }
+
     /// This rule with the name TRL gives the same setting.
     public func trl(_ name: String) -> OptionRule {
         var r = self
@@ -172,13 +191,14 @@ public struct OptionRule<Config> {
             try set(&c[keyPath: path], given, owner)
         }
         r.trl = trl
+        r.flagWords = flagWords
         return r
     }
 
     /// Throws unless `v` is of this option's kind and in its range:
     /// "grpo: adam_beta1 must be in [0, 1), got 1", "grpo: loss must be one of ...".
     public func check(_ v: OptionValue, owner: String) throws {
-        switch (kind, v) {
+        switch (kind, normalised(v)) {
         case (.number, .number(let x)), (.integer, .number(let x)):
             guard let range, !range.contains(x) || (kind == .integer && x != x.rounded()) else { return }
             throw RLError.invalidOption("\(owner): \(keyword) must be "
@@ -200,6 +220,7 @@ public struct OptionRule<Config> {
         case .integer: return "a whole number"
         case .flag: return "true or false"
         case .word(let ws): return "one of " + ws.map { "\"\($0)\"" }.joined(separator: ", ")
+                + (flagWords.map { " (true = \"\($0.on)\", false = \"\($0.off)\")" } ?? "")
         }
     }
 }
@@ -220,12 +241,19 @@ extension Array {
     /// The keywords of the table, in order.
     public func keywords<C>() -> [String] where Element == OptionRule<C> { map(\.keyword) }
 
+    /// Every name a script may give an option of the table: the keywords, then TRL's names
+    /// where they differ (`num_generations` for `group`).
+    public func names<C>() -> [String] where Element == OptionRule<C> { keywords() + flatMap { $0.names.dropFirst() } }
+
     /// Sets the options in `given` (keyword -> value) on `config`: each value is checked
     /// against its row first (kind, then range), in table order, and the first bad one
     /// throws `RLError.invalidOption` naming `owner` and the keyword; nothing is set then.
     /// Keywords not in the table are ignored (the caller accepts only the table's).
     public func apply<C>(_ given: [String: OptionValue], to config: inout C, owner: String) throws where Element == OptionRule<C> {
-        for rule in self { if let v = given[rule.keyword] { try rule.check(v, owner: owner) } }
+        var given = given
+        for rule in self {
+            if let v = given[rule.keyword] { try rule.check(v, owner: owner); given[rule.keyword] = rule.normalised(v) }
+        }
         var c = config
         for rule in self { try rule.set(&c, given, owner) }
         config = c
@@ -365,8 +393,12 @@ extension GRPOConfig {
          .number("eps_low", \.epsLow, .closed(0, 1), "the ratio is clipped below at 1 - eps_low").trl("epsilon"),
          .number("eps_high", \.epsHigh, .closed(0, 10), "the ratio is clipped above at 1 + eps_high").trl("epsilon_high"),
          .number("delta", \.delta, .closed(0, 1e6), "two-sided clipping: the unclipped term's ratio is capped at delta (above 1 + eps_high); 0 = off").trl("delta"),
-         .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo)").trl("loss_type"),
-         .flag("scale_rewards", \.scaleRewards, "divide each advantage by its group's reward std").trl("scale_rewards"),
+         .choice("loss", \.lossType, "how token losses are averaged: per completion, then over completions (grpo); over all tokens (bnpo); summed and divided by completions x max_tokens (dr_grpo); over the active tokens of the whole accumulated batch (dapo, TRL's default; medr1 keeps grpo); cispo: -min(ratio, eps_high) A logp, coefficient detached, averaged as dapo; sapo: -sigmoid(tau (ratio - 1)) 4/tau A, averaged as grpo").trl("loss_type"),
+         .choice("scale_rewards", \.scaleRewards, "divide each advantage (r - group mean) by its group's reward std (group), the whole batch's (batch) or nothing (none); stds with N-1; true = \"group\", false = \"none\"").flagWords(false: "none", true: "group").trl("scale_rewards"),
+         .choice("importance_sampling_level", \.importanceSampling, "the ratio per token (token) or one per completion, exp(mean of its tokens' log ratios) (sequence, GSPO)").trl("importance_sampling_level"),
+         .number("top_entropy_quantile", \.topEntropyQuantile, .closed(0, 1), "only tokens whose entropy is at least the batch's (1 - q) quantile count in the policy loss (the KL term keeps all); 1 = all").trl("top_entropy_quantile"),
+         .number("sapo_temperature_pos", \.sapoTemperaturePos, .openBelow(0, 100), "sapo's gate temperature for positive advantages").trl("sapo_temperature_pos"),
+         .number("sapo_temperature_neg", \.sapoTemperatureNeg, .openBelow(0, 100), "sapo's gate temperature for zero and negative advantages").trl("sapo_temperature_neg"),
          .integer("num_iterations", \.numIterations, .closed(1, 64), "optimiser updates per rollout").trl("num_iterations"),
          .flag("mask_truncated", \.maskTruncatedCompletions, "leave completions that hit max_tokens out of the loss").trl("mask_truncated_completions"),
          SamplingOptions.maxTokens(\.maxTokens),

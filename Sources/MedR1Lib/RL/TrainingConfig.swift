@@ -85,10 +85,19 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var learningRate = 1e-4
     /// Learning-rate schedule over optimiser steps (constant, as Med-R1's short runs).
     public var schedule: LRSchedule = .constant
-    /// grpo / bnpo / dr_grpo (default grpo, Med-R1's).
+    /// grpo / bnpo / dr_grpo / dapo / cispo / sapo (default grpo, Med-R1's; TRL's default is dapo).
     public var lossType: GRPOLossType = .grpo
-    /// Divide advantages by the group std (TRL scale_rewards default true; Dr. GRPO turns it off).
-    public var scaleRewards = true
+    /// What advantages are divided by: the group's std, the batch's, or nothing (TRL
+    /// scale_rewards, default "group"; Dr. GRPO uses "none").
+    public var scaleRewards: RewardScaling = .group
+    /// Token-level importance ratios, or one per completion (GSPO); TRL default "token".
+    public var importanceSampling: ImportanceSamplingLevel = .token
+    /// Only tokens whose entropy is in this top quantile of the batch count in the policy loss;
+    /// 1 = all (TRL top_entropy_quantile, default 1.0).
+    public var topEntropyQuantile = 1.0
+    /// sapo's gate temperatures for positive and non-positive advantages (TRL: 1.0, 1.05).
+    public var sapoTemperaturePos = 1.0
+    public var sapoTemperatureNeg = 1.05
     /// Optimisation passes per rollout, mu (1 by default, so logp_old = logp detached).
     public var numIterations = 1
     /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
@@ -109,7 +118,8 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// The loss's view of these settings.
     public var loss: GRPOLossConfig {
         GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, delta: delta, beta: beta,
-                       maxTokens: maxTokens)
+                       maxTokens: maxTokens, importanceSampling: importanceSampling,
+                       sapoTemperaturePos: sapoTemperaturePos, sapoTemperatureNeg: sapoTemperatureNeg)
     }
 
     /// Throws `RLError.invalidOption` for the first setting out of its range in

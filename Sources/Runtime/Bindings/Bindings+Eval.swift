@@ -97,7 +97,7 @@ public final class EvalObject: HostObject, ShowableObject {
 
 extension Bindings {
     /// `eval`'s keywords: its evaluator's option table and the report's settings.
-    static let evalOptions = ["by"] + Evaluator.optionRules.keywords() + ["seed", "template", "answer_style", "name"]
+    static let evalOptions = ["by"] + Evaluator.optionRules.names() + ["seed", "template", "answer_style", "name"]
 
     static func registerEval(_ add: Builtins.Register) {
         add("eval", options: evalOptions) { a, ctx in

@@ -24,7 +24,7 @@ public final class SamplerObject: HostObject {
         return "sampler: temperature \(formatNumber(c.temperature)), top_k \(c.topK == 0 ? "off" : String(c.topK)), "
             + "top_p \(formatNumber(c.topP)), max_tokens \(c.maxTokens), seed \(seed)"
     }
-    public var fieldNames: [String] { Bindings.samplerOptions }
+    public var fieldNames: [String] { SamplerConfig.optionRules.keywords() + ["seed"] }
     /// The options of its config by keyword (from the option table), and its seed.
     public func field(_ name: String) throws -> Value? {
         if name == "seed" { return .number(Double(seed)) }
@@ -39,10 +39,10 @@ struct ScoredRollout {
     var rewards: RewardTable
     var advantages: [Double]
     var group: Int
-    /// Whether advantages were divided by the group std (the trainer's scale_rewards).
-    var scaleRewards: Bool
+    /// What advantages were divided by (the trainer's scale_rewards).
+    var scaleRewards: RewardScaling
 
-    init(completions: [Completion], rewards: RewardTable, group: Int, scaleRewards: Bool) {
+    init(completions: [Completion], rewards: RewardTable, group: Int, scaleRewards: RewardScaling) {
         self.completions = completions
         self.rewards = rewards
         self.group = group
@@ -50,7 +50,7 @@ struct ScoredRollout {
         advantages = Advantages.compute(rewards: rewards.totals, group: group, scaleRewards: scaleRewards).values
     }
 
-    init(_ r: Rollout, scaleRewards: Bool) {
+    init(_ r: Rollout, scaleRewards: RewardScaling) {
         completions = r.completions
         rewards = r.rewards
         advantages = r.advantages
@@ -319,8 +319,24 @@ public final class RolloutObject: HostObject, ShowableObject {
 }
 
 extension Bindings {
-    /// The sampler's options (its config's option table) and its seed.
-    static let samplerOptions = SamplerConfig.optionRules.keywords() + ["seed"]
+    /// The sampler's options (its config's option table, under medr1's and TRL's names) and its seed.
+    static let samplerOptions = SamplerConfig.optionRules.names() + ["seed"]
+
+    /// `scale_rewards:` as "group", "batch" or "none" (true and false are "group" and "none"),
+    /// checked against GRPO's row; nil when not given.
+    static func scaleRewardsOption(_ a: Arguments) throws -> RewardScaling? {
+        guard let rule = GRPOConfig.optionRules.rule("scale_rewards") else { return nil }
+        let v: OptionValue
+        switch a.namedValue("scale_rewards") {
+        case nil: return nil
+        case .bool(let b)?: v = .flag(b)
+        case .string(let w)?: v = .word(w)
+        case let x?: throw a.error("scale_rewards must be \(rule.kindText), got \(x.typeName)")
+        }
+        do { try rule.check(v, owner: a.callee) } catch let e as RLError { throw libraryError(a, e) }
+        guard case .word(let w) = rule.normalised(v) else { return nil }
+        return RewardScaling(rawValue: w)
+    }
 
     /// Sampler settings from keyword arguments over `base`, each checked against its row of
     /// `SamplerConfig.optionRules` (errors name the callee: "sampler: top_p must be in (0, 1], got 2").
@@ -348,7 +364,10 @@ extension Bindings {
 
     /// Rewards from `rewards:` / `weights:` (default: format and accuracy).
     static func rewardOptions(_ a: Arguments, _ ctx: CallContext, default d: [Reward] = [.format, .accuracy]) throws -> [Reward] {
-        let weights = try a.namedList("weights").map { ws in
+        if a.has("weights") && a.has("reward_weights") {
+            throw a.error("weights: and reward_weights: are the same option; give one of them")
+        }
+        let weights = try a.namedList(a.has("reward_weights") ? "reward_weights" : "weights").map { ws in
             try ws.enumerated().map { k, v -> Double in
                 guard case .number(let x) = v else { throw a.error("weights[\(k)] must be a number, got \(v.typeName)") }
                 return x
@@ -371,7 +390,7 @@ extension Bindings {
             let seed = try seedOption(a, ctx)
             return .host(SamplerObject(config: try samplerConfig(a), seed: seed))
         }
-        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"]) { a, ctx in
+        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "reward_weights", "scale_rewards"]) { a, ctx in
             try a.expect(2...3, "sample(m, data[0], group: 8, temperature: 1) or sample(m, data[0], sp)")
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             var samplerObj: SamplerObject? = nil
@@ -412,7 +431,7 @@ extension Bindings {
             }
             let rs = try rewardOptions(a, ctx)
             let table = try RewardTable.evaluate(rs, on: cs)
-            let r = ScoredRollout(completions: cs, rewards: table, group: g, scaleRewards: try a.namedBool("scale_rewards") ?? true)
+            let r = ScoredRollout(completions: cs, rewards: table, group: g, scaleRewards: try scaleRewardsOption(a) ?? .group)
             return questions.count == 1 ? .host(GroupObject(r, prompt: 0)) : .host(RolloutObject(r))
         }
         add("rescore", options: ["with", "weights", "scale_rewards"]) { a, ctx in
@@ -438,7 +457,7 @@ extension Bindings {
                 return x
             } }
             var base = ro
-            if let sr = try a.namedBool("scale_rewards") { base.scaleRewards = sr }
+            if let sr = try scaleRewardsOption(a) { base.scaleRewards = sr }
             let after: ScoredRollout
             do { after = try base.rescored(with: try rewards(xs, weights: ws, a, ctx)) } catch let e as RewardError {
                 throw a.error(e.description.replacingOccurrences(of: " The step was not applied;", with: ""))

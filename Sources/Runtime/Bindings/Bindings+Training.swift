@@ -84,8 +84,8 @@ public final class TrainerObject: HostObject {
     public var methodNames: [String] { ["set"] }
     public func methodOptions(_ name: String) -> [String] {
         switch kind {
-        case .grpo: return GRPOConfig.optionRules.keywords()
-        case .sft: return SFTConfig.optionRules.keywords()
+        case .grpo: return GRPOConfig.optionRules.names()
+        case .sft: return SFTConfig.optionRules.names()
         }
     }
 
@@ -150,18 +150,24 @@ extension Bindings {
     // MARK: - Options
 
     /// Keywords `grpo` and `sft` take besides their config's options (which `t.set` may change).
-    static let grpoOptions = ["rewards", "weights"] + GRPOConfig.optionRules.keywords() + ["seed", "template", "answer_style", "reference"]
-    static let sftOptions = SFTConfig.optionRules.keywords() + ["seed", "template", "answer_style"]
+    static let grpoOptions = ["rewards", "weights", "reward_weights"] + GRPOConfig.optionRules.names() + ["seed", "template", "answer_style", "reference"]
+    static let sftOptions = SFTConfig.optionRules.names() + ["seed", "template", "answer_style"]
 
-    /// The values given in `a` for the options of a table, each read as its kind asks
-    /// (numbers for numbers and whole numbers, true/false for flags, strings for words).
+    /// The values given in `a` for the options of a table, under the option's keyword or TRL's
+    /// name (not both), each read as its kind asks (numbers for numbers and whole numbers,
+    /// true/false for flags, strings for words, and true/false for a word that takes them).
     static func optionValues<C>(_ a: Arguments, _ rules: [OptionRule<C>]) throws -> [String: OptionValue] {
         var given: [String: OptionValue] = [:]
         for r in rules {
+            let names = r.names.filter { a.has($0) }
+            guard let name = names.first else { continue }
+            if names.count > 1 { throw a.error("\(names[0]): and \(names[1]): are the same option; give one of them") }
             switch r.kind {
-            case .number, .integer: if let x = try a.namedNumber(r.keyword) { given[r.keyword] = .number(x) }
-            case .flag: if let b = try a.namedBool(r.keyword) { given[r.keyword] = .flag(b) }
-            case .word: if let w = try a.namedString(r.keyword) { given[r.keyword] = .word(w) }
+            case .number, .integer: if let x = try a.namedNumber(name) { given[r.keyword] = .number(x) }
+            case .flag: if let b = try a.namedBool(name) { given[r.keyword] = .flag(b) }
+            case .word:
+                if r.flagWords != nil, case .bool(let b)? = a.namedValue(name) { given[r.keyword] = .flag(b) }
+                else if let w = try a.namedString(name) { given[r.keyword] = .word(w) }
             }
         }
         return given
@@ -399,7 +405,7 @@ extension Bindings {
             }
             return .null
         }
-        add("resume", options: ["rewards", "weights"]) { a, ctx in
+        add("resume", options: ["rewards", "weights", "reward_weights"]) { a, ctx in
             try a.expect(2...2, "resume(\"runs/x.ckpt\", data, rewards: [format(), accuracy()])")
             let path = try a.string(0, "path")
             let dir = ctx.resolve(path)

@@ -105,20 +105,20 @@ public enum HelpTable {
         // MARK: training
         .init(name: "sampler", signature: "sampler(" + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n)", sentence: "Sampling settings with their own seeded generator (top_k 0 and top_p 1 mean off).", example: "let sp = sampler(temperature: 0.7, max_tokens: 32, seed: 1)", topic: "training",
                options: optionLines(SamplerConfig.optionRules)),
-        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, " + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n, rewards: [format(), accuracy()], weights: [1, 1], scale_rewards: true, template: \"tiny\", answer_style: \"text\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training",
+        .init(name: "sample", signature: "sample(m, question, sampler, group: 8, " + optionSignature(SamplerConfig.optionRules, SamplerConfig()) + ", seed: n, rewards: [format(), accuracy()], weights|reward_weights: [1, 1], scale_rewards: \"group\"|\"batch\"|\"none\", template: \"tiny\", answer_style: \"text\")", sentence: "G completions of the model for one question (a group: text, each reward, advantage, length, finish reason, log-prob), or a rollout for a data set.", example: "show sample(m, test[0], group: 8)", topic: "training",
                options: optionLines(SamplerConfig.optionRules)),
         .init(name: "sft", signature: "sft(m, data, " + optionSignature(SFTConfig.optionRules, SFTConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\")", sentence: "A supervised warm-up trainer (cross-entropy on the target reasoning and answer); it trains m in place. steps: is the horizon of schedule \"cosine\".", example: "let w = sft(m, train, lr: 1e-3, batch: 64)", topic: "training",
                options: optionLines(SFTConfig.optionRules)),
-        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights: [1, 1], " + optionSignature(GRPOConfig.optionRules, GRPOConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",
+        .init(name: "grpo", signature: "grpo(m, data, rewards: [format(), accuracy()], weights|reward_weights: [1, 1], " + optionSignature(GRPOConfig.optionRules, GRPOConfig()) + ", seed: n, template: \"tiny\", answer_style: \"text\", reference: m0)", sentence: "A GRPO trainer: per step, G completions for each of `prompts` questions, rewards, group-normalised advantages, clipped policy loss with a KL to a frozen copy of m (or to reference:, a model of the same architecture and tokenizer); rewards may be functions written in the language, their values and weights in [-1e6, 1e6].", example: "let t = grpo(m, train, rewards: [format(), accuracy(), brief], weights: [1, 1, 0.5], group: 8, lr: 1e-4)", topic: "training",
                options: optionLines(GRPOConfig.optionRules)),
         .init(name: "step", signature: "step t or step t, n (every: k, quiet: false)", sentence: "Runs n training steps (default 1): a progress bar on a terminal, a line of metrics every step (or about ten lines for long runs) and a summary; Ctrl-C stops after the current step, a second Ctrl-C aborts it and leaves the model as before. A step whose reward fails, or whose update would make the loss, the gradient norm, a weight or an optimiser moment non-finite, is not applied and is reported.", example: "step t, 50", topic: "training"),
         .init(name: "trainer.set", signature: "t.set(lr: 3e-4, beta: 0.02, ...)", sentence: "Changes a trainer's settings between steps (any option but rewards, template and seed).", example: "t.set(lr: 5e-5)", topic: "training"),
-        .init(name: "rescore", signature: "rescore t.last with: [rewards...], weights: [...], scale_rewards: true", sentence: "Recomputes the rewards and advantages of the last rollout under other rewards without sampling again, and shows each group before -> after.", example: "rescore t.last with: [format(), accuracy(), reward(fn(c) => if c.length < 12 then 0.2 else 0, name: \"short\")]", topic: "training"),
+        .init(name: "rescore", signature: "rescore t.last with: [rewards...], weights: [...], scale_rewards: \"group\"|\"batch\"|\"none\"", sentence: "Recomputes the rewards and advantages of the last rollout under other rewards without sampling again, and shows each group before -> after.", example: "rescore t.last with: [format(), accuracy(), reward(fn(c) => if c.length < 12 then 0.2 else 0, name: \"short\")]", topic: "training"),
         .init(name: "eval", signature: "eval m, data, by: [\"modality\", \"question_type\"], " + optionSignature(Evaluator.optionRules, Evaluator.defaults) + ", template: \"tiny\", answer_style: \"text\", name: \"test\", seed: n", sentence: "Answers every question (greedy by default) and returns accuracy overall and by modality x question type plus format compliance; plot draws it as a heatmap.", example: "let e = eval m, test\nplot e, to: \"acc.png\"", topic: "training",
                options: optionLines(Evaluator.optionRules)),
         .init(name: "cross_modality", signature: "cross_modality([eval results])", sentence: "Med-R1's cross-modality table: one row per evaluated model (its name:), one column per test modality, plus the mean.", example: "cross_modality([eval(m_ct, test, name: \"CT\"), eval(m_mri, test, name: \"MRI\")])", topic: "training"),
         .init(name: "save", signature: "save t, \"runs/x.ckpt\" or save m, \"m.safetensors\"", sentence: "Saves a trainer's whole state (model, reference, optimiser moments, step, RNG, metrics) to a folder, replacing any previous version as a whole (a kill mid-save leaves the old or the new one), or a model and its tokenizer to a safetensors file.", example: "save t, \"runs/grpo-100\"", topic: "training"),
-        .init(name: "resume", signature: "resume(path, data, rewards: [...], weights: [...])", sentence: "A trainer continuing exactly where save left it (same data and the same rewards in the same order); its model is t.model. Refuses a folder whose files come from different saves.", example: "let t = resume(\"runs/grpo-100\", train)", topic: "training"),
+        .init(name: "resume", signature: "resume(path, data, rewards: [...], weights|reward_weights: [...])", sentence: "A trainer continuing exactly where save left it (same data and the same rewards in the same order); its model is t.model. Refuses a folder whose files come from different saves.", example: "let t = resume(\"runs/grpo-100\", train)", topic: "training"),
         .init(name: "load_model", signature: "load_model(path)", sentence: "A model and its tokenizer from a safetensors file written by save m, path.", example: "let m = load_model(\"m.safetensors\")", topic: "model"),
         // MARK: plots
         .init(name: "plot", signature: "plot(data, keys, to: \"file.png\", title: \"...\", smooth: n, width: 800, height: 500)", sentence: "Plots numbers, metric records against step (raw and smoothed), or a table as a heatmap; to the terminal, a notebook, or a PNG/SVG file.", example: "plot t.history, [\"reward\", \"kl\"], to: \"reward.png\"", topic: "plots"),
@@ -139,7 +139,7 @@ public enum HelpTable {
             case (.word(let w)?, .word(let words)): shown = ([w] + words.filter { $0 != w }).map { "\"\($0)\"" }.joined(separator: "|")
             case (.word(let w)?, _): shown = "\"\(w)\""
             }
-            return "\(r.keyword): \(shown)"
+            return r.names.joined(separator: "|") + ": \(shown)"
         }.joined(separator: ", ")
     }
 
@@ -155,10 +155,11 @@ public enum HelpTable {
         return OptionRange.format(x)
     }
 
-    /// One line per option of a table: "lr in [0, 1]: base learning rate".
+    /// One line per option of a table: "lr in [0, 1]: base learning rate (TRL: learning_rate)".
     static func optionLines<C>(_ rules: [OptionRule<C>]) -> [String] {
         rules.map { r in
             "\(r.keyword) " + (r.range.map { "in \($0)" } ?? r.kindText) + ": \(r.help)"
+                + (r.names.count > 1 ? " (TRL: \(r.names[1]))" : "")
         }
     }
 
