@@ -70,7 +70,7 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(out.contains("true true\n3 3 2"), out)
         // Bad options name the valid ones.
         run(s, sink, "sampler(temp: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, greedy, max_tokens, max_completion_length, seed"), sink.text)
+        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, min_p, repetition_penalty, greedy, max_tokens, stop, max_completion_length, seed"), sink.text)
     }
 
     func testUnknownTrainerOptionListsTheValidOnes() throws {

@@ -203,6 +203,7 @@ final class TrainingOptionTests: XCTestCase {
                 case .number(let x)?: XCTAssertEqual(Double(text), x, "\(name): \(r.keyword)", line: line)
                 case .flag(let b)?: XCTAssertEqual(text, b ? "true" : "false", "\(name): \(r.keyword)", line: line)
                 case .word(let w)?: XCTAssertTrue(text.hasPrefix("\"\(w)\""), "\(name): \(r.keyword) shows \(text)", line: line)
+                case .strings(let ws)?: XCTAssertEqual(text, OptionValue.strings(ws).description, "\(name): \(r.keyword)", line: line)
                 case nil: XCTAssertEqual(text, "n", "\(name): \(r.keyword)", line: line)
                 }
             }

@@ -104,7 +104,7 @@ public final class GRPOTrainer {
 
     static func samplerConfig(_ c: GRPOConfig) -> SamplerConfig {
         SamplerConfig(temperature: c.temperature, topK: c.topK, topP: c.topP, greedy: false,
-                      maxTokens: c.maxTokens, stopAtEOS: true)
+                      maxTokens: c.maxTokens, stopAtEOS: true, minP: c.minP, repetitionPenalty: c.repetitionPenalty, stop: c.stop)
     }
 
     /// Changes settings between steps (e.g. lr, beta); group and seed-dependent state stay.
@@ -140,7 +140,7 @@ public final class GRPOTrainer {
         let imgs = try samples.map { try images.image(for: $0) }
         let prompts = samples.map { encoder.tokens(for: $0).prompt }
         let outs = try sampler.sampleBatch(model: model, images: imgs, prompts: prompts, count: g,
-                                           eos: encoder.tokenizer.eos)
+                                           eos: encoder.tokenizer.eos, decode: encoder.text(of:))
         for (p, s) in samples.enumerated() {
             for (k, o) in outs[p].enumerated() {
                 completions.append(Completion(text: encoder.text(of: o.tokens), sample: s, tokens: o.tokens,
@@ -190,7 +190,7 @@ public final class GRPOTrainer {
             starts.append(prompt.count)
         }
         let temp = Float(config.temperature)
-        let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason == .eos } : nil
+        let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason != .length } : nil
         let tRef = Date()
         var refLP: [[Float]]? = nil
         if config.beta != 0 {
@@ -261,7 +261,7 @@ public final class GRPOTrainer {
         let truncated = ro.completions.filter { $0.finishReason == .length }.count
         m.set("completions/clipped_ratio", Double(truncated) / Double(max(n, 1)))
         // TRL: lengths of the completions that ended with <|eos|> (0 when none did).
-        let terminated = ro.completions.enumerated().filter { $0.element.finishReason == .eos }.map { lens[$0.offset] }
+        let terminated = ro.completions.enumerated().filter { $0.element.finishReason != .length }.map { lens[$0.offset] }
         m.set("completions/mean_terminated_length", terminated.isEmpty ? 0 : terminated.reduce(0, +) / Double(terminated.count))
         m.set("completions/min_terminated_length", terminated.min() ?? 0)
         m.set("completions/max_terminated_length", terminated.max() ?? 0)

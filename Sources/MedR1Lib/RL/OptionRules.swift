@@ -66,12 +66,15 @@ public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
     case number(Double)
     case flag(Bool)
     case word(String)
+    /// A list of strings (`stop: ["</answer>"]`).
+    case strings([String])
 
     public var description: String {
         switch self {
         case .number(let x): return OptionRange.format(x)
         case .flag(let b): return b ? "true" : "false"
         case .word(let w): return "\"\(w)\""
+        case .strings(let ws): return "[" + ws.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
         }
     }
 }
@@ -85,6 +88,10 @@ public enum OptionKind: Sendable, Equatable {
     case flag
     /// One of these words.
     case word([String])
+    /// A list of at most `maxStrings` strings of 1 to `maxStringLength` characters.
+    case strings
+
+    public static let maxStrings = 16, maxStringLength = 256
 }
 
 /// One option of a config: its keyword, the kind of value, where it lives, its range and help.
@@ -141,6 +148,13 @@ public struct OptionRule<Config> {
     public static func flag(_ keyword: String, _ path: WritableKeyPath<Config, Bool>, _ help: String) -> OptionRule {
         OptionRule(keyword, .flag, nil, help, get: { .flag($0[keyPath: path]) }) { c, given, _ in
             if case .flag(let b)? = given[keyword] { c[keyPath: path] = b }
+        }
+    }
+
+    /// A list of strings held at `path`.
+    public static func strings(_ keyword: String, _ path: WritableKeyPath<Config, [String]>, _ help: String) -> OptionRule {
+        OptionRule(keyword, .strings, nil, help, get: { .strings($0[keyPath: path]) }) { c, given, _ in
+            if case .strings(let ws)? = given[keyword] { c[keyPath: path] = ws }
         }
     }
 
@@ -204,6 +218,11 @@ public struct OptionRule<Config> {
             throw RLError.invalidOption("\(owner): \(keyword) must be "
                                         + (kind == .integer ? "a whole number in " : "in ") + "\(range), got \(OptionRange.format(x))")
         case (.flag, .flag): return
+        case (.strings, .strings(let ws)):
+            guard ws.count > OptionKind.maxStrings || ws.contains(where: { $0.isEmpty || $0.count > OptionKind.maxStringLength }) else { return }
+            throw RLError.invalidOption("\(owner): \(keyword) must be \(kindText), got \(ws.count) strings"
+                                        + (ws.contains(where: \.isEmpty) ? " (one empty)" : "")
+                                        + (ws.contains(where: { $0.count > OptionKind.maxStringLength }) ? " (one too long)" : ""))
         case (.word(let words), .word(let w)):
             guard !words.contains(w) else { return }
             throw RLError.invalidOption("\(owner): unknown \(keyword) \"\(w)\"; use one of "
@@ -219,6 +238,7 @@ public struct OptionRule<Config> {
         case .number: return "a number"
         case .integer: return "a whole number"
         case .flag: return "true or false"
+        case .strings: return "a list of at most \(OptionKind.maxStrings) strings of 1 to \(OptionKind.maxStringLength) characters"
         case .word(let ws): return "one of " + ws.map { "\"\($0)\"" }.joined(separator: ", ")
                 + (flagWords.map { " (true = \"\($0.on)\", false = \"\($0.off)\")" } ?? "")
         }
@@ -228,8 +248,9 @@ public struct OptionRule<Config> {
 extension Array {
     /// Checks every option of `config` in table order; the first one out of range throws.
     public func validate<C>(_ config: C, owner: String) throws where Element == OptionRule<C> {
-        for rule in self where rule.range != nil {
-            if let x = rule.value(in: config) { try rule.check(.number(x), owner: owner) }
+        for rule in self {
+            if rule.range != nil, let x = rule.value(in: config) { try rule.check(.number(x), owner: owner) }
+            if rule.kind == .strings, let v = rule.optionValue(in: config) { try rule.check(v, owner: owner) }
         }
     }
 
@@ -280,6 +301,15 @@ enum SamplingOptions {
     static func topP<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
         .number("top_p", p, .openBelow(0, 1), "sample among the most likely tokens holding mass p; 1 = off").trl("top_p")
     }
+    static func minP<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
+        .number("min_p", p, .closed(0, 1), "keep tokens at least min_p times as likely as the most likely one (after top_k and top_p); 0 = off").trl("min_p")
+    }
+    static func repetitionPenalty<C>(_ p: WritableKeyPath<C, Double>) -> OptionRule<C> {
+        .number("repetition_penalty", p, .openBelow(0, 100), "logits of tokens already in the prompt or the completion are divided by it (positive) or multiplied (negative) before sampling; 1 = off; log-probs stay the model's").trl("repetition_penalty")
+    }
+    static func stop<C>(_ p: WritableKeyPath<C, [String]>) -> OptionRule<C> {
+        .strings("stop", p, "a completion ends once its text contains one of these (kept; finish reason \"stop\", not truncated)")
+    }
     static func maxTokens<C>(_ p: WritableKeyPath<C, Int>) -> OptionRule<C> {
         .integer("max_tokens", p, .closed(1, 65536), "completion cap in tokens (also capped by the model's max_seq)").trl("max_completion_length")
     }
@@ -290,8 +320,11 @@ extension SamplerConfig {
         [SamplingOptions.temperature(\.temperature),
          SamplingOptions.topK(\.topK),
          SamplingOptions.topP(\.topP),
-         .flag("greedy", \.greedy, "always take the most likely token (temperature, top_k and top_p are then unused)"),
-         SamplingOptions.maxTokens(\.maxTokens)]
+         SamplingOptions.minP(\.minP),
+         SamplingOptions.repetitionPenalty(\.repetitionPenalty),
+         .flag("greedy", \.greedy, "always take the most likely token (temperature, top_k, top_p and min_p are then unused)"),
+         SamplingOptions.maxTokens(\.maxTokens),
+         SamplingOptions.stop(\.stop)]
     }
 
     /// Throws `RLError.invalidOption` for the first option out of range, e.g.
@@ -404,7 +437,10 @@ extension GRPOConfig {
          SamplingOptions.maxTokens(\.maxTokens),
          SamplingOptions.temperature(\.temperature),
          SamplingOptions.topK(\.topK),
-         SamplingOptions.topP(\.topP)]
+         SamplingOptions.topP(\.topP),
+         SamplingOptions.minP(\.minP),
+         SamplingOptions.repetitionPenalty(\.repetitionPenalty),
+         SamplingOptions.stop(\.stop)]
             + optimizerRules(GRPOConfig.self)
     }
 }

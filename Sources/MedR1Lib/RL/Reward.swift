@@ -17,6 +17,8 @@ public enum FinishReason: String, Codable, Sendable, Equatable {
     case eos
     /// The completion reached `maxTokens` without `<|eos|>`.
     case length
+    /// The completion's text came to contain one of the sampler's stop strings (kept in it).
+    case stop
 }
 
 /// One sampled completion, as rewards, advantages and the loss see it.

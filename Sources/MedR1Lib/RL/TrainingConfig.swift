@@ -79,6 +79,11 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var topK = 0
     /// Nucleus sampling mass; 1.0 = off (TRL default).
     public var topP = 1.0
+    /// min-p filter (0 = off, TRL's None), repetition penalty (1 = off, TRL's default) and stop
+    /// strings (none) of the sampler (SamplerConfig).
+    public var minP = 0.0
+    public var repetitionPenalty = 1.0
+    public var stop: [String] = []
     /// Completion cap in tokens (64 by default; completions on SynthMed are ~10).
     public var maxTokens = 64
     /// Base learning rate (docs/training.md: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).

@@ -420,7 +420,7 @@ extension Bindings {
             let outs: [[SampledCompletion]]
             do {
                 outs = try ad.sampler.sampleBatch(model: mo.model, images: imgs, prompts: questions.map { enc.tokens(for: $0).prompt },
-                                                  count: g, eos: mo.tokenizer.eos)
+                                                  count: g, eos: mo.tokenizer.eos, decode: enc.text(of:))
             } catch let e as RLError { throw libraryError(a, e) }
             var cs: [Completion] = []
             for (p, s) in questions.enumerated() {

@@ -165,6 +165,12 @@ extension Bindings {
             switch r.kind {
             case .number, .integer: if let x = try a.namedNumber(name) { given[r.keyword] = .number(x) }
             case .flag: if let b = try a.namedBool(name) { given[r.keyword] = .flag(b) }
+            case .strings:
+                guard let xs = try a.namedList(name) else { continue }
+                given[r.keyword] = .strings(try xs.enumerated().map { k, v in
+                    guard case .string(let w) = v else { throw a.error("\(name)[\(k)] must be a string, got \(v.typeName)") }
+                    return w
+                })
             case .word:
                 if r.flagWords != nil, case .bool(let b)? = a.namedValue(name) { given[r.keyword] = .flag(b) }
                 else if let w = try a.namedString(name) { given[r.keyword] = .word(w) }
@@ -186,6 +192,7 @@ extension Bindings {
         case .number(let x): return .number(x)
         case .flag(let b): return .bool(b)
         case .word(let w): return .string(w)
+        case .strings(let ws): return .list(ws.map { .string($0) })
         }
     }
 

@@ -138,6 +138,7 @@ public enum HelpTable {
             case (.flag(let b)?, _): shown = b ? "true" : "false"
             case (.word(let w)?, .word(let words)): shown = ([w] + words.filter { $0 != w }).map { "\"\($0)\"" }.joined(separator: "|")
             case (.word(let w)?, _): shown = "\"\(w)\""
+            case (.strings(let ws)?, _): shown = OptionValue.strings(ws).description
             }
             return r.names.joined(separator: "|") + ": \(shown)"
         }.joined(separator: ", ")
