@@ -106,7 +106,7 @@ public struct OptionRule<Config> {
     /// What the option does, one short phrase.
     public let help: String
     /// Whether the option is a part of a compound setting that another row shows whole
-    /// (`warmup:`, `steps:` and `min_lr:` are parts of `schedule`).
+    /// (`warmup:`, `steps:`, `min_lr:` ... are parts of `schedule`).
     public let isPart: Bool
     /// The name of the same setting in TRL's GRPOConfig / transformers' TrainingArguments
     /// (`num_generations` for `group`), nil when TRL has no setting with this meaning.
@@ -340,41 +340,80 @@ extension LRSchedule {
         switch self {
         case .constant: return 0
         case .warmup(let w): return w
-        case .cosine(let w, _, _): return w
+        case .cosine(let w, _, _), .linear(let w, _): return w
         }
     }
 
-    /// The kinds a script names: "constant", "warmup", "cosine".
-    public static let kinds = ["constant", "warmup", "cosine"]
-
-    /// `current` changed by the parts given: the kind ("constant", "warmup", "cosine"),
-    /// warm-up steps, the cosine horizon and its floor; parts not given keep `current`'s.
-    /// A warm-up given without a kind turns a constant schedule into "warmup".
-    public static func updated(_ current: LRSchedule, kind givenKind: String?, warmup: Int?, steps: Int?,
-                               minLR: Double?, owner: String) throws -> LRSchedule {
-        var kind = "constant", w = 0, total: Int? = nil, minF = 0.0
-        switch current {
-        case .constant: break
-        case .warmup(let s): kind = "warmup"; w = s
-        case .cosine(let s, let t, let m): kind = "cosine"; w = s; total = t; minF = m
+    /// The horizon of a decaying schedule (nil for constant and warmup).
+    public var totalSteps: Int? {
+        switch self {
+        case .constant, .warmup: return nil
+        case .cosine(_, let t, _), .linear(_, let t): return t
         }
-        if let k = givenKind { kind = k }
-        if let x = warmup {
+    }
+
+    /// The floor as a fraction of lr (cosine's; 0 otherwise).
+    public var minRate: Double {
+        if case .cosine(_, _, let m) = self { return m }
+        return 0
+    }
+
+    /// The kinds a script names: "constant", "warmup", "cosine", "linear", and transformers'
+    /// names for two of them, "constant_with_warmup" (warmup) and "cosine_with_min_lr" (cosine).
+    public static let kinds = ["constant", "warmup", "cosine", "linear", "constant_with_warmup", "cosine_with_min_lr"]
+
+    /// `current` changed by the parts given: the kind, warm-up steps (or a warm-up ratio of
+    /// the horizon, rounded up as transformers' get_warmup_steps), the horizon and the floor
+    /// (a fraction of lr, or an absolute min_lr turned into that fraction with `lr`, as
+    /// transformers' cosine_with_min_lr does); parts not given keep `current`'s. A warm-up
+    /// given without a kind turns a constant schedule into "warmup".
+    public static func updated(_ current: LRSchedule, kind givenKind: String?, warmup: Int?, warmupRatio: Double? = nil,
+                               steps: Int?, minLRRate: Double?, minLR: Double? = nil, lr: Double = 1,
+                               owner: String) throws -> LRSchedule {
+        var kind = "constant", w = current.warmupSteps, total = current.totalSteps, minF = current.minRate
+        switch current {
+        case .constant: w = 0
+        case .warmup: kind = "warmup"
+        case .cosine: kind = "cosine"
+        case .linear: kind = "linear"
+        }
+        if let k = givenKind { kind = ["constant_with_warmup": "warmup", "cosine_with_min_lr": "cosine"][k] ?? k }
+        if let x = steps { total = x }
+        if warmup != nil && warmupRatio != nil {
+            throw RLError.invalidOption("\(owner): give warmup: or warmup_ratio:, not both")
+        }
+        var givenWarmup = warmup
+        if let r = warmupRatio {
+            guard let total else {
+                throw RLError.invalidOption("\(owner): warmup_ratio: needs steps:, the schedule's horizon, to count the warm-up steps")
+            }
+            givenWarmup = Int((r * Double(total)).rounded(.up))
+        }
+        if let x = givenWarmup {
             w = x
             if givenKind == nil && kind == "constant" && x > 0 { kind = "warmup" }
         }
-        if let x = steps { total = x }
-        if let x = minLR { minF = x }
+        if minLRRate != nil && minLR != nil {
+            throw RLError.invalidOption("\(owner): give min_lr: (absolute) or min_lr_rate: (a fraction of lr), not both")
+        }
+        if let x = minLRRate { minF = x }
+        if let x = minLR {
+            guard lr > 0 && x <= lr else {
+                throw RLError.invalidOption("\(owner): min_lr: is the absolute floor and must be at most lr (\(OptionRange.format(lr))), "
+                                            + "got \(OptionRange.format(x)); for a fraction of lr use min_lr_rate:")
+            }
+            minF = x / lr
+        }
         switch kind {
         case "constant": return .constant
         case "warmup":
             guard w > 0 else { throw RLError.invalidOption("\(owner): schedule \"warmup\" needs warmup: steps (e.g. warmup: 10)") }
             return .warmup(steps: w)
-        case "cosine":
+        case "cosine", "linear":
             guard let total else {
-                throw RLError.invalidOption("\(owner): schedule \"cosine\" needs steps: the number of steps to decay over (e.g. steps: 200)")
+                throw RLError.invalidOption("\(owner): schedule \"\(kind)\" needs steps: the number of steps to decay over (e.g. steps: 200)")
             }
-            return .cosine(warmup: w, total: total, minFactor: minF)
+            return kind == "cosine" ? .cosine(warmup: w, total: total, minFactor: minF) : .linear(warmup: w, total: total)
         default:
             throw RLError.invalidOption("\(owner): unknown schedule \"\(kind)\"; use one of "
                                         + kinds.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -382,29 +421,32 @@ extension LRSchedule {
     }
 }
 
-/// The learning-rate schedule: `schedule:` shows it whole, `warmup:`, `steps:` and
-/// `min_lr:` are its parts (all four are set together).
+/// The learning-rate schedule: `schedule:` shows it whole, `warmup:`, `warmup_ratio:`,
+/// `steps:`, `min_lr_rate:` and `min_lr:` are its parts (all are set together, after lr).
 func scheduleRules<C: OptimizerSettings>(_: C.Type) -> [OptionRule<C>] {
-    let parts = ["schedule", "warmup", "steps", "min_lr"]
+    let parts = ["schedule", "warmup", "warmup_ratio", "steps", "min_lr_rate", "min_lr"]
     func part(_ keyword: String, _ kind: OptionRule<C>.Kind, _ range: OptionRange, _ help: String,
-              _ get: @escaping (LRSchedule) -> Double?) -> OptionRule<C> {
-        OptionRule(keyword, kind, range, help, isPart: true, get: { c in get(c.schedule).map { .number($0) } }) { _, _, _ in }
+              _ get: @escaping (C) -> Double?) -> OptionRule<C> {
+        OptionRule(keyword, kind, range, help, isPart: true, get: { c in get(c).map { .number($0) } }) { _, _, _ in }
     }
     let whole = OptionRule<C>("schedule", .word(LRSchedule.kinds), nil,
-                              "the learning-rate schedule (warmup: steps of linear warm-up; cosine: decay to min_lr over steps:)",
+                              "the learning-rate schedule (warmup: steps of linear warm-up; cosine: decay to min_lr over steps:; linear: decay to 0 over steps:); constant by default (transformers' default is linear)",
                               get: { .word($0.schedule.description) }) { c, given, owner in
         guard parts.contains(where: { given[$0] != nil }) else { return }
         func word(_ k: String) -> String? { if case .word(let w)? = given[k] { return w } else { return nil } }
         func number(_ k: String) -> Double? { if case .number(let x)? = given[k] { return x } else { return nil } }
         c.schedule = try LRSchedule.updated(c.schedule, kind: word("schedule"), warmup: number("warmup").map { Int($0) },
-                                            steps: number("steps").map { Int($0) }, minLR: number("min_lr"), owner: owner)
+                                            warmupRatio: number("warmup_ratio"), steps: number("steps").map { Int($0) },
+                                            minLRRate: number("min_lr_rate"), minLR: number("min_lr"), lr: c.learningRate,
+                                            owner: owner)
     }
-    return [whole,
-            part("warmup", .integer, .closed(0, 1e9), "steps of linear learning-rate warm-up") { Double($0.warmupSteps) }.trl("warmup_steps"),
-            part("steps", .integer, .closed(1, 1e9), "the cosine schedule's horizon in steps") { s in
-                if case .cosine(_, let t, _) = s { return Double(t) } else { return nil } },
-            part("min_lr", .number, .closed(0, 1), "the cosine schedule's floor, a fraction of lr") { s in
-                if case .cosine(_, _, let m) = s { return m } else { return 0 } }]
+    return [whole.trl("lr_scheduler_type"),
+            part("warmup", .integer, .closed(0, 1e9), "steps of linear learning-rate warm-up") { Double($0.schedule.warmupSteps) }.trl("warmup_steps"),
+            part("warmup_ratio", .number, .closed(0, 1), "warm-up as a fraction of steps: (rounded up); sets warmup") { _ in nil }.trl("warmup_ratio"),
+            part("steps", .integer, .closed(1, 1e9), "the cosine or linear schedule's horizon in steps") { $0.schedule.totalSteps.map(Double.init) },
+            part("min_lr_rate", .number, .closed(0, 1), "the cosine schedule's floor, a fraction of lr") { $0.schedule.minRate }.trl("min_lr_rate"),
+            part("min_lr", .number, .closed(0, 1), "the cosine schedule's floor, absolute (kept as min_lr_rate = min_lr / lr, as transformers does)") { c in
+                c.schedule.minRate * c.learningRate }.trl("min_lr")]
 }
 
 /// The options of AdamW, clipping and the schedule, shared by SFT and GRPO.

@@ -215,6 +215,9 @@ enum TrainerStateIO {
                 try range(p + ".schedule.cosine.warmup", w, 0...maxScheduleSteps)
                 try range(p + ".schedule.cosine.total", total, 1...maxScheduleSteps)
                 try finite(p + ".schedule.cosine.minFactor", minF, 0...1)
+            case .linear(let w, let total):
+                try range(p + ".schedule.linear.warmup", w, 0...maxScheduleSteps)
+                try range(p + ".schedule.linear.total", total, 1...maxScheduleSteps)
             }
         }
         switch s.kind {

@@ -10,8 +10,12 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
     /// Linear ramp from lr/warmup to lr over `steps` steps, then constant.
     case warmup(steps: Int)
     /// Linear warm-up over `warmup` steps, then cosine decay from lr to `minFactor` * lr at
-    /// `total` steps (and `minFactor` * lr after), as transformers' cosine schedule with a floor.
+    /// `total` steps (and `minFactor` * lr after), as transformers' cosine schedule with a floor
+    /// (`cosine_with_min_lr`, whose `min_lr_rate` is `minFactor`).
     case cosine(warmup: Int, total: Int, minFactor: Double)
+    /// Linear warm-up over `warmup` steps, then linear decay from lr to 0 at `total` steps (and
+    /// 0 after), as transformers' `linear` schedule: max(0, (total - step) / (total - warmup)).
+    case linear(warmup: Int, total: Int)
 
     /// The multiplier of the base learning rate at `step` (0-based).
     public func factor(step: Int) -> Double {
@@ -25,6 +29,9 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
             let span = max(total - w, 1)
             let p = min(max(Double(step - w) / Double(span), 0), 1)
             return minF + (1 - minF) * 0.5 * (1 + cos(Double.pi * p))
+        case .linear(let w, let total):
+            if w > 0 && step < w { return Double(step + 1) / Double(w) }
+            return max(0, Double(total - step) / Double(max(total - w, 1)))
         }
     }
 
@@ -36,6 +43,7 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
         case .constant: return "constant"
         case .warmup(let w): return "warmup(\(w))"
         case .cosine(let w, let t, let m): return "cosine(warmup: \(w), total: \(t), min: \(m))"
+        case .linear(let w, let t): return "linear(warmup: \(w), total: \(t))"
         }
     }
 }
