@@ -117,8 +117,13 @@ final class BuiltinTests: XCTestCase {
         XCTAssertEqual(try call("reduce", l(n(1), n(2), n(3)), n(10), add), n(16))
         XCTAssertEqual(try call("sum", l()), n(0))
         XCTAssertEqual(try call("mean", l(n(1), n(2), n(6))), n(3))
-        XCTAssertEqual(try call("std", l(n(1), n(3))), n(1))
-        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9))), n(2))
+        // n - 1 by default (torch.std, GRPO's group std): sqrt(2 / 1); sqrt(32 / 7).
+        XCTAssertEqual(try call("std", l(n(1), n(3))), n(2.0.squareRoot()))
+        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9))), n((32.0 / 7).squareRoot()))
+        XCTAssertEqual(try call("std", l(n(5))), n(0))
+        // population: true divides by n.
+        XCTAssertEqual(try call("std", l(n(1), n(3)), named: [("population", .bool(true))]), n(1))
+        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9)), named: [("population", .bool(true))]), n(2))
         XCTAssertEqual(try call("sort", l(n(3), n(1), n(2))), l(n(1), n(2), n(3)))
         XCTAssertEqual(try call("sort", l(s("b"), s("a"))), l(s("a"), s("b")))
         let neg = Value.function(Builtin("neg") { a, _ in .number(-(try a.number(0, "x"))) })

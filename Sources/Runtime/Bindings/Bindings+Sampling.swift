@@ -62,11 +62,10 @@ struct ScoredRollout {
 
     func range(_ p: Int) -> Range<Int> { (p * group)..<((p + 1) * group) }
 
-    /// Population std of one group's totals (0 means the group gives no gradient).
+    /// Std of one group's totals with the N-1 denominator, the one its advantages are divided
+    /// by with scale_rewards "group" (0 means the group gives no gradient).
     func groupStd(_ p: Int) -> Double {
-        let xs = Array(rewards.totals[range(p)])
-        let m = xs.reduce(0, +) / Double(max(xs.count, 1))
-        return (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(xs.count, 1))).squareRoot()
+        RLStats.meanStd(Array(rewards.totals[range(p)])).std
     }
     func groupMean(_ p: Int) -> Double {
         let xs = rewards.totals[range(p)]

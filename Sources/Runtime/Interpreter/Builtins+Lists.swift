@@ -57,11 +57,11 @@ extension Builtins {
             guard !xs.isEmpty else { throw a.error("the mean of an empty list is undefined") }
             return .number(Statistics.mean(xs))
         }
-        add("std") { a, _ in
-            try a.expect(1...1, "std(xs)")
+        add("std", options: ["population"]) { a, _ in
+            try a.expect(1...1, "std(xs) or std(xs, population: true)")
             let xs = try a.numbers(0, "xs")
             guard !xs.isEmpty else { throw a.error("the standard deviation of an empty list is undefined") }
-            return .number(Statistics.std(xs))
+            return .number(Statistics.std(xs, population: try a.namedBool("population") ?? false))
         }
         add("sort", options: ["by", "descending"]) { a, ctx in
             try a.expect(1...1, "sort(xs, by: f, descending: false)")
@@ -184,8 +184,10 @@ extension Builtins {
 
 enum Statistics {
     static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
-    /// Population standard deviation (divide by n), as GRPO's group normalisation.
-    static func std(_ xs: [Double]) -> Double {
+    /// Standard deviation with the n - 1 denominator (torch.std's, and the one GRPO divides a
+    /// group's advantages by; 0 for one value), or with n when `population`.
+    static func std(_ xs: [Double], population: Bool = false) -> Double {
+        if !population { return RLStats.meanStd(xs).std }
         let m = mean(xs)
         return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
     }

@@ -1,0 +1,43 @@
+import XCTest
+import Foundation
+import MedR1Lib
+@testable import Runtime
+
+/// The numbers a student recomputes: the group std shown is the one advantages use, and a
+/// completion's token ids score back to the log-probs the sampler gave them.
+final class GRPONumbersTests: XCTestCase {
+    func session() throws -> (Session, CollectingSink) {
+        let sink = CollectingSink()
+        let s = Session(options: SessionOptions(seed: 5, sink: sink, baseDirectory: try TestSupportDir.make()))
+        XCTAssertEqual(s.run(source: TrainingBindingTests.setup, file: "setup.medr1"), .ok, sink.text)
+        return (s, sink)
+    }
+
+    func output(_ s: Session, _ sink: CollectingSink, _ src: String, line: UInt = #line) -> String {
+        sink.clear()
+        XCTAssertEqual(s.run(source: src, file: "t.medr1"), .ok, sink.text, line: line)
+        return sink.text
+    }
+
+    /// Rewards [1, 0, 0, 0]: mean 0.25, N-1 std sqrt(0.75 / 3) = 0.5 (population std would be
+    /// 0.433); g.std, std(g.rewards) and the printed group std all show 0.5, and the advantage
+    /// is (1 - 0.25) / (0.5 + 1e-4).
+    func testGroupStdShownIsTheOneUsed() throws {
+        let (s, sink) = try session()
+        let out = output(s, sink, """
+        let j = 0
+        fn first_only(c) {
+            j += 1
+            return if j % 4 == 1 then 1 else 0
+        }
+        let g = sample(m, data[0], group: 4, rewards: [first_only], max_tokens: 3, seed: 2)
+        print(g.std, std(g.rewards), std(g.rewards, population: true))
+        print(g.advantages[0] == (1 - 0.25) / (g.std + 1e-4))
+        show g
+        """)
+        let lines = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[0], "0.5 0.5 0.4330127018922193")
+        XCTAssertEqual(lines[1], "true")
+        XCTAssertTrue(out.contains("reward mean 0.250, std 0.500"), out)
+    }
+}
