@@ -90,3 +90,87 @@ final class SamplerOptionTests: XCTestCase {
         }
     }
 }
+
+extension SamplerOptionTests {
+    /// Scoring a sampled completion's own tokens gives back the sampler's log-probs.
+    func testScoringReproducesTheSamplersLogProbs() throws {
+        let tok = RLFixture.tokenizer()
+        let m = try MedR1Model(config: RLFixture.config(vocab: tok.vocabSize), seed: 1)
+        var worst: Float = 0, worstRelative: Float = 0, worstULPs: Float = 0, exact = 0, total = 0
+        for (k, sample) in RLFixture.samples().enumerated() {
+            let img = try RLFixture.images().image(for: sample)
+            let p = PromptTemplate.tiny.tokens(for: sample, tokenizer: tok).prompt
+            for temperature in [1.0, 0.7] {
+                var s = Sampler(config: SamplerConfig(temperature: temperature, maxTokens: 12), seed: UInt64(k))
+                for c in try s.sample(model: m, image: img, prompt: p, count: 4, eos: tok.eos) {
+                    let scored = try m.scoreCompletion(image: img, prompt: p, completion: c.tokens, temperature: temperature)
+                    XCTAssertEqual(scored.count, c.logProbs.count)
+                    for (a, b) in zip(scored, c.logProbs) {
+                        worst = max(worst, abs(a - b)); worstRelative = max(worstRelative, abs(a - b) / max(1, abs(b)))
+                        worstULPs = max(worstULPs, abs(a - b) / b.ulp)
+                        exact += a == b ? 1 : 0; total += 1
+                    }
+                }
+            }
+        }
+        print("scoring vs sampler: \(exact)/\(total) exactly equal, largest difference \(worst), relative \(worstRelative), \(worstULPs) ulps")
+        XCTAssertLessThanOrEqual(worstRelative, 1e-6)
+    }
+}
+
+extension SamplerOptionTests {
+    /// Forced decoding (the sampler's own path with the tokens given) scores every sampled
+    /// completion to exactly its log-probs, plain sampling and the general path alike, and
+    /// whether its group had 1 or 4 rows.
+    func testForcedScoringIsExact() throws {
+        let tok = RLFixture.tokenizer()
+        let m = try MedR1Model(config: RLFixture.config(vocab: tok.vocabSize), seed: 1)
+        var total = 0
+        for (k, sample) in RLFixture.samples().enumerated() {
+            let img = try RLFixture.images().image(for: sample)
+            let p = PromptTemplate.tiny.tokens(for: sample, tokenizer: tok).prompt
+            for cfg in [SamplerConfig(temperature: 1.0, maxTokens: 12), SamplerConfig(temperature: 0.7, topK: 20, maxTokens: 12),
+                        SamplerConfig(maxTokens: 12, minP: 0.02, repetitionPenalty: 1.2)] {
+                var s = Sampler(config: cfg, seed: UInt64(k))
+                let cs = try s.sample(model: m, image: img, prompt: p, count: 4, eos: tok.eos)
+                let scored = try Sampler.forcedLogProbs(model: m, images: [img], prompts: [p], completions: [cs.map(\.tokens)],
+                                                        config: cfg)
+                XCTAssertEqual(scored, [cs.map(\.logProbs)])
+                total += scored[0].reduce(0) { $0 + $1.count }
+                // One completion alone (its prompt's prefix computed alone, as it was).
+                for c in cs {
+                    XCTAssertEqual(try Sampler.forcedLogProbs(model: m, images: [img], prompts: [p], completions: [[c.tokens]],
+                                                              config: cfg), [[c.logProbs]])
+                }
+            }
+        }
+        XCTAssertGreaterThan(total, 100)
+    }
+}
+
+extension SamplerOptionTests {
+    /// A completion of a batch of several prompts (a GRPO rollout), scored alone: its prefix is
+    /// then computed alone, not packed with the others.
+    func testForcedScoringOfOneCompletionOfABatch() throws {
+        let tok = RLFixture.tokenizer()
+        let m = try MedR1Model(config: RLFixture.config(vocab: tok.vocabSize), seed: 1)
+        let samples = RLFixture.samples()
+        let imgs = try samples.map { try RLFixture.images().image(for: $0) }
+        let prompts = samples.map { PromptTemplate.tiny.tokens(for: $0, tokenizer: tok).prompt }
+        let cfg = SamplerConfig(maxTokens: 12)
+        var s = Sampler(config: cfg, seed: 9)
+        let outs = try s.sampleBatch(model: m, images: imgs, prompts: prompts, count: 3, eos: tok.eos)
+        let whole = try Sampler.forcedLogProbs(model: m, images: imgs, prompts: prompts,
+                                               completions: outs.map { $0.map(\.tokens) }, config: cfg)
+        XCTAssertEqual(whole, outs.map { $0.map(\.logProbs) })
+        var equal = 0, total = 0
+        for p in samples.indices {
+            for c in outs[p] {
+                let alone = try Sampler.forcedLogProbs(model: m, images: [imgs[p]], prompts: [prompts[p]], completions: [[c.tokens]], config: cfg)[0][0]
+                total += 1
+                if alone == c.logProbs { equal += 1 }
+            }
+        }
+        print("one completion of a batch of \(samples.count) prompts scored alone: \(equal)/\(total) exactly equal")
+    }
+}

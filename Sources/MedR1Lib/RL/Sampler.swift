@@ -294,3 +294,85 @@ public struct Sampler: Sendable {
         return (chosen, Float(Double(logits[chosen]) / t - logZ))
     }
 }
+
+extension Sampler {
+    /// The log-probs the sampler gives each token of the completions `completions[p][g]` of
+    /// prompt p: the same decoding (the prompts' prefixes computed together, each shared by its
+    /// group's rows, the KV cache, one token per step) with every step's token given instead of
+    /// drawn, and each log-prob computed as `pick` computes it for this config. Given the
+    /// prompts and group size a `sampleBatch` call had, its completions' own tokens score to
+    /// exactly the log-probs they carry. Tokens past the model's room (max_seq) are not
+    /// scored. Draws nothing.
+    public static func forcedLogProbs(model: MedR1Model, images: [[Float]], prompts: [[Int]], completions: [[[Int]]],
+                                      config: SamplerConfig) throws -> [[[Float]]] {
+        let g = completions.first?.count ?? 0
+        guard images.count == prompts.count, prompts.count == completions.count, prompts.allSatisfy({ !$0.isEmpty }),
+              g >= 1, completions.allSatisfy({ $0.count == g }) else {
+            throw RLError.invalidConfig("score: give one image and one non-empty prompt per group, and groups of one size")
+        }
+        try config.validate()
+        let flat = completions.flatMap { $0 }
+        let cfg = model.config, V = cfg.vocabSize, rows = flat.count
+        let longest = prompts.map(\.count).max() ?? 0
+        let steps = min(flat.map(\.count).max() ?? 0, max(0, cfg.maxSeq - cfg.nPatches - longest))
+        var out = [[Float]](repeating: [], count: rows)
+        func grouped() -> [[[Float]]] { (0..<prompts.count).map { Array(out[($0 * g)..<(($0 + 1) * g)]) } }
+        guard steps > 0 else { return grouped() }
+        for (r, c) in flat.enumerated() {
+            if let bad = c.first(where: { $0 < 0 || $0 >= V }) {
+                throw RLError.invalidConfig("score: token id \(bad) of completion \(r) is not in the vocabulary (0..<\(V))")
+            }
+        }
+        let completions = flat
+        var cache = model.expand(try model.prefill(images: images, prompts: prompts), copies: g, capacity: steps - 1)
+        var lps = [Float](repeating: 0, count: rows)
+        let scratchSize = TokenDraw.scratchSize(V)
+        let scratch = FloatBuffer(count: Parallelism.workers(rows) * scratchSize, zeroed: false)
+        try lps.withUnsafeMutableBufferPointer { lp in
+            let lp = UncheckedSendable(lp.baseAddress!), scr = UncheckedSendable(scratch.pointer)
+            for step in 0..<steps {
+                let wanted = completions.map { step < $0.count ? $0[step] : -1 }
+                let score = { (range: Range<Int>, logits: UnsafePointer<Float>, worker: Int) in
+                    for r in range where wanted[r] >= 0 {
+                        lp.value[r] = Sampler.logProb(of: wanted[r], logits + r * V, V, config: config,
+                                                      scratch: scr.value + worker * scratchSize)
+                    }
+                }
+                if step == 0 {
+                    cache.logits.withUnsafeBufferPointer { lg in score(0..<rows, lg.baseAddress!, 0) }
+                } else {
+                    // Rows already scored to their end are fed their last token again.
+                    try model.decodeStep(&cache, tokens: completions.indices.map { r in
+                        completions[r].isEmpty ? 0 : completions[r][min(step - 1, completions[r].count - 1)]
+                    }, then: score)
+                }
+                for r in 0..<rows where wanted[r] >= 0 { out[r].append(lp.value[r]) }
+            }
+        }
+        return grouped()
+    }
+
+    /// The log-prob `pick` reports for `token` from one row of logits.
+    static func logProb(of token: Int, _ z: UnsafePointer<Float>, _ v: Int, config: SamplerConfig,
+                        scratch: UnsafeMutablePointer<Float>) -> Float {
+        if !config.filters { return TokenDraw.logProb(of: token, z, v, temperature: config.temperature, scratch: scratch) }
+        let t = config.greedy ? 1.0 : config.temperature
+        var mx = -Double.infinity
+        for i in 0..<v { mx = max(mx, Double(z[i]) / t) }
+        var sum = 0.0
+        for i in 0..<v { sum += exp(Double(z[i]) / t - mx) }
+        return Float(Double(z[token]) / t - (mx + log(sum)))
+    }
+}
+
+extension MedR1Model {
+    /// Per-token log-probabilities of `completion` after the image and `prompt`, teacher-forced
+    /// in one forward: log softmax(logits / temperature) at each completion token, the numbers
+    /// the GRPO loss computes for it (within float rounding of the sampler's, whose KV-cache
+    /// decoding sums in another order; `Sampler.forcedLogProbs` gives the sampler's exactly).
+    public func scoreCompletion(image: [Float], prompt: [Int], completion: [Int], temperature: Double = 1) throws -> [Float] {
+        guard !completion.isEmpty else { return [] }
+        return try tokenLogProbs(images: [image], sequences: [prompt + completion], targetStart: [prompt.count],
+                                 temperature: Float(temperature), withGrad: false).logProbs[0]
+    }
+}

@@ -287,6 +287,28 @@ enum TokenDraw {
         return (chosen, Float(Double(s) - Foundation.log(total)))
     }
 
+    /// The log-probability `plain` reports when it picks `token`: the same exps and sums.
+    static func logProb(of token: Int, _ z: UnsafePointer<Float>, _ v: Int, temperature: Double,
+                        scratch: UnsafeMutablePointer<Float>) -> Float {
+        let invT = Float(1 / temperature)
+        let mx = Softmax.rowMax(z, v) * invT
+        let iv = F8(repeating: invT), mv = F8(repeating: mx)
+        var total = 0.0, i = 0
+        while i < v {
+            var x: F8
+            if i + 8 <= v { x = VectorMath.load(z + i) } else {
+                x = F8(repeating: -Float.infinity)
+                for k in 0..<(v - i) { x[k] = z[i + k] }
+            }
+            var ex = VectorMath.exp(x * iv - mv)
+            ex.replace(with: 0, where: x .== -Float.infinity)
+            total += Double(ex.sum())
+            i += 8
+        }
+        let s = z[token] * invT - mx
+        return Float(Double(s) - Foundation.log(total))
+    }
+
     /// Floats of scratch `plain` needs for a vocabulary of `v`.
     static func scratchSize(_ v: Int) -> Int { DecodeAttention.padded(v) + (v + 7) / 8 + 8 }
 }
