@@ -40,4 +40,23 @@ final class GRPONumbersTests: XCTestCase {
         XCTAssertEqual(lines[1], "true")
         XCTAssertTrue(out.contains("reward mean 0.250, std 0.500"), out)
     }
+
+    /// c.tokens scores back to the sampler's own log-probs exactly (Sampler.forcedLogProbs
+    /// decodes the given tokens as the sampler decoded them), under the same options.
+    func testScoreReproducesTheSamplersLogProbs() throws {
+        let (s, sink) = try session()
+        let out = output(s, sink, """
+        let g = sample(m, data[0], group: 4, max_tokens: 6, temperature: 0.8, seed: 3)
+        print(g.completions.map(fn(c) => score(m, data[0], c, temperature: 0.8).logprobs == c.logprobs))
+        print(g.completions.map(fn(c) => score(m, data[0], c.tokens, temperature: 0.8).logprob == c.logprob))
+        let one = score(m, data[0], g[0], temperature: 0.8)
+        print(one.tokens == g[0].tokens, len(one.logprobs) == g[0].length)
+        let t = score(m, data[0], "<answer>yes</answer>")
+        print(len(t.tokens) == len(t.logprobs), len(t.tokens) == len(tok.encode("<answer>yes</answer>")) + 1, t.logprob < 0)
+        """)
+        XCTAssertEqual(out, "[true, true, true, true]\n[true, true, true, true]\ntrue true\ntrue true true")
+        sink.clear()
+        XCTAssertEqual(s.run(source: "score(m, data[0], [1, 99999])", file: "t.medr1"), .runtimeError)
+        XCTAssertTrue(sink.text.hasPrefix("t.medr1:1:1: error: score: completion[1] must be a token id in [0, 300), got number 99999"), sink.text)
+    }
 }

@@ -73,7 +73,8 @@ extension Bindings {
     static func completionRecord(_ c: Completion) -> Value {
         .record(Record([("text", .string(c.text)), ("think", c.think.map(Value.string) ?? .null),
                         ("answer", c.answer.map(Value.string) ?? .null), ("sample", .host(SampleObject(c.sample))),
-                        ("length", .number(Double(c.length))), ("finish_reason", .string(c.finishReason.rawValue))]))
+                        ("length", .number(Double(c.length))), ("finish_reason", .string(c.finishReason.rawValue)),
+                        ("tokens", .list(c.tokens.map { .number(Double($0)) }))]))
     }
 
     /// Wrap a language function as a reward: it must return a number (true/false count as 1/0).

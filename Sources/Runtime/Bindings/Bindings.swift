@@ -17,6 +17,7 @@ extension Builtins {
         Bindings.registerModel(add)
         Bindings.registerPlot(add)
         Bindings.registerSampling(add)
+        Bindings.registerScoring(add)
         Bindings.registerTraining(add)
         Bindings.registerEval(add)
     }
