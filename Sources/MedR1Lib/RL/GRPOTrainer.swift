@@ -274,8 +274,10 @@ public final class GRPOTrainer {
         m.set("entropy", entropy)
         m.set("grad_norm", gnSum / k)
         m.set("learning_rate", lr)
-        m.set("num_tokens", Double(ro.lengths.reduce(0, +)))
-        m.set("seconds", Date().timeIntervalSince(t0))
+        // TRL counts each completion's prompt tokens and its own.
+        m.setProgress(tokens: starts.reduce(0, +) + ro.lengths.reduce(0, +), previous: history.last,
+                      samplesDrawn: order.position, datasetSize: dataset.count)
+        m.setTiming(since: t0)
         phaseSeconds = (rolloutSeconds, refSeconds, Date().timeIntervalSince(tPolicy))
         rolloutSeconds = 0
         try history.append(m)

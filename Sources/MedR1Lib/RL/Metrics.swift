@@ -39,11 +39,29 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var fracRewardZeroStd: Double { self["frac_reward_zero_std"] ?? .nan }
     public var meanLength: Double { self["completions/mean_length"] ?? .nan }
 
-    /// The same metrics without the wall-clock one ("seconds") for determinism comparisons.
+    /// The wall-clock metrics: medr1's "seconds" and TRL's "step_time", the same number.
+    public static let timingNames: Set<String> = ["seconds", "step_time"]
+
+    /// The same metrics without the wall-clock ones for determinism comparisons.
     public var withoutTiming: StepMetrics {
         var m = StepMetrics(step: step, mode: mode)
-        for (n, v) in zip(names, values) where n != "seconds" { m.set(n, v) }
+        for (n, v) in zip(names, values) where !StepMetrics.timingNames.contains(n) { m.set(n, v) }
         return m
+    }
+
+    /// TRL's progress counters: `num_tokens`, the tokens seen since the run began (`previous`'s
+    /// count plus this step's `tokens`, as TRL's state.num_input_tokens_seen), and `epoch`,
+    /// the samples drawn so far over the data set's size (as transformers' state.epoch).
+    public mutating func setProgress(tokens: Int, previous: StepMetrics?, samplesDrawn: Int, datasetSize: Int) {
+        set("num_tokens", (previous?["num_tokens"] ?? 0) + Double(tokens))
+        set("epoch", Double(samplesDrawn) / Double(max(datasetSize, 1)))
+    }
+
+    /// The step's wall time since `t0`, as medr1's "seconds" and TRL's "step_time".
+    public mutating func setTiming(since t0: Date) {
+        let s = Date().timeIntervalSince(t0)
+        set("seconds", s)
+        set("step_time", s)
     }
 
     /// One JSON object on one line: {"step": 1, "mode": "grpo", "loss": ..., ...}; every

@@ -104,8 +104,9 @@ public final class SFTTrainer {
         m.set("loss", nll / Double(max(n, 1)))
         m.set("grad_norm", Double(gn))
         m.set("learning_rate", lr)
-        m.set("num_tokens", Double(n))
-        m.set("seconds", Date().timeIntervalSince(t0))
+        // The tokens the loss covers (TRL's SFT also counts the prompt's).
+        m.setProgress(tokens: n, previous: history.last, samplesDrawn: order.position, datasetSize: dataset.count)
+        m.setTiming(since: t0)
         try history.append(m)
         onStep?(m)
         return m
