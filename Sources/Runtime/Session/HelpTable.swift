@@ -63,7 +63,7 @@ public enum HelpTable {
         .init(name: "sum", signature: "sum(xs)", sentence: "The sum of a list of numbers (0 when empty).", example: "sum([1, 2, 3])  # 6", topic: "lists"),
         .init(name: "mean", signature: "mean(xs)", sentence: "The arithmetic mean of a non-empty list of numbers.", example: "mean([1, 2, 3])  # 2", topic: "lists"),
         .init(name: "std", signature: "std(xs)", sentence: "The population standard deviation (divide by n), as GRPO normalises a group.", example: "std([1, 3])  # 1", topic: "lists"),
-        .init(name: "sort", signature: "sort(xs, by: f, descending: false)", sentence: "The elements in ascending order (stable), by the key f(x) when given.", example: "sort(words, by: fn(w) => len(w))", topic: "lists"),
+        .init(name: "sort", signature: "sort(xs, by: f, descending: false)", sentence: "The elements in ascending order (stable), by the key f(x) when given; NaN sorts last, in either order.", example: "sort(words, by: fn(w) => len(w))", topic: "lists"),
         .init(name: "zip", signature: "zip(xs, ys, ...)", sentence: "A list of [x, y] pairs, as long as the shortest list.", example: "zip([1, 2], [\"a\", \"b\"])  # [[1, \"a\"], [2, \"b\"]]", topic: "lists"),
         .init(name: "range", signature: "range(n) or range(start, end, step)", sentence: "The list of numbers from start (0) up to but not including end.", example: "range(3)  # [0, 1, 2]", topic: "lists"),
         .init(name: "take", signature: "take(xs, n)", sentence: "The first n elements of a list (or characters of a string).", example: "take([5, 6, 7], 2)  # [5, 6]", topic: "lists"),
