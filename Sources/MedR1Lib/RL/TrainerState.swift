@@ -48,14 +48,14 @@ struct StoredConfig<C: Codable & StoredConfigDefaults>: Codable {
     init(_ value: C) { self.value = value }
 
     init(from decoder: Decoder) throws {
-        var fields = try decoder.singleValueContainer().decode([String: JSONValue].self)
+        var fields = try decoder.singleValueContainer().decode([String: JSONNode].self)
         for (old, new) in C.renamedKeys where fields[new] == nil {
             if let v = fields.removeValue(forKey: old) { fields[new] = v }
         }
         let enc = JSONEncoder(), dec = JSONDecoder()
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        for (k, v) in try dec.decode([String: JSONValue].self, from: enc.encode(C())) where fields[k] == nil { fields[k] = v }
+        for (k, v) in try dec.decode([String: JSONNode].self, from: enc.encode(C())) where fields[k] == nil { fields[k] = v }
         do { value = try dec.decode(C.self, from: enc.encode(fields)) } catch let e as DecodingError {
             throw e.under(decoder.codingPath)
         }
@@ -71,37 +71,6 @@ struct StoredConfig<C: Codable & StoredConfigDefaults>: Codable {
 protocol StoredConfigDefaults { init(); static var renamedKeys: [(old: String, new: String)] { get } }
 extension GRPOConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [("maxCompletionTokens", "maxTokens")] } }
 extension SFTConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [] } }
-
-/// Any JSON value, read and written again without loss (whole numbers stay exact).
-enum JSONValue: Codable {
-    case bool(Bool), int(Int64), uint(UInt64), double(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .bool(let b): try c.encode(b)
-        case .int(let i): try c.encode(i)
-        case .uint(let u): try c.encode(u)
-        case .double(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        case .null: try c.encodeNil()
-        }
-    }
-}
 
 extension DecodingError {
     /// The same error with `path` in front of its coding path (an error from decoding a part
