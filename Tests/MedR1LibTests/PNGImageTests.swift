@@ -183,6 +183,14 @@ final class PNGImageTests: XCTestCase {
         XCTAssertThrowsError(try img.write(to: url, bitDepth: 12)) { error in
             XCTAssertEqual("\(error)", "\(url.path): bit depth 12 is not supported: use 8 or 16")
         }
+        // Public fields changed after init: checked again before encoding (libpng would read past the end).
+        var shrunk = img
+        shrunk.width = 3
+        for depth in [8, 16] {
+            XCTAssertThrowsError(try shrunk.write(to: url, bitDepth: depth)) { error in
+                XCTAssertEqual("\(error)", "\(url.path): image of 3x1x1 has 1 values, expected width*height*channels with 1-4 channels")
+            }
+        }
         let bad = tmp.appendingPathComponent("no-such-dir/x.png")
         XCTAssertThrowsError(try img.write(to: bad)) { error in
             XCTAssertEqual("\(error)", "\(bad.path): cannot write PNG (no such file); check that the folder exists and is writable")

@@ -179,8 +179,9 @@ enum PNG16 {
     /// 2 gray+alpha, 3 RGB, 4 RGBA), with a gAMA chunk saying linear, every row unfiltered.
     static func encode(_ samples: [UInt16], width: Int, height: Int, channels: Int, fast: Bool,
                        path: String) throws -> Data {
-        precondition(samples.count == width * height * channels && (1...4).contains(channels))
-        let colourType: UInt8 = [1: 0, 2: 4, 3: 2, 4: 6][channels]!
+        guard samples.count == width * height * channels, let colourType: UInt8 = [1: 0, 2: 4, 3: 2, 4: 6][channels] else {
+            throw PNGError(path: path, message: "\(samples.count) samples do not make a \(width)x\(height) image of \(channels) channels")
+        }
         let stride = width * channels * 2
         var raw = [UInt8](repeating: 0, count: height * (1 + stride))
         for y in 0..<height {

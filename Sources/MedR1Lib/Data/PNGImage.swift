@@ -159,6 +159,11 @@ extension PNGImage {
         guard bitDepth == 8 || bitDepth == 16 else {
             throw PNGError(path: path, message: "bit depth \(bitDepth) is not supported: use 8 or 16")
         }
+        // The fields are public and mutable: check them again before the encoders read `pixels`.
+        guard width > 0, height > 0, (1...4).contains(channels), pixels.count == width * height * channels else {
+            throw PNGError(path: path, message: "image of \(width)x\(height)x\(channels) has \(pixels.count) values, "
+                           + "expected width*height*channels with 1-4 channels")
+        }
         if bitDepth == 16 {
             let samples = pixels.map { UInt16((Self.clamp01($0) * 65535).rounded()) }
             let encoded = try PNG16.encode(samples, width: width, height: height, channels: channels, fast: fast, path: path)
