@@ -77,7 +77,8 @@ final class TrainingBindingTests: XCTestCase {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
-                                         + "scale_rewards, num_iterations, mask_truncated, max_tokens, temperature"), sink.text)
+                                         + "scale_rewards, num_iterations, mask_truncated, steps_per_generation, sync_ref_model, ref_model_mixup_alpha, "
+                                         + "ref_model_sync_steps, max_tokens, temperature"), sink.text)
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)
         run(s, sink, "let t = grpo(m, data, group: 1)", expect: .runtimeError)
@@ -108,7 +109,7 @@ final class TrainingBindingTests: XCTestCase {
         let sd = (5.0 / 3.0).squareRoot()
         let byHand = [1.0, 2, 3, 4].map { ($0 - 2.5) / (sd + 1e-4) }
         let t = trainer(s)
-        guard case .grpo(let g) = t.kind else { return XCTFail() }
+        guard let g = t.grpo else { return XCTFail() }
         XCTAssertEqual(g.last!.advantages, byHand + byHand)
         XCTAssertEqual(g.history.last!["rewards/counter/mean"], 4.5)
 
@@ -296,7 +297,7 @@ final class TrainingBindingTests: XCTestCase {
         let (s, sink) = try session(metrics: true)
         run(s, sink, script)
         let t = trainer(s)
-        guard case .grpo(let g) = t.kind else { return XCTFail() }
+        guard let g = t.grpo else { return XCTFail() }
         let before = g.model.flatValues, mBefore = g.optimizer.m, vBefore = g.optimizer.v
         let out = run(s, sink, "arm = true\nstep t, 3", expect: .runtimeError)
         XCTAssertTrue(out.contains("interrupted: aborted step 3: the model, optimiser and sampler are as before it; 0 of 3 steps done, t.step = 2"), out)
@@ -311,7 +312,7 @@ final class TrainingBindingTests: XCTestCase {
         let (u, usink) = try session()
         run(u, usink, script + "\nstep t")
         XCTAssertEqual(trainer(u).history.steps.map(\.withoutTiming), g.history.steps.map(\.withoutTiming))
-        guard case .grpo(let ug) = trainer(u).kind else { return XCTFail() }
+        guard let ug = trainer(u).grpo else { return XCTFail() }
         XCTAssertEqual(ug.model.flatValues, g.model.flatValues)
     }
 
