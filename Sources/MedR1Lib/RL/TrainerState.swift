@@ -421,8 +421,9 @@ extension GRPOTrainer {
                                    + "(then t.set(rewards: [...]) to change them)")
         }
         if let ws = s.rewardWeights, ws != rewards.map(\.weight) {
-            throw RLError.badState("\(dir.path) was trained with weights \(ws.map(OptionRange.format)), resume was given "
-                                   + "\(rewards.map { OptionRange.format($0.weight) }): pass the same weights "
+            func list(_ xs: [Double]) -> String { "[" + xs.map(OptionRange.format).joined(separator: ", ") + "]" }
+            throw RLError.badState("\(dir.path) was trained with weights \(list(ws)), resume was given "
+                                   + "\(list(rewards.map(\.weight))): pass the same weights "
                                    + "(then t.set(weights: [...]) to change them)")
         }
         try TrainerStateIO.checkData(dir, s, dataset)
