@@ -198,6 +198,12 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(m0.loss, 0)
         XCTAssertEqual(m0.gradNorm, 0)
         XCTAssertEqual(m0["frac_reward_zero_std"], 1)
+        var foreign = flat
+        foreign.completions[4].tokens.append(tok.vocabSize + 3)
+        XCTAssertThrowsError(try t.update(with: foreign)) {
+            XCTAssertTrue("\($0)".hasPrefix("grpo: completion 4 of the rollout does not fit this model (a token id outside vocab_size"), "\($0)")
+        }
+        XCTAssertEqual(t.stepCount, 3)
     }
 
     // MARK: - steps_per_generation and the reference sync

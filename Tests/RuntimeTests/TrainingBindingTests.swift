@@ -142,6 +142,68 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(w.hasSuffix("1.5 -0.5"), w)
     }
 
+    /// The loop closes: rescore the last rollout, train one step on it, then change the
+    /// trainer's rewards and weights in place; a save records them and resume takes them.
+    func testRescoreThenTrainAndSetRewards() throws {
+        let (s, sink) = try session()
+        run(s, sink, """
+        let k = 0
+        fn counter(c) {
+            k += 1
+            return k
+        }
+        let j = 0
+        fn first_only(c) {
+            j += 1
+            return if j % 4 == 1 then 1 else 0
+        }
+        let t = grpo(m, data, rewards: [counter], group: 4, prompts: 2, max_tokens: 6, lr: 1e-3, seed: 2, beta: 0)
+        step t
+        """)
+        let g = try XCTUnwrap(trainer(s).grpo)
+        let ref = g.reference, refValues = g.reference.flatValues
+        let shown = run(s, sink, "let r = rescore(t.last, with: [first_only])\nshow r")
+        // Before: counter 1..4 in each group, (r - 2.5) / (sqrt(5/3) + 1e-4); after: [1, 0, 0, 0],
+        // (r - 0.25) / (0.5 + 1e-4).
+        XCTAssertTrue(shown.contains("advantages before"), shown)
+        XCTAssertTrue(shown.contains("-1.16 -0.39 +0.39 +1.16  +1.50 -0.50 -0.50 -0.50"), shown)
+        let out = run(s, sink, "step t, with: r\nprint(t.step, t.metrics.reward, t.last.advantages == r.advantages, t.config.rewards)")
+        XCTAssertEqual(out.split(separator: "\n").last.map(String.init), "2 0.25 true [\"counter\"]", out)
+        XCTAssertTrue(out.hasPrefix("grpo step 2  reward 0.250 (first_only 0.25)"), out)
+        let a1 = 0.75 / (0.5 + 1e-4), a0 = -0.25 / (0.5 + 1e-4)
+        XCTAssertEqual(g.last?.advantages, [a1, a0, a0, a0, a1, a0, a0, a0])
+
+        let set = run(s, sink, """
+        t.set(rewards: [format(), first_only], weights: [1, 0.5], lr: 2e-3)
+        print(t.config.rewards, t.config.weights, t.config.lr)
+        t.set(weights: [2, 1])
+        print(t.config.weights)
+        step t, quiet: true
+        print(t.last.rewards.total[1] == t.last.rewards.format[1] * 2 + t.last.rewards.first_only[1], t.step)
+        save t, "runs/set"
+        j = 0
+        let t2 = resume("runs/set", data, rewards: [format(), first_only], weights: [2, 1])
+        print(t2.step, t2.config.weights)
+        """)
+        XCTAssertTrue(g.reference === ref, "t.set keeps the reference model")
+        XCTAssertFalse(g.reference.flatValues != refValues, "beta 0 and no sync: the reference is as made")
+        let lines = set.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(2)), ["[\"format\", \"first_only\"] [1, 0.5] 0.002", "[2, 1]"], set)
+        XCTAssertTrue(lines.contains("true 3"), set)
+        XCTAssertEqual(lines.last, "3 [2, 1]", set)
+        run(s, sink, "t.set(weights: [1])", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("error: trainer.set: weights has 1 entries for the trainer's 2 rewards (format, first_only)"), sink.text)
+        run(s, sink, "resume(\"runs/set\", data, rewards: [format(), first_only])", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("was trained with weights [2, 1], resume was given [1, 1]"), sink.text)
+        run(s, sink, "step t, 2, with: r", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("step t, with: r trains one update on the rollout r; give no step count"), sink.text)
+        run(s, sink, "step t, with: 3", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("with: must be a rollout (e.g. rescore t.last with: [...]), got number 3"), sink.text)
+        run(s, sink, "let w = sft(m, data, batch: 2)\nstep w, with: r", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("with: trains a GRPO trainer on a rollout, not an sft trainer"), sink.text)
+        XCTAssertEqual(run(s, sink, "print(t.step)"), "3", "failed calls change nothing")
+    }
+
     func testGroupTableAndTrainerFields() throws {
         let (s, sink) = try session()
         let out = run(s, sink, """

@@ -154,6 +154,14 @@ public final class GRPOTrainer: Trainer {
         }
         let batch = try PolicyBatch(ro.completions, prompt: { encoder.tokens(for: $0.sample).prompt },
                                     image: { try images.image(for: $0.sample) })
+        let vocab = model.config.vocabSize, room = model.config.maxSeq - model.config.nPatches
+        for (i, c) in ro.completions.enumerated() {
+            guard c.tokens.allSatisfy({ $0 >= 0 && $0 < vocab }), batch.sequences[i].count <= room else {
+                throw RLError.invalidOption("grpo: completion \(i) of the rollout does not fit this model (a token id outside "
+                                            + "vocab_size \(vocab), or prompt + completion longer than \(room) tokens); "
+                                            + "train on rollouts sampled from the trainer's model")
+            }
+        }
         let temp = Float(config.temperature)
         let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason == .eos } : nil
         let tRef = Date()

@@ -460,7 +460,7 @@ extension Bindings {
     /// under other rewards), without sampling; then t.last is r.
     static func stepOn(_ t: TrainerObject, _ a: Arguments, _ ctx: CallContext) throws {
         guard a.count == 1 else { throw a.error("step t, with: r trains one update on the rollout r; give no step count") }
-        guard let g = t.grpo else { throw a.error("with: trains a GRPO trainer on a rollout; t is an \(t.mode) trainer") }
+        guard let g = t.grpo else { throw a.error("with: trains a GRPO trainer on a rollout, not an \(t.mode) trainer") }
         let r: Rollout
         switch a.namedValue("with") {
         case .host(let ro as RolloutObject)?: r = ro.rollout
