@@ -122,12 +122,6 @@ extension DecodingError {
 
 /// What `resume` will find in a trainer checkpoint, read and checked without loading the weights.
 public enum TrainerCheckpoint {
-    /// The trainer kind ("grpo" or "sft") and the policy's config of the checkpoint in `dir`.
-    public static func describe(_ dir: URL) throws -> (kind: String, modelConfig: ModelConfig) {
-        let s = try TrainerStateIO.readJSON(dir)
-        return (s.kind, s.modelConfig)
-    }
-
     /// The trainer saved in `dir`, of whichever kind it is, continuing exactly where its save
     /// left off (trainer.json is read once). `rewards` are a GRPO trainer's (an SFT state
     /// takes none); `images` gives the image cache for the policy's config.
