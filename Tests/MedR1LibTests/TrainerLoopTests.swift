@@ -234,6 +234,23 @@ final class TrainerLoopTests: XCTestCase {
         }
     }
 
+    /// Gradient accumulation: the two parts' gradients, each halved, make one update, so
+    /// with the second part's gradient 0 the gradient norm is half the first part's alone.
+    func testGradientAccumulationSumsPartsIntoOneUpdate() throws {
+        let r = Reward(name: "r") { c in c.promptIndex == 0 ? Double(c.groupIndex) : 1 }
+        let a = try grpo(rewards: [r]) { $0.beta = 0; $0.stepsPerGeneration = 2; $0.gradientAccumulationSteps = 2 }
+        let ma = try a.step()
+        XCTAssertEqual(a.optimizer.stepCount, 1)
+        let b = try grpo(rewards: [r]) { $0.beta = 0 }
+        let mb = try b.update(with: try XCTUnwrap(a.last).prompts(0..<1))
+        XCTAssertGreaterThan(mb.gradNorm, 0)
+        XCTAssertEqual(ma.gradNorm, mb.gradNorm / 2)
+        XCTAssertEqual(ma.loss, mb.loss / 2, "the mean of the parts' losses")
+        XCTAssertThrowsError(try grpo { $0.stepsPerGeneration = 2; $0.gradientAccumulationSteps = 3 }) {
+            XCTAssertEqual("\($0)", "grpo: gradient_accumulation_steps 3 must divide steps_per_generation 2: each update sums whole parts of one rollout")
+        }
+    }
+
     func testReferenceSyncMixesEveryNSteps() throws {
         let whole = try grpo(rewards: [first]) { $0.syncRefModel = true; $0.refModelMixupAlpha = 1; $0.refModelSyncSteps = 1 }
         try whole.step()

@@ -77,7 +77,7 @@ final class TrainingBindingTests: XCTestCase {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
-                                         + "scale_rewards, num_iterations, mask_truncated, steps_per_generation, sync_ref_model, ref_model_mixup_alpha, "
+                                         + "scale_rewards, num_iterations, mask_truncated, steps_per_generation, gradient_accumulation_steps, sync_ref_model, ref_model_mixup_alpha, "
                                          + "ref_model_sync_steps, max_tokens, temperature"), sink.text)
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)

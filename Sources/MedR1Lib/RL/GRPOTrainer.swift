@@ -183,58 +183,69 @@ public final class GRPOTrainer: Trainer {
         var lossSum = 0.0, klSum = 0.0, low = 0.0, high = 0.0, region = 0.0, gnSum = 0.0
         var entropySum = 0.0, entropyCount = 0
         var lr = 0.0
-        let updates = config.numIterations * parts
+        // Parts whose gradients are summed, each divided by `accumulate`, into one update.
+        let accumulate = config.gradientAccumulationSteps
+        let passes = config.numIterations * parts, updates = passes / accumulate
         // Several updates per rollout: keep what the first changes, to undo it if a later one fails.
         let undo = updates > 1 ? UpdateUndo(model, optimizer) : nil
         let refUndo = updates > 1 && config.syncRefModel ? UpdateUndo(reference, nil) : nil
         let size = n / parts
-        for it in 0..<config.numIterations {
-            for part in 0..<parts {
-                let rows = (part * size)..<((part + 1) * size)
-                let sub = parts == 1 ? batch : batch.rows(rows)
-                let subMask = parts == 1 ? mask : mask.map { Array($0[rows]) }
-                let subRef = parts == 1 ? refLP : refLP.map { Array($0[rows]) }
-                model.zeroGrad()
-                // Forward, loss gradient and backward a chunk of prompt groups at a
-                // time (only one chunk's activations resident); the loss is per
-                // completion with normalisers over the update's completions, so this is
-                // the update's whole gradient.
-                var acc = GRPOLossAccumulator(tokenCounts: sub.tokenCounts, advantages: parts == 1 ? ro.advantages : Array(ro.advantages[rows]),
-                                              mask: subMask, withReference: subRef != nil, config: config.loss)
-                let oldLP = old.map { parts == 1 ? $0 : Array($0[rows]) }
-                let res = try model.logProbsWithBackward(images: sub.images, sequences: sub.sequences, targetStart: sub.starts,
-                                                         temperature: temp, entropy: it == 0) { rws, lps in
-                    zip(rws, lps).map { b, lp in acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: subRef?[b]) }
+        var updateLoss = 0.0
+        do {
+            for it in 0..<config.numIterations {
+                for part in 0..<parts {
+                    let rows = (part * size)..<((part + 1) * size)
+                    let sub = parts == 1 ? batch : batch.rows(rows)
+                    let subMask = parts == 1 ? mask : mask.map { Array($0[rows]) }
+                    let subRef = parts == 1 ? refLP : refLP.map { Array($0[rows]) }
+                    if part % accumulate == 0 { model.zeroGrad(); updateLoss = 0 }
+                    // Forward, loss gradient and backward a chunk of prompt groups at a
+                    // time (only one chunk's activations resident); the loss is per
+                    // completion with normalisers over the part's completions, so this is
+                    // the part's whole gradient (added to the update's).
+                    var acc = GRPOLossAccumulator(tokenCounts: sub.tokenCounts, advantages: parts == 1 ? ro.advantages : Array(ro.advantages[rows]),
+                                                  mask: subMask, withReference: subRef != nil, config: config.loss)
+                    let oldLP = old.map { parts == 1 ? $0 : Array($0[rows]) }
+                    let scale = Float(1 / Double(accumulate))
+                    let res = try model.logProbsWithBackward(images: sub.images, sequences: sub.sequences, targetStart: sub.starts,
+                                                             temperature: temp, entropy: it == 0) { rws, lps in
+                        zip(rws, lps).map { b, lp in
+                            let d = acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: subRef?[b])
+                            return accumulate == 1 ? d : d.map { $0 * scale }
+                        }
+                    }
+                    let loss = acc.result(dLogProbs: [])
+                    if it == 0 {
+                        if parts == 1 { old = res.logProbs }
+                        let e = GRPOTrainer.entropySum(res.entropy, mask: subMask)
+                        entropySum += e.sum; entropyCount += e.count
+                    }
+                    lossSum += loss.loss; klSum += loss.kl
+                    low += loss.clipLow; high += loss.clipHigh; region += loss.clipRegion
+                    updateLoss += loss.loss
+                    guard (part + 1) % accumulate == 0 else { continue }
+                    let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
+                                                    : clipGradNorm(model, maxNorm: .infinity)
+                    lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
+                    try checkedUpdate(model, optimizer, mode: "grpo", step: stepCount + 1, loss: updateLoss / Double(accumulate),
+                                      gradNorm: gn, lr: lr)
+                    if config.syncRefModel && optimizer.stepCount % config.refModelSyncSteps == 0 {
+                        GRPOTrainer.mix(reference, toward: model, alpha: config.refModelMixupAlpha)
+                    }
+                    gnSum += Double(gn)
                 }
-                let loss = acc.result(dLogProbs: [])
-                if it == 0 {
-                    if parts == 1 { old = res.logProbs }
-                    let e = GRPOTrainer.entropySum(res.entropy, mask: subMask)
-                    entropySum += e.sum; entropyCount += e.count
-                }
-                let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
-                                                : clipGradNorm(model, maxNorm: .infinity)
-                lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
-                do {
-                    try checkedUpdate(model, optimizer, mode: "grpo", step: stepCount + 1, loss: loss.loss, gradNorm: gn, lr: lr)
-                } catch {
-                    undo?.restore(model, optimizer)
-                    refUndo?.restore(reference, nil)
-                    model.zeroGrad()
-                    throw error
-                }
-                if config.syncRefModel && optimizer.stepCount % config.refModelSyncSteps == 0 {
-                    GRPOTrainer.mix(reference, toward: model, alpha: config.refModelMixupAlpha)
-                }
-                lossSum += loss.loss; klSum += loss.kl; gnSum += Double(gn)
-                low += loss.clipLow; high += loss.clipHigh; region += loss.clipRegion
             }
+        } catch {
+            undo?.restore(model, optimizer)
+            refUndo?.restore(reference, nil)
+            model.zeroGrad()
+            throw error
         }
         let entropy = entropyCount == 0 ? 0 : entropySum / Double(entropyCount)
         model.zeroGrad()
         stepCount += 1
         last = ro
-        let k = Double(updates)
+        let k = Double(passes)
         var m = StepMetrics(step: stepCount, mode: "grpo")
         m.set("loss", lossSum / k)
         let (rMean, _) = RLStats.meanStd(ro.rewards.totals)
@@ -266,7 +277,7 @@ public final class GRPOTrainer: Trainer {
         m.set("clip_ratio/high_max", high / k)
         m.set("clip_ratio/region_mean", region / k)
         m.set("entropy", entropy)
-        m.set("grad_norm", gnSum / k)
+        m.set("grad_norm", gnSum / Double(updates))
         m.set("learning_rate", lr)
         m.set("num_tokens", Double(ro.lengths.reduce(0, +)))
         m.set("seconds", Date().timeIntervalSince(t0))

@@ -93,9 +93,13 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var numIterations = 1
     /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
     public var maskTruncatedCompletions = false
-    /// Optimiser updates per rollout: the prompts x G completions are split in order into this
-    /// many equal parts, one update each (TRL steps_per_generation; 1 = one update on the whole).
+    /// Parts per rollout: the prompts x G completions are split in order into this many
+    /// equal parts, one update each, or one per gradientAccumulationSteps parts (TRL
+    /// steps_per_generation; 1 = one update on the whole).
     public var stepsPerGeneration = 1
+    /// Parts of a rollout whose gradients, each divided by this, are summed into one
+    /// optimiser update (TRL gradient_accumulation_steps; divides stepsPerGeneration).
+    public var gradientAccumulationSteps = 1
     /// Move the reference toward the policy every refModelSyncSteps optimiser steps:
     /// ref = alpha * policy + (1 - alpha) * ref (TRL sync_ref_model, default off).
     public var syncRefModel = false
@@ -130,6 +134,10 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
         guard n % stepsPerGeneration == 0 else {
             throw RLError.invalidOption("grpo: steps_per_generation \(stepsPerGeneration) must divide the \(n) completions "
                                         + "of a rollout (prompts \(promptsPerStep) x group \(group)) into equal updates")
+        }
+        guard stepsPerGeneration % gradientAccumulationSteps == 0 else {
+            throw RLError.invalidOption("grpo: gradient_accumulation_steps \(gradientAccumulationSteps) must divide "
+                                        + "steps_per_generation \(stepsPerGeneration): each update sums whole parts of one rollout")
         }
     }
 }

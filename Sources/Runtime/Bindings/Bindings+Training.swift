@@ -1,9 +1,10 @@
 // Trainer bindings: `sft(m, data, ...)` and `grpo(m, data, rewards: [...], ...)`
 // with every option of SFTConfig / GRPOConfig as a keyword argument, `step t`
-// and `step t, n` (progress bar on a terminal, a compact line per step or every
-// ~n/10 steps, Ctrl-C handling), the trainer's fields (`t.last`, `t.metrics`,
-// `t.history`, `t.step`, `t.config`), `t.set(...)` between steps, and save /
-// resume / load_model.
+// and `step t, n` (MedR1Lib's Trainer.train with hooks for Ctrl-C, the progress
+// bar on a terminal and a compact line per step or every ~n/10 steps), `step t,
+// with: r` (one GRPO step on a rescored rollout), the trainer's fields (`t.last`,
+// `t.metrics`, `t.history`, `t.step`, `t.config`), `t.set(...)` between steps
+// (a GRPO trainer's rewards and weights too), and save / resume / load_model.
 //
 // Ctrl-C: one press stops after the current step (the trainer is consistent:
 // counts, history and the --metrics file agree). A second press during a GRPO
