@@ -120,7 +120,7 @@ extension DecodingError {
     }
 }
 
-/// What `resume` will find in a trainer checkpoint, read and checked without loading the weights.
+/// A saved trainer of either kind: resumed from its folder (trainer.json read and checked once).
 public enum TrainerCheckpoint {
     /// The trainer saved in `dir`, of whichever kind it is, continuing exactly where its save
     /// left off (trainer.json is read once). `rewards` are a GRPO trainer's (an SFT state
