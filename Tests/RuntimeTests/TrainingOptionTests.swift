@@ -174,8 +174,8 @@ final class TrainingOptionTests: XCTestCase {
         // t.set takes exactly the trainer's table.
         guard case .host(let m as ModelObject)? = s.interpreter.globals.lookup("m"),
               case .host(let d as DatasetObject)? = s.interpreter.globals.lookup("data") else { return XCTFail("no m or data") }
-        let g = TrainerObject(.grpo(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset)), model: m, data: d.dataset, planned: nil)
-        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.keywords())
+        let g = TrainerObject(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset), model: m, data: d.dataset, planned: nil)
+        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.keywords() + ["rewards", "weights"])
         XCTAssertTrue(HelpTable.text(for: "sft")!.contains("\n  allowed values:\n    batch in [1, 4096]: sequences per step\n"))
         XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    loss one of \"grpo\", \"bnpo\", \"dr_grpo\": "))
         XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    scale_rewards true or false: "))

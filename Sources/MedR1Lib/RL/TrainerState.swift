@@ -30,6 +30,8 @@ struct TrainerStateFile: Codable {
     /// Format 1 only: the whole history.
     var metrics: [StepMetrics]?
     var rewardNames: [String]?
+    /// The weight of each reward (saves from before weights were recorded lack it).
+    var rewardWeights: [Double]?
     /// The policy's config, readable without opening the safetensors (the Runtime picks its
     /// image cache from it).
     var modelConfig: ModelConfig
@@ -87,12 +89,18 @@ extension DecodingError {
     }
 }
 
-/// What `resume` will find in a trainer checkpoint, read and checked without loading the weights.
+/// A saved trainer of either kind: resumed from its folder (trainer.json read and checked once).
 public enum TrainerCheckpoint {
-    /// The trainer kind ("grpo" or "sft") and the policy's config of the checkpoint in `dir`.
-    public static func describe(_ dir: URL) throws -> (kind: String, modelConfig: ModelConfig) {
+    /// The trainer saved in `dir`, of whichever kind it is, continuing exactly where its save
+    /// left off (trainer.json is read once). `rewards` are a GRPO trainer's (an SFT state
+    /// takes none); `images` gives the image cache for the policy's config.
+    public static func resume(from dir: URL, dataset: Dataset, rewards: [Reward] = [.format, .accuracy],
+                              images: (ModelConfig) -> ImageCache? = { _ in nil }, metricsFile: URL? = nil) throws -> any Trainer {
         let s = try TrainerStateIO.readJSON(dir)
-        return (s.kind, s.modelConfig)
+        switch s.kind {
+        case "grpo": return try GRPOTrainer.resume(s, dir, dataset: dataset, rewards: rewards, images: images(s.modelConfig), metricsFile: metricsFile)
+        default: return try SFTTrainer.resume(s, dir, dataset: dataset, images: images(s.modelConfig), metricsFile: metricsFile)
+        }
     }
 
     /// Cleans up after a save to `dir` that was killed: removes its temporary
@@ -205,6 +213,10 @@ enum TrainerStateIO {
             guard s.samplerState != nil else { throw bad("samplerState", "is missing: a grpo trainer state holds its sampler's state") }
             guard let names = s.rewardNames, (1...64).contains(names.count) else {
                 throw bad("rewardNames", "must list the trainer's 1 to 64 rewards")
+            }
+            if let ws = s.rewardWeights {
+                guard ws.count == names.count else { throw bad("rewardWeights", "has \(ws.count) weights for \(names.count) rewards") }
+                for (i, w) in ws.enumerated() { try finite("rewardWeights[\(i)]", w, -1e6...1e6) }
             }
         case "sft":
             guard let c = s.sft?.value else { throw bad("sft", "is missing: an sft trainer state holds its settings there") }
@@ -343,7 +355,7 @@ extension GRPOTrainer {
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: sampler.rng.state,
                                  order: order, metrics: nil, rewardNames: rewards.map(\.name),
-                                 modelConfig: model.config)
+                                 rewardWeights: rewards.map(\.weight), modelConfig: model.config)
         let path = { (name: String) in dir.appendingPathComponent(name).path }
         try TrainerStateIO.save(s, files: [
             ("model.safetensors", { try TrainerStateIO.modelBytes(self.model, tokenizerJSON: tok, role: "policy", step: step, path: path("model.safetensors")) }),
@@ -353,16 +365,29 @@ extension GRPOTrainer {
     }
 
     /// A trainer continuing exactly where `save(to:)` left off. Rewards are code, not data:
-    /// pass the same ones (their names are checked).
+    /// pass the ones the trainer had when saved (their names and weights are checked; a
+    /// `set(rewards:)` before the save is what was recorded). To go on with other rewards,
+    /// resume with these, then `set(rewards:)`.
     public static func resume(from dir: URL, dataset: Dataset, rewards: [Reward] = [.format, .accuracy],
                               images: ImageCache? = nil, metricsFile: URL? = nil) throws -> GRPOTrainer {
-        let s = try TrainerStateIO.readJSON(dir)
+        try resume(try TrainerStateIO.readJSON(dir), dir, dataset: dataset, rewards: rewards, images: images, metricsFile: metricsFile)
+    }
+
+    static func resume(_ s: TrainerStateFile, _ dir: URL, dataset: Dataset, rewards: [Reward],
+                       images: ImageCache?, metricsFile: URL?) throws -> GRPOTrainer {
         guard s.kind == "grpo", let cfg = s.grpo?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with SFTTrainer.resume")
         }
         if let names = s.rewardNames, names != rewards.map(\.name) {
             throw RLError.badState("\(dir.path) was trained with rewards \(names), resume was given "
-                                   + "\(rewards.map(\.name)): pass the same rewards in the same order")
+                                   + "\(rewards.map(\.name)): pass the same rewards in the same order "
+                                   + "(then t.set(rewards: [...]) to change them)")
+        }
+        if let ws = s.rewardWeights, ws != rewards.map(\.weight) {
+            func list(_ xs: [Double]) -> String { "[" + xs.map(OptionRange.format).joined(separator: ", ") + "]" }
+            throw RLError.badState("\(dir.path) was trained with weights \(list(ws)), resume was given "
+                                   + "\(list(rewards.map(\.weight))): pass the same weights "
+                                   + "(then t.set(weights: [...]) to change them)")
         }
         try TrainerStateIO.checkData(dir, s, dataset)
         let files = try TrainerStateIO.readFiles(dir, s, ["model.safetensors", "reference.safetensors", "optimizer.safetensors"])
@@ -398,7 +423,7 @@ extension SFTTrainer {
         let s = TrainerStateFile(kind: "sft", grpo: nil, sft: StoredConfig(config), template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: nil, order: order,
-                                 metrics: nil, rewardNames: nil, modelConfig: model.config)
+                                 metrics: nil, rewardNames: nil, rewardWeights: nil, modelConfig: model.config)
         let path = { (name: String) in dir.appendingPathComponent(name).path }
         try TrainerStateIO.save(s, files: [
             ("model.safetensors", { try TrainerStateIO.modelBytes(self.model, tokenizerJSON: tok, role: "policy", step: step, path: path("model.safetensors")) }),
@@ -408,7 +433,11 @@ extension SFTTrainer {
 
     public static func resume(from dir: URL, dataset: Dataset, images: ImageCache? = nil,
                               metricsFile: URL? = nil) throws -> SFTTrainer {
-        let s = try TrainerStateIO.readJSON(dir)
+        try resume(try TrainerStateIO.readJSON(dir), dir, dataset: dataset, images: images, metricsFile: metricsFile)
+    }
+
+    static func resume(_ s: TrainerStateFile, _ dir: URL, dataset: Dataset, images: ImageCache?,
+                       metricsFile: URL?) throws -> SFTTrainer {
         guard s.kind == "sft", let cfg = s.sft?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with GRPOTrainer.resume")
         }
