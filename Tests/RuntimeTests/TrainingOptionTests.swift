@@ -176,8 +176,8 @@ final class TrainingOptionTests: XCTestCase {
         // t.set takes exactly the trainer's table.
         guard case .host(let m as ModelObject)? = s.interpreter.globals.lookup("m"),
               case .host(let d as DatasetObject)? = s.interpreter.globals.lookup("data") else { return XCTFail("no m or data") }
-        let g = TrainerObject(.grpo(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset)), model: m, data: d.dataset, planned: nil)
-        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.names())
+        let g = TrainerObject(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset), model: m, data: d.dataset, planned: nil)
+        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.names() + ["rewards", "weights", "reward_weights"])
         XCTAssertTrue(HelpTable.text(for: "sft")!.contains("\n  allowed values:\n    batch in [1, 4096]: sequences per step\n"))
         XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    loss one of \"grpo\", \"bnpo\", \"dr_grpo\", \"dapo\", \"cispo\", \"sapo\": "))
         XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    scale_rewards one of \"group\", \"batch\", \"none\" (true = \"group\", false = \"none\"): "))

@@ -24,6 +24,12 @@ public enum GRPOLossType: String, Codable, Sendable, CaseIterable {
     case sapo
 }
 
+extension GRPOLossType {
+    /// Whether the loss divides by the active tokens of the whole accumulated update (dapo,
+    /// cispo) rather than being averaged per part and divided by the accumulation steps.
+    public var normalisesByUpdateTokens: Bool { self == .dapo || self == .cispo }
+}
+
 /// Where the importance ratio is taken (TRL's `importance_sampling_level`).
 public enum ImportanceSamplingLevel: String, Codable, Sendable, CaseIterable {
     /// ratio_t = exp(logp_t - logp_old_t), one per token.

@@ -75,22 +75,25 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         return "{" + parts.joined(separator: ", ") + "}"
     }
 
-    /// Parses a line written by `jsonLine` (null becomes NaN). Numbers are read
-    /// from their text with `Double(_:)`, so they come back bit for bit
-    /// (JSONSerialization can be off in the last bit).
+    /// Parses a line written by `jsonLine` (null becomes NaN) with the project's
+    /// JSON reader. Numbers are read from their text with `Double(_:)`, so they
+    /// come back bit for bit (JSONSerialization can be off in the last bit).
     public init(jsonLine: String) throws {
-        let fields = StepMetrics.fields(jsonLine)
-        guard let stepText = fields.first(where: { $0.key == "step" })?.value, let step = Int(stepText),
-              let modeText = fields.first(where: { $0.key == "mode" })?.value,
-              modeText.hasPrefix("\""), modeText.hasSuffix("\""), modeText.count >= 2 else {
+        let node: JSONNode
+        do { node = try JSONReader.parse(jsonLine) } catch let e as JSONReadError {
+            throw RLError.badState("the metrics line is not valid JSON (\(e.column.map { "column \($0): " } ?? "")\(e.reason)): \(jsonLine.prefix(80))")
+        }
+        guard case .object(let fields) = node, case .number(let stepText)? = node["step"], let step = Int(stepText),
+              case .string(let mode)? = node["mode"] else {
             throw RLError.badState("not a metrics line (a JSON object with \"step\" and \"mode\"): \(jsonLine.prefix(80))")
         }
-        self.init(step: step, mode: String(modeText.dropFirst().dropLast()))
-        for (key, text) in fields where key != "step" && key != "mode" {
-            guard text == "null" || Double(text) != nil else {
-                throw RLError.badState("the value of \"\(key)\" in a metrics line is not a number: \(text.prefix(40))")
+        self.init(step: step, mode: mode)
+        for (key, value) in fields where key != "step" && key != "mode" {
+            switch value {
+            case .null: set(key, .nan)
+            case .number(let text): set(key, Double(text) ?? .nan)  // the reader checked it parses
+            default: throw RLError.badState("the value of \"\(key)\" in a metrics line is not a number: \(value.literal.prefix(40))")
             }
-            set(key, Double(text) ?? .nan)
         }
     }
 
@@ -100,40 +103,6 @@ public struct StepMetrics: Codable, Sendable, Equatable {
             : ["reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length", "loss", "seconds"]
         let shown = keys.compactMap { k in self[k].map { "\(k) \(String(format: "%.4g", $0))" } }
         return "\(mode) step \(step): " + shown.joined(separator: ", ")
-    }
-
-    /// The (key, value text) pairs of a flat JSON object, in order. Our writer never
-    /// nests and writes only numbers, null and simple strings as values.
-    private static func fields(_ line: String) -> [(key: String, value: String)] {
-        var out: [(key: String, value: String)] = []
-        let s = Array(line.unicodeScalars)
-        var i = 0
-        func readString() -> String {   // s[i] == "\"": reads to the closing quote, unescaping
-            var text = ""
-            i += 1
-            while i < s.count && s[i] != "\"" {
-                if s[i] == "\\" && i + 1 < s.count { text.unicodeScalars.append(s[i + 1]); i += 2; continue }
-                text.unicodeScalars.append(s[i]); i += 1
-            }
-            i += 1
-            return text
-        }
-        while i < s.count {
-            guard s[i] == "\"" else { i += 1; continue }
-            let key = readString()
-            while i < s.count && s[i] == " " { i += 1 }
-            guard i < s.count, s[i] == ":" else { continue }
-            i += 1
-            while i < s.count && s[i] == " " { i += 1 }
-            if i < s.count && s[i] == "\"" {
-                out.append((key, "\"" + readString() + "\""))
-            } else {
-                var text = ""
-                while i < s.count && s[i] != "," && s[i] != "}" && s[i] != " " { text.unicodeScalars.append(s[i]); i += 1 }
-                out.append((key, text))
-            }
-        }
-        return out
     }
 }
 

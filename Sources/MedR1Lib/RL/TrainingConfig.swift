@@ -115,6 +115,20 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var numIterations = 1
     /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
     public var maskTruncatedCompletions = false
+    /// Parts per rollout: the prompts x G completions are split in order into this many
+    /// equal parts, one update each, or one per gradientAccumulationSteps parts (TRL
+    /// steps_per_generation; 1 = one update on the whole).
+    public var stepsPerGeneration = 1
+    /// Parts of a rollout whose gradients, each divided by this, are summed into one
+    /// optimiser update (TRL gradient_accumulation_steps; divides stepsPerGeneration).
+    public var gradientAccumulationSteps = 1
+    /// Move the reference toward the policy every refModelSyncSteps optimiser steps:
+    /// ref = alpha * policy + (1 - alpha) * ref (TRL sync_ref_model, default off).
+    public var syncRefModel = false
+    /// alpha of the reference sync (TRL ref_model_mixup_alpha, default 0.6).
+    public var refModelMixupAlpha = 0.6
+    /// Optimiser steps between reference syncs (TRL ref_model_sync_steps, default 512).
+    public var refModelSyncSteps = 512
     /// Global gradient-norm clip (TRL max_grad_norm default 1.0); 0 = no clipping.
     public var maxGradNorm = 1.0
     /// AdamW decoupled weight decay (TRL TrainingArguments default 0).
@@ -139,6 +153,15 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// `GRPOConfig.optionRules`, in the language's spelling: "grpo: adam_beta1 must be in [0, 1), got 1".
     public func validate() throws {
         try GRPOConfig.optionRules.validate(self, owner: "grpo")
+        let n = promptsPerStep * group
+        guard n % stepsPerGeneration == 0 else {
+            throw RLError.invalidOption("grpo: steps_per_generation \(stepsPerGeneration) must divide the \(n) completions "
+                                        + "of a rollout (prompts \(promptsPerStep) x group \(group)) into equal updates")
+        }
+        guard stepsPerGeneration % gradientAccumulationSteps == 0 else {
+            throw RLError.invalidOption("grpo: gradient_accumulation_steps \(gradientAccumulationSteps) must divide "
+                                        + "steps_per_generation \(stepsPerGeneration): each update sums whole parts of one rollout")
+        }
     }
 }
 

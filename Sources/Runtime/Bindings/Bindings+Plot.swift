@@ -12,8 +12,12 @@ extension Bindings {
                 guard case .string(let s) = v else { throw a.error("keys must be strings, got \(v.typeName)") }
                 return s
             } }
-            let spec = try plotSpec(a.positional[0], keys: keys, title: try a.namedString("title"),
-                                    smooth: try a.namedInt("smooth"), a)
+            let smooth = try a.namedInt("smooth")
+            if let smooth, !Plotter.smoothRange.contains(smooth) {
+                throw a.error("smooth must be in \(Plotter.smoothRange.lowerBound)...\(Plotter.smoothRange.upperBound) points "
+                              + "(1 for no smoothing), got \(smooth)")
+            }
+            let spec = try plotSpec(a.positional[0], keys: keys, title: try a.namedString("title"), smooth: smooth, a)
             let interp = ctx as? Interpreter
             // Sizes in pixels for an image, in characters for a plot in the terminal.
             let toFile = a.has("to") || interp?.session?.plotToPNG == true

@@ -1,11 +1,18 @@
 // Text from values (record keys, metric and modality names, questions,
 // completions) on its way to another interpreter: gnuplot's command stream,
-// an HTML page, the user's terminal. One function per target; every place
-// that hands data text to one of them goes through it.
+// an HTML page, the user's terminal, or the language itself (a string shown
+// as a literal). One function per target; every place that hands data text
+// to one of them goes through it.
 
 import Foundation
+import Lang
 
 public enum Escaping {
+    /// A string literal of the language that reads back as `text` (Lang's
+    /// printer: quote, backslash, control characters and `$` before `{`
+    /// escaped): how a value shows a string in the REPL and inside lists.
+    public static func literal(_ text: String) -> String { Printer.quote(text) }
+
     /// Whether `s` is a control character: C0 (U+0000-U+001F), DEL or C1 (U+0080-U+009F).
     public static func isControl(_ s: Unicode.Scalar) -> Bool {
         s.value < 0x20 || (0x7F...0x9F).contains(s.value)

@@ -74,6 +74,9 @@ public enum Plotter {
         return out
     }
 
+    /// The moving-average windows `plot(..., smooth: n)` accepts (1: no smoothing).
+    public static let smoothRange = 1...1_000_000
+
     /// A default smoothing window: a tenth of the points, none below 10 points.
     public static func defaultWindow(points n: Int) -> Int { n < 10 ? 1 : max(2, n / 10) }
 
