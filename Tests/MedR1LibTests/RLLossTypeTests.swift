@@ -184,4 +184,35 @@ final class RLLossTypeTests: XCTestCase {
         XCTAssertFalse(seq.loss.isNaN)
         XCTAssertGreaterThan(seq["grad_norm"]!, 0)
     }
+
+    /// dapo with gradient accumulation (TRL: normaliser num_items_in_batch, the active tokens
+    /// of the whole accumulated batch, no division by the accumulation steps): two parts
+    /// accumulated into one update give the whole rollout's dapo gradient; bnpo, normalised
+    /// per part and halved, does not when the parts' token counts differ.
+    func testDAPOAccumulatedEqualsWholeBatch() throws {
+        let spread = Reward(name: "spread") { c in Double(c.groupIndex) }
+        func trainer(_ change: (inout GRPOConfig) -> Void) throws -> GRPOTrainer {
+            var c = RLFixture.grpoConfig()
+            c.beta = 0
+            change(&c)
+            let tok = RLFixture.tokenizer()
+            return try GRPOTrainer(model: try MedR1Model(config: RLFixture.config(vocab: tok.vocabSize), seed: 1), tokenizer: tok,
+                                   dataset: RLFixture.dataset, rewards: [spread], config: c, template: .tiny,
+                                   images: RLFixture.images())
+        }
+        let a = try trainer { $0.lossType = .dapo; $0.stepsPerGeneration = 2; $0.gradientAccumulationSteps = 2 }
+        let ma = try a.step()
+        let ro = try XCTUnwrap(a.last)
+        let b = try trainer { $0.lossType = .dapo }
+        let mb = try b.update(with: ro)
+        XCTAssertEqual(ma.gradNorm, mb.gradNorm, accuracy: 1e-5 * mb.gradNorm)
+        XCTAssertGreaterThan(mb.gradNorm, 0)
+        let lengths = ro.completions.map(\.length)
+        if lengths[0..<3].reduce(0, +) != lengths[3..<6].reduce(0, +) {
+            let c = try trainer { $0.lossType = .bnpo; $0.stepsPerGeneration = 2; $0.gradientAccumulationSteps = 2 }
+            let mc = try c.update(with: ro)
+            let d = try trainer { $0.lossType = .bnpo }
+            XCTAssertNotEqual(mc.gradNorm, try d.update(with: ro).gradNorm, accuracy: 1e-5 * mb.gradNorm)
+        }
+    }
 }
