@@ -108,7 +108,7 @@ enum TRLScripts {
                         "<|vision_start|><|image_pad|><|vision_end|>{% elif part['type'] == 'text' %}{{ part['text'] }}"
                         "{% endif %}{% endfor %}{% endif %}<|im_end|>\\n{% endfor %}"
                         "{% if add_generation_prompt %}<|im_start|>assistant\\n{% endif %}")
-            tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+            tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
                                           chat_template=template)
 
             class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
@@ -178,6 +178,11 @@ enum TRLScripts {
                 args.max_steps = 2
                 texts = [QUESTION_TEMPLATE.replace("{Question}", p) for p in train["problem"]] + ["<think></think><answer></answer>"]
                 model, processing_class = tiny_qwen2_vl(os.path.join(args.output_dir, "tiny-qwen2-vl"), texts)
+                # A random model samples any token; vision tokens in a completion would break Qwen2-VL's
+                # position ids, so the test run never samples them.
+                vision = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>", "<|im_start|>"]
+                fields["generation_kwargs"] = {
+                    "suppress_tokens": processing_class.tokenizer.convert_tokens_to_ids(vision)}
                 reward_funcs.append(spread_reward)
                 reward_weights.append(1.0)
             else:
