@@ -24,8 +24,10 @@ import unicodedata
 _WS = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
                 "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _WS_CHARS = "".join(sorted(_WS))
-# Foundation's .whitespaces: Zs and tab (no line breaks).
-_HSPACE_CHARS = "".join(c for c in _WS_CHARS if c == "\t" or unicodedata.category(c) == "Zs")
+# Foundation's trimming sets: .whitespacesAndNewlines is White_Space plus U+200B
+# ZERO WIDTH SPACE; .whitespaces is Zs, tab and U+200B (no line breaks).
+_TRIM_CHARS = _WS_CHARS + "\u200b"
+_HSPACE_CHARS = "".join(c for c in _WS_CHARS if c == "\t" or unicodedata.category(c) == "Zs") + "\u200b"
 
 # Grapheme_Extend beyond the Mn and Me categories, and the emoji modifiers
 # (together: the grapheme break class Extend).
@@ -188,7 +190,7 @@ def _first_tag(s, open_tag, close_tag):
 
 
 def _trim(s):
-    return s.strip(_WS_CHARS)
+    return s.strip(_TRIM_CHARS)
 
 
 def _is_ws_cluster(c):
@@ -803,13 +805,26 @@ def _match_op(s, icu):
     return _re(icu).search(s) is not None
 
 
+# medr1 keeps a match (or a group) only when it starts and ends between two
+# characters (grapheme clusters): a match that splits "e" from its accent is
+# dropped (find: nil; find_all: left out; match: nil, a group: nil).
+def _whole(bounds, start, end):
+    return start in bounds and end in bounds
+
+
 def b_find(s, icu):
     m = _re(icu).search(_need_str(s, "s"))
-    return m.group(0) if m else None
+    if m is None or not _whole(_boundaries(s), m.start(), m.end()):
+        return None
+    return m.group(0)
 
 
 def b_find_all(s, icu):
-    return [m.group(0) for m in _re(icu).finditer(_need_str(s, "s"))]
+    ms = list(_re(icu).finditer(_need_str(s, "s")))
+    if not ms:
+        return []
+    bounds = _boundaries(s)
+    return [m.group(0) for m in ms if _whole(bounds, m.start(), m.end())]
 
 
 def b_match(s, icu, full=False):
@@ -822,7 +837,13 @@ def b_match(s, icu, full=False):
         m = _re(icu).search(s)
         if m is None:
             return None
-    groups = [g for g in m.groups()]
+    bounds = _boundaries(s)
+    if not _whole(bounds, m.start(), m.end()):
+        return None
+    groups = []
+    for g in range(1, (m.re.groups or 0) + 1):
+        a, b = m.span(g)
+        groups.append(m.group(g) if a >= 0 and _whole(bounds, a, b) else None)
     return {"text": m.group(0), "groups": groups, "start": float(len(_clusters(s[:m.start()])))}
 
 

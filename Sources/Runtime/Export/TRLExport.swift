@@ -75,9 +75,10 @@ struct TRLExport {
 
     /// The GRPOConfig settings of `c`, from the option table: each row with a TRL name maps to
     /// it (values translated where the spelling differs); rows without one are returned apart.
-    static func settings(_ c: GRPOConfig) -> (settings: [Setting], unmapped: [String]) {
+    static func settings(_ c: GRPOConfig, rules: [OptionRule<GRPOConfig>] = GRPOConfig.optionRules)
+        -> (settings: [Setting], unmapped: [String]) {
         var out: [Setting] = [], unmapped: [String] = []
-        for rule in GRPOConfig.optionRules {
+        for rule in rules {
             if rule.isPart { continue }  // its whole (`schedule`) maps it
             guard let v = rule.optionValue(in: c) else { continue }
             if let t = translations[rule.keyword] { out += t(v, c); continue }
