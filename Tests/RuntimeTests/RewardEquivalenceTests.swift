@@ -283,8 +283,9 @@ final class RewardEquivalenceTests: XCTestCase {
             f(v)
         }
     }
+    fn r_branches(c) = if c.answer == nil { let k = 2; k * 3 } else if len(c.answer) > 3 { let n = len(c.answer); n - 1 } else { 0.5 }
     let rewards_all = [format(), format_nothink(), format_strict(), accuracy(), r_arith, r_strings, r_compare, r_lists,
-                       r_records, r_regex, r_misc, r_math, r_index, r_interp, r_method, r_block,
+                       r_records, r_regex, r_misc, r_math, r_index, r_interp, r_method, r_block, r_branches,
                        reward(fn(c) => c.text ~ "<answer>\\\\s*[A-D]\\\\s*</answer>", name: "letter")]
     """
 
@@ -304,7 +305,7 @@ final class RewardEquivalenceTests: XCTestCase {
         let folder = dir.appendingPathComponent("hand")
         let (code, out) = try checkRewards(folder)
         XCTAssertEqual(code, 0, String(out.suffix(3000)))
-        XCTAssertEqual(counts(out)?.0, 8 * 17, out)
+        XCTAssertEqual(counts(out)?.0, 8 * 18, out)
         let g = try grpoTrainer(s, "t")
         XCTAssertGreaterThan(try checkHostile(g, data: g.dataset, folder: folder), 10000)
         // The translation is real Python of the constructs, not a call back into medr1.

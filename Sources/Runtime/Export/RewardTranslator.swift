@@ -110,6 +110,7 @@ final class RewardTranslator {
         defer { indent = outer }
         var body: [String]
         switch f.body {
+        case .expression(.conditional(let c)): body = try ifStatement(c, returnsValue: true)
         case .expression(let e): body = try withPending { ["return " + (try expr(e))] }
         case .block(let b): body = try block(b.statements, valued: true)
         }
