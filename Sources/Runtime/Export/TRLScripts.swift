@@ -263,7 +263,9 @@ enum TRLScripts {
                             print("line %d, completion %d, reward %s: medr1 %r, Python %r; text %s"
                                   % (n, i, ascii(name), want, got[i], ascii(c["text"])))
         print("reward values: %d agree, %d differ" % (agree, differ))
-        sys.exit(1 if differ or not agree else 0)
+        if not agree and not differ:
+            print("no recorded completions: step the trainer before export to record a rollout")
+        sys.exit(1 if differ else 0)
 
 
     if __name__ == "__main__":
