@@ -79,7 +79,9 @@ extension Bindings {
 
     /// Wrap a language function as a reward: it must return a number (true/false count as 1/0).
     static func languageReward(_ f: Value, name: String, weight: Double, ctx: CallContext) -> Reward {
-        Reward(name: name, weight: weight) { c in
+        var origin: RewardOrigin? = nil
+        if case .function(let fn) = f { origin = .language(fn as AnyObject) }
+        return Reward(name: name, weight: weight, origin: origin) { c in
             let v = try ctx.call(f, [completionRecord(c)])
             switch v {
             case .number(let x): return x

@@ -227,7 +227,7 @@ extension Bindings {
     /// GRPOTrainer drop the whole step.
     static func abortable(_ rs: [Reward]) -> [Reward] {
         rs.map { r in
-            Reward(name: r.name, weight: r.weight) { c in
+            Reward(name: r.name, weight: r.weight, origin: r.origin) { c in
                 if Interrupt.isAbortRequested { throw StepAborted() }
                 return try r.function(c)
             }

@@ -20,6 +20,7 @@ extension Builtins {
         Bindings.registerScoring(add)
         Bindings.registerTraining(add)
         Bindings.registerEval(add)
+        Bindings.registerExport(add)
     }
 }
 
