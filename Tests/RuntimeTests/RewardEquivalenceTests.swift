@@ -58,7 +58,7 @@ final class RewardEquivalenceTests: XCTestCase {
     }
 
     func grpoTrainer(_ s: Session, _ name: String) throws -> GRPOTrainer {
-        guard case .host(let t as TrainerObject)? = s.interpreter.globals.lookup(name), case .grpo(let g) = t.kind else {
+        guard case .host(let t as TrainerObject)? = s.interpreter.globals.lookup(name), let g = t.grpo else {
             throw XCTSkip("no GRPO trainer named \(name)")
         }
         return g
@@ -365,7 +365,7 @@ final class RewardEquivalenceTests: XCTestCase {
         var c = GRPOConfig()
         c.group = 6
         c.promptsPerStep = 4
-        c.scaleRewards = false
+        c.scaleRewards = .none
         c.lossType = .drGRPO
         c.schedule = .cosine(warmup: 10, total: 200, minFactor: 0.1)
         c.delta = 0
@@ -373,7 +373,8 @@ final class RewardEquivalenceTests: XCTestCase {
         let (settings, unmapped) = TRLExport.settings(c)
         func value(_ name: String) -> String? { settings.first { $0.trl == name }?.python }
         XCTAssertEqual(value("num_generations"), "6")
-        XCTAssertEqual(value("per_device_train_batch_size"), "6")
+        XCTAssertEqual(value("per_device_train_batch_size"), "NUM_GENERATIONS")
+        XCTAssertEqual(value("steps_per_generation"), "batch_fields()[\"steps_per_generation\"]")
         XCTAssertEqual(value("scale_rewards"), "\"none\"")
         XCTAssertEqual(value("loss_type"), "\"dr_grpo\"")
         XCTAssertEqual(value("lr_scheduler_type"), "\"cosine_with_min_lr\"")
@@ -389,7 +390,7 @@ final class RewardEquivalenceTests: XCTestCase {
         for rule in GRPOConfig.optionRules where rule.trl != nil && !rule.isPart {
             XCTAssertNotNil(value(rule.trl!), "\(rule.keyword) -> \(rule.trl!) missing")
         }
-        c.scaleRewards = true
+        c.scaleRewards = .group
         c.schedule = .warmup(steps: 5)
         let (s2, _) = TRLExport.settings(c)
         XCTAssertEqual(s2.first { $0.trl == "scale_rewards" }?.python, "\"group\"")

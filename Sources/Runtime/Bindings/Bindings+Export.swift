@@ -20,7 +20,7 @@ extension Bindings {
         add("export", options: ["test", "steps"]) { a, ctx in
             try a.expect(2...2, "export t, \"dir\", test: tr.test, steps: 500")
             let t = try a.host(0, "trainer", as: TrainerObject.self, typeName: "GRPO trainer (from grpo(...))")
-            guard case .grpo(let g) = t.kind else {
+            guard let g = t.grpo else {
                 throw a.error("can export a GRPO trainer; this is an SFT trainer (TRL's SFTTrainer takes data/train.jsonl as it is)")
             }
             let path = try a.string(1, "dir")

@@ -47,6 +47,10 @@ struct TRLExport {
             case .warmup(let w):
                 return [Setting(trl: "lr_scheduler_type", python: "\"constant_with_warmup\"", from: "schedule"),
                         Setting(trl: "warmup_steps", python: String(w), from: "warmup")]
+            case .linear(let w, let total):
+                return [Setting(trl: "lr_scheduler_type", python: "\"linear\"", from: "schedule"),
+                        Setting(trl: "warmup_steps", python: String(w), from: "warmup"),
+                        Setting(trl: "max_steps", python: String(total), from: "steps")]
             case .cosine(let w, let total, let minF):
                 return [Setting(trl: "lr_scheduler_type", python: "\"cosine_with_min_lr\"", from: "schedule"),
                         Setting(trl: "warmup_steps", python: String(w), from: "warmup"),
@@ -65,12 +69,21 @@ struct TRLExport {
             if case .number(let x) = v, x == 0 { return [Setting(trl: "delta", python: "None", from: "delta")] }
             return [Setting(trl: "delta", python: pythonValue(v, integer: false), from: "delta")]
         },
-        // Prompts per step = per-device batch x accumulation x processes / G: train_grpo.py
-        // computes the accumulation from the number of processes it runs on.
+        // A rollout of `prompts` x G completions is cut into steps_per_generation parts, and
+        // gradient_accumulation_steps parts make one update. TRL counts in micro-batches of
+        // per_device_train_batch_size x processes completions: with G per device, a generation
+        // is prompts / processes micro-batches and an update prompts / processes x accumulation
+        // / steps_per_generation of them. train_grpo.py computes both from the number of
+        // processes it runs on.
         "prompts": { _, c in
-            [Setting(trl: "per_device_train_batch_size", python: String(c.group), from: "prompts"),
-             Setting(trl: "gradient_accumulation_steps", python: "max(1, PROMPTS_PER_STEP // WORLD_SIZE)", from: "prompts")]
+            [Setting(trl: "per_device_train_batch_size", python: "NUM_GENERATIONS", from: "prompts"),
+             Setting(trl: "steps_per_generation", python: "batch_fields()[\"steps_per_generation\"]",
+                     from: "prompts, steps_per_generation"),
+             Setting(trl: "gradient_accumulation_steps", python: "batch_fields()[\"gradient_accumulation_steps\"]",
+                     from: "prompts, steps_per_generation, gradient_accumulation_steps")]
         },
+        "steps_per_generation": { _, _ in [] },
+        "gradient_accumulation_steps": { _, _ in [] },
     ]
 
     /// The GRPOConfig settings of `c`, from the option table: each row with a TRL name maps to
@@ -80,7 +93,7 @@ struct TRLExport {
         var out: [Setting] = [], unmapped: [String] = []
         for rule in rules {
             if rule.isPart { continue }  // its whole (`schedule`) maps it
-            guard let v = rule.optionValue(in: c) else { continue }
+            guard let v = rule.optionValue(in: c), v != .strings([]) else { continue }  // an empty list sets nothing
             if let t = translations[rule.keyword] { out += t(v, c); continue }
             guard let trl = rule.trl else { unmapped.append(rule.keyword); continue }
             out.append(Setting(trl: trl, python: pythonValue(v, integer: rule.kind == .integer), from: rule.keyword))
@@ -99,6 +112,7 @@ struct TRLExport {
         case .number(let x): return integer && x.isFinite ? String(Int(x)) : pythonNumber(x)
         case .flag(let b): return b ? "True" : "False"
         case .word(let w): return PythonSource.string(w)
+        case .strings(let ws): return "[" + ws.map(PythonSource.string).joined(separator: ", ") + "]"
         }
     }
 

@@ -57,7 +57,20 @@ enum TRLScripts {
         QUESTION_TEMPLATE = \(PythonSource.string(e.questionTemplate))
         PROMPTS_PER_STEP = \(c.promptsPerStep)
         NUM_GENERATIONS = \(c.group)
+        STEPS_PER_GENERATION = \(c.stepsPerGeneration)
+        GRADIENT_ACCUMULATION_STEPS = \(c.gradientAccumulationSteps)
         WORLD_SIZE = int(os.environ.get("WORLD_SIZE", "1"))
+
+
+        def batch_fields():
+            \"\"\"TRL's batch settings for PROMPTS_PER_STEP prompts a step on WORLD_SIZE processes.\"\"\"
+            per_process, rest = divmod(PROMPTS_PER_STEP, WORLD_SIZE)
+            if rest or per_process * GRADIENT_ACCUMULATION_STEPS % STEPS_PER_GENERATION:
+                sys.exit(f"{PROMPTS_PER_STEP} prompts a step do not split over {WORLD_SIZE} processes into "
+                         f"{STEPS_PER_GENERATION} parts: choose a number of processes that divides them")
+            return {"per_device_train_batch_size": NUM_GENERATIONS,
+                    "steps_per_generation": per_process,
+                    "gradient_accumulation_steps": per_process * GRADIENT_ACCUMULATION_STEPS // STEPS_PER_GENERATION}
 
 
         def grpo_settings():
@@ -171,8 +184,7 @@ enum TRLScripts {
             model = args.model
             if args.test_mode:
                 PROMPTS_PER_STEP = 2
-                fields["per_device_train_batch_size"] = NUM_GENERATIONS
-                fields["gradient_accumulation_steps"] = PROMPTS_PER_STEP
+                fields.update(batch_fields())
                 fields["max_completion_length"] = min(16, fields.get("max_completion_length", 16))
                 fields.pop("max_steps", None)
                 args.max_steps = 2
@@ -185,8 +197,6 @@ enum TRLScripts {
                     "suppress_tokens": processing_class.tokenizer.convert_tokens_to_ids(vision)}
                 reward_funcs.append(spread_reward)
                 reward_weights.append(1.0)
-            else:
-                fields["gradient_accumulation_steps"] = max(1, PROMPTS_PER_STEP // WORLD_SIZE)
             if "max_steps" not in fields:
                 fields["max_steps"] = args.max_steps
             config = GRPOConfig(
