@@ -62,6 +62,8 @@ public struct CellResult {
     public var outputs: [OutputEvent]
     /// False when a statement of the cell failed (the later cells still run).
     public var ok: Bool
+    /// A prose cell (`# %% [markdown]`): `source` is its Markdown, and nothing ran.
+    public var isMarkdown = false
 }
 
 /// A script file that is not UTF-8: its diagnostics, rendered.
@@ -195,6 +197,14 @@ public final class Session {
         }
         var results: [CellResult] = []
         for c in cells {
+            if let title = c.title, case let marker = CellMarker.parse(title), marker.markdown {
+                var body = c.first <= c.last ? Array(lines[(c.first - 1)..<c.last]) : []
+                while let l = body.last, l.trimmingCharacters(in: .whitespaces).isEmpty { body.removeLast() }
+                while let l = body.first, l.trimmingCharacters(in: .whitespaces).isEmpty { body.removeFirst() }
+                results.append(CellResult(title: marker.title.isEmpty ? nil : marker.title,
+                                          source: CellMarker.prose(body), outputs: [], ok: true, isMarkdown: true))
+                continue
+            }
             let collector = CollectingSink()
             interpreter.sink = collector
             var cellLines = c.first <= c.last ? Array(lines[(c.first - 1)..<c.last]) : []
