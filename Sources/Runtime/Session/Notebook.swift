@@ -73,7 +73,10 @@ extension Session {
     /// text otherwise). Paths the script wrote are shown relative to
     /// `pageDirectory` when given (the folder of the page being written).
     public func notebookCells(source: String, file: String, pageDirectory: URL? = nil) -> [NotebookCell] {
-        runNotebook(source: source, file: file).map { cell in
+        let savedDisplay = interpreter.displayDirectory
+        interpreter.displayDirectory = pageDirectory ?? savedDisplay
+        defer { interpreter.displayDirectory = savedDisplay }
+        return runNotebook(source: source, file: file).map { cell in
             if cell.isMarkdown {
                 return NotebookCell(kind: .markdown, title: cell.title, source: cell.source, outputs: [])
             }
@@ -100,7 +103,7 @@ extension Session {
                     } else if let text {
                         addText(text)
                     } else if let file {
-                        addText("plot written to \(PagePaths.relative(file, to: pageDirectory ?? options.baseDirectory))")
+                        addText("plot written to \(interpreter.shownPath(file))")
                     }
                 case .image(let png, let text):
                     if let png { outputs.append(.png(png, caption: nil)) } else { addText(text) }
