@@ -158,6 +158,9 @@ public enum Plotter {
             }
         case .dumb, .pngData: break
         }
+        if case .dumb(let width, _) = target, case .heatmap(let rows, let columns, let values) = spec.kind {
+            return PlotResult(text: textHeatmap(title: spec.title, rows: rows, columns: columns, values: values, width: width), png: nil)
+        }
         let script = script(spec, target: target)
         let out = try runGnuplot(script)
         switch target {
@@ -170,6 +173,55 @@ public enum Plotter {
         case .pngFile(let url, _, _): return PlotResult(text: nil, png: try? Data(contentsOf: url))
         case .svgFile: return PlotResult(text: nil, png: nil)
         }
+    }
+
+    /// A heatmap as text for the terminal: every row on a line of its own
+    /// (gnuplot's dumb terminal drops tick labels when rows outnumber the
+    /// lines it has), column labels wrapped over up to three lines in their
+    /// own columns, each value with a shade from light to dark. Fits `width`
+    /// whenever each column can have 6 characters.
+    public static func textHeatmap(title: String, rows: [String], columns: [String], values: [[Double?]], width: Int) -> String {
+        let shown = { (s: String) in Escaping.visibleControls(s) }
+        let rowLabels = rows.map(shown)
+        let labelWidth = min(rowLabels.map(\.count).max() ?? 0, max(8, width / 4))
+        let columnWidth = max(6, (width - labelWidth) / max(1, columns.count))
+        func fit(_ s: String, _ w: Int) -> String { s.count <= w ? s : String(s.prefix(max(0, w - 1))) + "…" }
+        func pad(_ s: String, _ w: Int, right: Bool) -> String {
+            let fill = String(repeating: " ", count: max(0, w - s.count))
+            return right ? fill + s : s + fill
+        }
+        // Column labels: words wrapped to the column, at most three lines.
+        let wrapped: [[String]] = columns.map { label in
+            var lines: [String] = []
+            var line = ""
+            for word in shown(label).split(separator: " ").map(String.init) {
+                if line.isEmpty { line = word } else if line.count + 1 + word.count <= columnWidth - 1 { line += " " + word } else {
+                    lines.append(line)
+                    line = word
+                }
+            }
+            if !line.isEmpty { lines.append(line) }
+            if lines.count > 3 { lines = Array(lines.prefix(3)); lines[2] += "…" }
+            return lines.map { fit($0, columnWidth - 1) }
+        }
+        let headerLines = wrapped.map(\.count).max() ?? 0
+        var out = [fit(shown(title), width)]
+        for k in 0..<headerLines {
+            let cells = wrapped.map { pad(k < $0.count ? $0[k] : "", columnWidth, right: true) }
+            out.append(pad("", labelWidth, right: false) + cells.joined())
+        }
+        let shades: [Character] = [" ", "░", "▒", "▓", "█"]
+        for (i, label) in rowLabels.enumerated() {
+            let cells = columns.indices.map { j -> String in
+                guard i < values.count, j < values[i].count, let v = values[i][j], v.isFinite else {
+                    return pad("-  ", columnWidth, right: true)
+                }
+                let shade = shades[min(4, max(0, Int((v * 4).rounded())))]
+                return pad(String(format: "%.2f", v) + " " + String(shade), columnWidth, right: true)
+            }
+            out.append(pad(fit(label, labelWidth), labelWidth, right: false) + cells.joined())
+        }
+        return out.map { $0.replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression) }.joined(separator: "\n") + "\n"
     }
 
     /// The gnuplot executable: $MEDR1_GNUPLOT, else `gnuplot` on PATH.
@@ -237,7 +289,12 @@ public enum Plotter {
     /// The dumb target sized to the window: full width (10..200), about half the height (12..40).
     public static func dumbTarget() -> PlotTarget {
         let (c, r) = terminalSize()
-        return .dumb(width: min(max(c, 40), 200), height: min(max(r / 2, 12), 40))
+        return dumbTargetFor(columns: c, rows: r)
+    }
+
+    /// The dumb target for a window of `c` columns and `r` rows.
+    public static func dumbTargetFor(columns c: Int, rows r: Int) -> PlotTarget {
+        .dumb(width: min(max(c, 40), 200), height: min(max(r / 2, 12), 40))
     }
 }
 
