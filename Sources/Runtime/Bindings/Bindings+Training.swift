@@ -290,7 +290,7 @@ extension Bindings {
                 throw error
             }
             done.append(m)
-            if let session { try session.recordMetrics(jsonLine: m.jsonLine) }
+            if let session { try session.recordMetrics(jsonLine: m.jsonLine, trainer: t, mode: m.mode) }
             if !quiet && ((i + 1) % every == 0 || i == n - 1) { say(compactLine(m, planned: nil)) }
             var status = m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
                                           : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""

@@ -17,11 +17,28 @@ public struct PlotSeries: Equatable, Sendable {
     }
 }
 
+/// The mean of a metric over runs at each x, and its standard deviation.
+public struct PlotBand: Equatable, Sendable {
+    public var name: String
+    public var x: [Double]
+    public var mean: [Double]
+    public var std: [Double]
+    public init(name: String, x: [Double], mean: [Double], std: [Double]) {
+        self.name = name
+        self.x = x
+        self.mean = mean
+        self.std = std
+    }
+}
+
 /// What to draw.
 public enum PlotKind: Equatable, Sendable {
     /// Each series raw (thin) and, when `smooth` > 1 points, its trailing
     /// moving average over `smooth` points (thick).
     case lines([PlotSeries], smooth: Int)
+    /// Each band's mean as a line over a shaded mean ± std (both smoothed
+    /// over `smooth` points when > 1); in a text chart, three lines.
+    case bands([PlotBand], smooth: Int)
     /// Rows x columns of values in [0, 1] (nil = no data), e.g. accuracy by modality x question type.
     case heatmap(rows: [String], columns: [String], values: [[Double?]])
 }
@@ -113,6 +130,32 @@ public enum Plotter {
             if case .dumb = target {
                 // Dumb charts: draw points sparsely enough to stay readable.
                 clauses = clauses.map { $0.replacingOccurrences(of: " lw 3", with: "").replacingOccurrences(of: " lw 1", with: "") }
+            }
+            s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
+            for b in blocks { s += b + "\ne\n" }
+        case .bands(let bands, let window):
+            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below\n" }
+            s += "set grid\n"
+            var clauses: [String] = []
+            var blocks: [String] = []
+            for (k, band) in bands.enumerated() {
+                let color = palette[k % palette.count]
+                let mean = smooth(band.mean, window: window), std = smooth(band.std, window: window)
+                let low = zip(mean, std).map { $0 - $1 }, high = zip(mean, std).map { $0 + $1 }
+                let meanTitle = gq(band.name + (window > 1 ? " mean (smoothed over \(window))" : " mean"))
+                if case .dumb = target {
+                    clauses.append("'-' using 1:2 with lines lc rgb '\(color)' title \(meanTitle)")
+                    blocks.append(zip(band.x, mean).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines dt 2 lc rgb '\(color)' title \(gq(band.name + " ± std"))")
+                    blocks.append(zip(band.x, low).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines dt 2 lc rgb '\(color)' notitle")
+                    blocks.append(zip(band.x, high).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                } else {
+                    clauses.append("'-' using 1:2:3 with filledcurves fc rgb '\(color)' fs transparent solid 0.2 noborder title \(gq(band.name + " ± std"))")
+                    blocks.append(band.x.indices.map { "\(num(band.x[$0])) \(num(low[$0])) \(num(high[$0]))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines lw 2 lc rgb '\(color)' title \(meanTitle)")
+                    blocks.append(zip(band.x, mean).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                }
             }
             s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
             for b in blocks { s += b + "\ne\n" }

@@ -91,6 +91,8 @@ public final class Session {
     let metrics: MetricsRecorder?
     /// Seeds handed out to bindings called without `seed:` (deterministic per session).
     var seedCounter: UInt64 = 0
+    /// Run ids by trainer (the trainer is kept, so its identifier is never reused).
+    private var runIDs: [ObjectIdentifier: (trainer: AnyObject, id: String)] = [:]
     /// Hash of the source being run (named in the metrics header).
     var scriptHash = MetricsRecorder.hash("")
     /// Preprocessed images by model image size ("32x3"), shared by trainers, `sample` and `eval`.
@@ -359,15 +361,28 @@ public final class Session {
     }
 
     /// Append one trainer step's JSON line to the `--metrics` file (no-op
-    /// without one); called after every trainer step, which it counts. The first call writes the header: script hash, seed,
-    /// threads and version, which `replay` compares.
-    public func recordMetrics(jsonLine: String) throws {
+    /// without one), tagged with its run id; called after every trainer step,
+    /// which it counts. The first call writes the header: script hash, seed,
+    /// threads and version, which `replay` compares, and the trainer.
+    public func recordMetrics(jsonLine: String, trainer: AnyObject? = nil, mode: String? = nil) throws {
         stepsTaken += 1
         guard let metrics else { return }
-        try metrics.append(jsonLine) {
+        let run = trainer.map { runID(for: $0, mode: mode ?? "trainer") }
+        try metrics.append(run.map { MetricsRecorder.tagged(jsonLine, run: $0) } ?? jsonLine) {
             MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,
-                                   threads: options.threads ?? Parallelism.threads, version: Medr1Version.version)
+                                   threads: options.threads ?? Parallelism.threads, version: Medr1Version.version,
+                                   trainer: mode, run: run)
         }
+    }
+
+    /// A trainer's run id: its kind and its place among this session's
+    /// trainers ("sft-1", "grpo-2"); the same for every step it takes.
+    func runID(for trainer: AnyObject, mode: String) -> String {
+        let key = ObjectIdentifier(trainer)
+        if let id = runIDs[key]?.id { return id }
+        let id = "\(mode)-\(runIDs.count + 1)"
+        runIDs[key] = (trainer, id)
+        return id
     }
 
     /// A seed for a binding called without `seed:`: the session seed, then +1 per use.
