@@ -95,7 +95,7 @@ struct Medr1REPL: ParsableCommand {
         Exit codes: 64 usage, 65 syntax error, 66 missing input file, 70 runtime error.
         """,
         version: medr1Version,
-        subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self])
+        subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self, KernelMode.self])
 
     /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
     static func main() {
@@ -221,6 +221,30 @@ struct RenderNotebook: ParsableCommand {
         let plural: (Int, String) -> String = { "\($0) \($1)\($0 == 1 ? "" : "s")" }
         writeErr("wrote \(output): \(plural(cells.count, "cell")), \(plural(images, "image"))\(failed > 0 ? ", \(failed) failed" : "")\n")
         if failed > 0 && !allowErrors { throw ExitCode(ExitStatus.runtime) }
+    }
+}
+
+/// `medr1-repl kernel`: the machine-readable session the Jupyter kernel drives.
+struct KernelMode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel",
+        abstract: "A session for the Jupyter kernel: JSON requests on stdin (execute, complete, inspect, shutdown), JSON lines on stdout.",
+        discussion: "SIGINT interrupts as Ctrl-C does: once stops after the current step, twice aborts it. Install the kernel with scripts/jupyter-kernel.")
+
+    @OptionGroup var flags: SessionFlags
+
+    mutating func run() throws {
+        var options = flags.options(interactive: false)
+        options.color = false
+        let session = Session(options: SessionOptions(
+            seed: options.seed, threads: options.threads, metricsPath: options.metricsPath, color: false, interactive: false,
+            sink: StandardOutputSink(), baseDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
+        let server = KernelServer(session: session)
+        InterruptSignal.install()
+        while let line = readLine(strippingNewline: true) {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            if !server.handle(line, send: { writeOut($0 + "\n") }) { break }
+        }
     }
 }
 

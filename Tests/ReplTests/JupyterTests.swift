@@ -20,20 +20,29 @@ final class JupyterTests: XCTestCase {
         return nil
     }
 
-    /// Runs `python` with a script; returns its status and output.
+    /// Runs `python` with a script; returns its status, its standard output,
+    /// and its standard error (Python's warnings, tracebacks) for messages.
     static func runPython(_ python: String, _ code: String, arguments: [String] = [],
-                          directory: URL? = nil) throws -> (status: Int32, output: String) {
+                          directory: URL? = nil) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, "-c", code] + arguments
         if let directory { process.currentDirectoryURL = directory }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        group.wait()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
     static let script = """
@@ -93,8 +102,92 @@ final class JupyterTests: XCTestCase {
                   [c.cell_type for c in nb.cells], [c.get("execution_count") for c in nb.cells],
                   [o.output_type for c in nb.cells for o in c.get("outputs", [])])
             """, arguments: [dir.appendingPathComponent("pages/nb.ipynb").path])
-        XCTAssertEqual(check.status, 0, check.output)
+        XCTAssertEqual(check.status, 0, check.output + check.errors)
         XCTAssertEqual(check.output, "4 5 medr1 ['markdown', 'code', 'code', 'code'] [None, 1, 2, 3] "
             + "['stream', 'display_data', 'display_data', 'stream', 'display_data']\n")
+    }
+
+    /// The repository folder (Tests/ReplTests/../..).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The shipped notebook runs through the kernel under nbclient, as
+    /// JupyterLab or nbconvert would run it; completion, help and interrupt
+    /// go through jupyter_client's requests.
+    func testKernelRunsTheShippedNotebook() throws {
+        guard let python = Self.python(with: ["nbclient", "ipykernel", "jupyter_client", "nbformat"]) else {
+            throw XCTSkip("no Python with nbclient, ipykernel and jupyter_client (scripts/setup installs Debian's python3-nbclient "
+                          + "and python3-ipykernel): the Jupyter kernel is not checked")
+        }
+        let dir = try TestSupport.temporaryDirectory("medr1-kernel")
+        // The notebook writes to ../../out, as from scripts/examples: keep that inside the temporary folder.
+        let work = dir.appendingPathComponent("a/b")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let notebook = work.appendingPathComponent("kernel_tour.ipynb")
+        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
+        let spec = dir.appendingPathComponent("share/jupyter/kernels/medr1")
+        try FileManager.default.createDirectory(at: spec, withIntermediateDirectories: true)
+        let kernelJSON: [String: Any] = [
+            "argv": [python, "-m", "medr1_kernel", "-f", "{connection_file}"], "display_name": "medr1", "language": "medr1",
+            "interrupt_mode": "signal",
+            "env": ["MEDR1_REPL": BinaryHarness.binary.path, "PYTHONPATH": Self.repository.appendingPathComponent("jupyter").path],
+        ]
+        try JSONSerialization.data(withJSONObject: kernelJSON).write(to: spec.appendingPathComponent("kernel.json"))
+        setenv("JUPYTER_PATH", dir.appendingPathComponent("share/jupyter").path, 1)
+        setenv("JUPYTER_RUNTIME_DIR", dir.appendingPathComponent("runtime").path, 1)
+        defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
+        let result = try Self.runPython(python, """
+            import json, sys, time, nbformat
+            from nbclient import NotebookClient
+            from jupyter_client.manager import start_new_kernel
+            nb = nbformat.read(sys.argv[1], as_version=4)
+            NotebookClient(nb, kernel_name="medr1", timeout=120, resources={"metadata": {"path": sys.argv[2]}}).execute()
+            nbformat.validate(nb)
+            for c in nb.cells:
+                if c.cell_type != "code": continue
+                print("cell", c.execution_count, [(o.output_type, sorted(o.get("data", {}))) for o in c.outputs])
+                for o in c.outputs:
+                    if o.output_type == "stream": print("  text", repr(o.text))
+                    if "text/html" in o.get("data", {}): print("  html", o.data["text/html"].count("<tr>"), "rows")
+                    if "image/png" in o.get("data", {}): print("  png", o.data["image/png"][:8])
+            km, kc = start_new_kernel(kernel_name="medr1", cwd=sys.argv[2])
+            def reply(msg_id):
+                while True:
+                    msg = kc.get_shell_msg(timeout=60)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        return msg["content"]
+            try:
+                r = reply(kc.complete("print(me", 8))
+                print("complete", r["matches"], r["cursor_start"], r["cursor_end"])
+                r = reply(kc.inspect("band(x)", 2))
+                print("inspect", r["found"], r["data"]["text/plain"].splitlines()[0])
+                msg_id = kc.execute(chr(10).join(["let i = 0", "while true { i += 1 }"]))
+                time.sleep(2)
+                km.interrupt_kernel()
+                r = reply(msg_id)
+                print("interrupt", r["status"], r.get("evalue", "").split(":")[0])
+                r = reply(kc.execute("i > 0"))
+                print("after", r["status"])
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+            """, arguments: [notebook.path, work.path])
+        XCTAssertEqual(result.status, 0, result.output + result.errors)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(9)), [
+            "cell 1 [('stream', []), ('stream', [])]",
+            "  text 'squares [1, 4, 9, 16]\\n'",
+            "  text '7.5\\n'",
+            "cell 2 [('display_data', ['text/html', 'text/plain'])]",
+            "  html 6 rows",
+            "cell 3 [('display_data', ['image/png', 'text/plain'])]",
+            "  png iVBORw0K",
+            "cell 4 [('stream', [])]",
+            "  text 'band(runs, \"metric\")\\n  Per step, the mean, sample standard deviation (n - 1) and number of runs of one metric over several runs.\\n  example: band([t1, t2, t3], \"reward\")\\n'",
+        ], result.output + result.errors)
+        XCTAssertTrue(lines.contains("complete ['mean'] 6 8"), result.output)
+        XCTAssertTrue(lines.contains("inspect True band(runs, \"metric\")"), result.output)
+        XCTAssertTrue(lines.contains("interrupt error interrupted"), result.output)
+        XCTAssertTrue(lines.contains("after ok"), result.output + result.errors)
     }
 }

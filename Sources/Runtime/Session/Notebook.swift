@@ -68,10 +68,8 @@ enum CellMarker {
 
 extension Session {
     /// Runs the notebook and converts each cell's output events for the
-    /// renderers: consecutive printed lines become one text block, plots and
-    /// shown images with PNG bytes become embedded images (their terminal
-    /// text otherwise). Paths the script wrote are shown relative to
-    /// `pageDirectory` when given (the folder of the page being written).
+    /// renderers (`NotebookOutput.outputs`). Paths the script wrote are shown
+    /// relative to `pageDirectory` when given (the folder of the page being written).
     public func notebookCells(source: String, file: String, pageDirectory: URL? = nil) -> [NotebookCell] {
         let savedDisplay = interpreter.displayDirectory
         interpreter.displayDirectory = pageDirectory ?? savedDisplay
@@ -80,39 +78,49 @@ extension Session {
             if cell.isMarkdown {
                 return NotebookCell(kind: .markdown, title: cell.title, source: cell.source, outputs: [])
             }
-            var outputs: [NotebookOutput] = []
-            func addText(_ text: String) {
-                if case .text(let previous)? = outputs.last {
-                    outputs[outputs.count - 1] = .text(previous + text.ensuringNewline)
-                } else {
-                    outputs.append(.text(text.ensuringNewline))
-                }
-            }
-            for event in cell.outputs {
-                switch event {
-                case .text(let text):
-                    addText(text)
-                case .table(let title, let columns, let rows, _):
-                    outputs.append(.table(title: title, columns: columns, rows: rows))
-                case .plot(let title, let png, let text, let file):
-                    if let png {
-                        outputs.append(.png(png, caption: title.isEmpty ? nil : title))
-                    } else if let file, file.lowercased().hasSuffix(".svg"),
-                              let data = FileManager.default.contents(atPath: file) {
-                        outputs.append(.svg(String(decoding: data, as: UTF8.self), caption: title.isEmpty ? nil : title))
-                    } else if let text {
-                        addText(text)
-                    } else if let file {
-                        addText("plot written to \(interpreter.shownPath(file))")
-                    }
-                case .image(let png, let text):
-                    if let png { outputs.append(.png(png, caption: nil)) } else { addText(text) }
-                case .error(let message):
-                    outputs.append(.error(message))
-                }
-            }
+            let outputs = NotebookOutput.outputs(of: cell.outputs, shownPath: interpreter.shownPath)
             return NotebookCell(title: cell.title, source: cell.source, outputs: outputs)
         }
+    }
+}
+
+extension NotebookOutput {
+    /// A cell's output events as notebook outputs: consecutive printed lines
+    /// become one text block, plots and shown images with PNG bytes become
+    /// images (their terminal text otherwise), an SVG plot file its document.
+    public static func outputs(of events: [OutputEvent], shownPath: (String) -> String) -> [NotebookOutput] {
+        var outputs: [NotebookOutput] = []
+        func addText(_ text: String) {
+            if case .text(let previous)? = outputs.last {
+                outputs[outputs.count - 1] = .text(previous + text.ensuringNewline)
+            } else {
+                outputs.append(.text(text.ensuringNewline))
+            }
+        }
+        for event in events {
+            switch event {
+            case .text(let text):
+                addText(text)
+            case .table(let title, let columns, let rows, _):
+                outputs.append(.table(title: title, columns: columns, rows: rows))
+            case .plot(let title, let png, let text, let file):
+                if let png {
+                    outputs.append(.png(png, caption: title.isEmpty ? nil : title))
+                } else if let file, file.lowercased().hasSuffix(".svg"),
+                          let data = FileManager.default.contents(atPath: file) {
+                    outputs.append(.svg(String(decoding: data, as: UTF8.self), caption: title.isEmpty ? nil : title))
+                } else if let text {
+                    addText(text)
+                } else if let file {
+                    addText("plot written to \(shownPath(file))")
+                }
+            case .image(let png, let text):
+                if let png { outputs.append(.png(png, caption: nil)) } else { addText(text) }
+            case .error(let message):
+                outputs.append(.error(message))
+            }
+        }
+        return outputs
     }
 }
 

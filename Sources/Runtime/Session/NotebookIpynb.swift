@@ -31,7 +31,7 @@ extension NotebookRenderer {
         return (try? encoder.encode(notebook)) ?? Data()
     }
 
-    private static func ipynbOutput(_ output: NotebookOutput) -> Ipynb.Output {
+    static func ipynbOutput(_ output: NotebookOutput) -> Ipynb.Output {
         switch output {
         case .text(let text):
             return .init(output_type: "stream", name: "stdout", text: Ipynb.lines(stripANSI(text)))

@@ -230,6 +230,26 @@ public final class Session {
         return results
     }
 
+    /// Runs one cell typed in a notebook front end (the Jupyter kernel): its
+    /// outputs go to `sink` as they come, plots as PNG, and a bare expression
+    /// at the end is shown. False when a statement failed (reported to `sink`).
+    public func runCell(source: String, file: String, sink: OutputSink) -> Bool {
+        let saved = interpreter.sink
+        let savedPNG = plotToPNG
+        interpreter.sink = sink
+        plotToPNG = true
+        defer { interpreter.sink = saved; plotToPNG = savedPNG }
+        let (program, diags) = Parser.parseScript(source: source, file: file)
+        if !diags.isEmpty {
+            for d in diags { sink.emit(.error(d.rendered())) }
+            return false
+        }
+        let text = SourceText(source)
+        sources[file] = text
+        scriptHash = MetricsRecorder.hash((successfulStatements + [source]).joined(separator: "\n"))
+        return runStatements(program.statements, source: text, echo: false, echoLast: true)
+    }
+
     // MARK: - Running statements
 
     /// Run statements in order; stop at the first error (reported). Records each
