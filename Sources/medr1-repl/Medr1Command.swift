@@ -29,6 +29,9 @@ struct SessionFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Record one JSON line per trainer step (after a header line) here.", valueName: "FILE.jsonl"))
     var metrics: String?
 
+    @Option(help: ArgumentHelp("Also write each trainer step to TensorBoard event files, one folder per run, under this folder.", valueName: "DIR"))
+    var tensorboard: String?
+
     @Flag(name: .customLong("no-color"), help: "No ANSI colour (also off when output is not a terminal, or NO_COLOR is set).")
     var noColor = false
 
@@ -45,7 +48,7 @@ struct SessionFlags: ParsableArguments {
     func options(interactive: Bool) -> ReplSessionOptions {
         let colourAllowed = !noColor && isatty(STDOUT_FILENO) == 1
             && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
-        return ReplSessionOptions(seed: seed, threads: threads, metricsPath: metrics,
+        return ReplSessionOptions(seed: seed, threads: threads, metricsPath: metrics, tensorboardPath: tensorboard,
                                   color: colourAllowed, interactive: interactive)
     }
 }
@@ -236,9 +239,11 @@ struct KernelMode: ParsableCommand {
     mutating func run() throws {
         var options = flags.options(interactive: false)
         options.color = false
-        let session = Session(options: SessionOptions(
+        var sessionOptions = SessionOptions(
             seed: options.seed, threads: options.threads, metricsPath: options.metricsPath, color: false, interactive: false,
-            sink: StandardOutputSink(), baseDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
+            sink: StandardOutputSink(), baseDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        sessionOptions.tensorboardPath = options.tensorboardPath
+        let session = Session(options: sessionOptions)
         let server = KernelServer(session: session)
         InterruptSignal.install()
         while let line = readLine(strippingNewline: true) {

@@ -18,6 +18,8 @@ struct ReplSessionOptions {
     var threads: Int? = nil
     /// Where trainers record one JSON line per step (with a header line).
     var metricsPath: String? = nil
+    /// Where trainers also write TensorBoard event files (one folder per run).
+    var tensorboardPath: String? = nil
     /// ANSI colour in output (off when not on a terminal, or with --no-color).
     var color: Bool = false
     /// At a prompt: echo bare expressions, show progress bars, plot to the terminal.
@@ -78,11 +80,13 @@ extension Session: ReplSession {}
 
 /// Creates the session every command uses; output goes to stdout, errors to stderr.
 func makeSession(options: ReplSessionOptions) -> ReplSession {
-    Session(options: SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
-                                    color: options.color, interactive: options.interactive,
-                                    sink: StandardOutputSink(),
-                                    baseDirectory: options.baseDirectory
-                                        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
+    var sessionOptions = SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
+                                        color: options.color, interactive: options.interactive,
+                                        sink: StandardOutputSink(),
+                                        baseDirectory: options.baseDirectory
+                                            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    sessionOptions.tensorboardPath = options.tensorboardPath
+    return Session(options: sessionOptions)
 }
 
 /// The program's version (from the Runtime, so the REPL and recordings agree).

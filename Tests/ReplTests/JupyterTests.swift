@@ -190,4 +190,39 @@ final class JupyterTests: XCTestCase {
         XCTAssertTrue(lines.contains("interrupt error interrupted"), result.output)
         XCTAssertTrue(lines.contains("after ok"), result.output + result.errors)
     }
+
+    /// `--tensorboard DIR` writes event files that TensorBoard's own reader
+    /// loads: one run folder per trainer, TRL's tags, every step.
+    func testTensorBoardReadsTheEventFiles() throws {
+        let dir = try TestSupport.temporaryDirectory("medr1-tb")
+        let script = dir.appendingPathComponent("tb.medr1")
+        try """
+            let data = synth(n: 8, seed: 3, size: 16, to: "d")
+            let m = model(tokenizer: data.tokenizer(vocab: 300), seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8)
+            step sft(m, data, batch: 4), 3, quiet: true
+            step grpo(m, data, group: 2, prompts: 2, max_tokens: 4, seed: 1), 2, quiet: true
+
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try BinaryHarness.run(["run", script.path, "--tensorboard", dir.appendingPathComponent("tb").path], directory: dir)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("tb").path).sorted(), ["grpo-2", "sft-1"])
+        guard let python = Self.python(with: ["tensorboard"]) else {
+            throw XCTSkip("no Python with tensorboard (pip install tensorboard): the event files are not read back")
+        }
+        let check = try Self.runPython(python, """
+            import sys
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            for run in ["sft-1", "grpo-2"]:
+                acc = EventAccumulator(sys.argv[1] + "/" + run)
+                acc.Reload()
+                tags = acc.Tags()["scalars"]
+                key = "train/loss" if run == "sft-1" else "train/reward"
+                print(run, len(tags), key in tags, [e.step for e in acc.Scalars(key)])
+            """, arguments: [dir.appendingPathComponent("tb").path])
+        XCTAssertEqual(check.status, 0, check.output + check.errors)
+        let lines = check.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, check.output)
+        XCTAssertTrue(lines[0].hasPrefix("sft-1 ") && lines[0].hasSuffix(" True [1, 2, 3]"), check.output)
+        XCTAssertTrue(lines[1].hasPrefix("grpo-2 ") && lines[1].hasSuffix(" True [1, 2]"), check.output)
+    }
 }

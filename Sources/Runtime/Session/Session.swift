@@ -23,6 +23,8 @@ public struct SessionOptions {
     public var sink: OutputSink = StandardOutputSink()
     /// Relative paths in scripts resolve against this directory.
     public var baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    /// Where trainers also write TensorBoard event files, one folder per run.
+    public var tensorboardPath: String? = nil
 
     public init(seed: UInt64 = 0, threads: Int? = nil, metricsPath: String? = nil, color: Bool = false,
                 interactive: Bool = false, sink: OutputSink = StandardOutputSink(),
@@ -89,6 +91,8 @@ public final class Session {
     var plotToPNG = false
     /// Trainer metrics recording (opened at the first step when `metricsPath` is set).
     let metrics: MetricsRecorder?
+    /// TensorBoard event files (with `tensorboardPath`).
+    let tensorboard: TensorBoardWriter?
     /// Seeds handed out to bindings called without `seed:` (deterministic per session).
     var seedCounter: UInt64 = 0
     /// Run ids by trainer (the trainer is kept, so its identifier is never reused).
@@ -103,6 +107,7 @@ public final class Session {
         interpreter = Interpreter(sink: options.sink, baseDirectory: options.baseDirectory,
                                   interactive: options.interactive, color: options.color)
         metrics = options.metricsPath.map { MetricsRecorder(path: $0) }
+        tensorboard = options.tensorboardPath.map { TensorBoardWriter(directory: URL(fileURLWithPath: $0)) }
         interpreter.session = self
         Bindings.configure(threads: options.threads)
     }
@@ -386,8 +391,13 @@ public final class Session {
     /// threads and version, which `replay` compares, and the trainer.
     public func recordMetrics(jsonLine: String, trainer: AnyObject? = nil, mode: String? = nil) throws {
         stepsTaken += 1
-        guard let metrics else { return }
         let run = trainer.map { runID(for: $0, mode: mode ?? "trainer") }
+        if let tensorboard, let step = try? StepMetrics(jsonLine: jsonLine) {
+            // TRL's TensorBoard tags: "train/" + the metric's name; wall-clock seconds are left out.
+            let scalars = zip(step.names, step.values).filter { $0.0 != "seconds" }.map { (tag: "train/" + $0.0, value: $0.1) }
+            try tensorboard.append(run: run ?? step.mode, step: step.step, scalars: scalars)
+        }
+        guard let metrics else { return }
         try metrics.append(run.map { MetricsRecorder.tagged(jsonLine, run: $0) } ?? jsonLine) {
             MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,
                                    threads: options.threads ?? Parallelism.threads, version: Medr1Version.version,
