@@ -40,6 +40,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -53,7 +54,7 @@ let package = Package(
         .target(name: "Lang"),
         .target(name: "MedR1AVX512", swiftSettings: avx512Kernels),
         .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "CZlib", "MedR1AVX512"], swiftSettings: optimiseKernels),
-        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"]),
+        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib", .product(name: "Ink", package: "Ink")]),
         .executableTarget(name: "medr1-repl",
                           dependencies: ["Runtime", "MedR1Lib", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -10,7 +10,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("Error: Unknown option '--frobnicate'"), unknown.stderr)
         let badOutput = try BinaryHarness.run(["notebook", "x.medr1", "-o", "x.pdf"])
         XCTAssertEqual(badOutput.status, 64)
-        XCTAssertTrue(badOutput.stderr.contains("Error: -o must end in .html or .md, got 'x.pdf'"), badOutput.stderr)
+        XCTAssertTrue(badOutput.stderr.contains("Error: -o must end in .html, .md or .ipynb, got 'x.pdf'"), badOutput.stderr)
         let missingArgument = try BinaryHarness.run(["replay", "x.medr1"])
         XCTAssertEqual(missingArgument.status, 64)
         XCTAssertTrue(missingArgument.stderr.contains("Missing expected argument '--check <RUN.jsonl>'"), missingArgument.stderr)

@@ -20,6 +20,14 @@ final class ReplayCheckTests: XCTestCase {
         XCTAssertEqual(ReplayComparison.compare(recorded: a, replayed: b).message, "reproduced 2 steps exactly")
     }
 
+    /// A recording made before steps carried their run id still replays.
+    func testRunIdsAreNotCompared() throws {
+        let old = try recording([#"{"step": 1, "mode": "grpo", "reward": 0.1}"#])
+        let new = try recording([#"{"run": "grpo-1", "step": 1, "mode": "grpo", "reward": 0.1}"#])
+        XCTAssertEqual(ReplayComparison.compare(recorded: old, replayed: new), .reproduced(steps: 1))
+        XCTAssertEqual(ReplayComparison.compare(recorded: new, replayed: old), .reproduced(steps: 1))
+    }
+
     func testLastBitDifferenceIsADivergence() throws {
         let a = try recording([#"{"step": 1, "mode": "grpo", "reward": 0.1}"#,
                                #"{"step": 2, "mode": "grpo", "reward": 0.30000000000000004, "kl": 2}"#])

@@ -151,7 +151,14 @@ final class RewardEquivalenceTests: XCTestCase {
             XCTAssertTrue(diags.isEmpty, "\(f): \(diags)")
             // The rewards, the functions they use and the grpo trainers; data and models are small stand-ins.
             var kept: [String] = [], names: [String] = []
+            // A trainer built inside a function (one per seed) is lifted to the top level, where
+            // `w` and `parts` below stand in for the function's parameter and the script's split.
+            var statements: [Stmt] = []
             for stmt in program.statements {
+                statements.append(stmt)
+                if case .functionDecl(let fn) = stmt, case .block(let body) = fn.body { statements += body.statements }
+            }
+            for stmt in statements {
                 switch stmt {
                 case .functionDecl:
                     kept.append(Printer.print(Program(statements: [stmt], file: f)))
@@ -174,6 +181,8 @@ final class RewardEquivalenceTests: XCTestCase {
             let m = model(tokenizer: tok, seed: 1, d_model: 32, vision_layers: 1, text_layers: 1, image_size: 16)
             let quiet = m
             let think = m
+            let parts = tr
+            let w = sft(m, tr.train, seed: 4)
             """)
             run(s, sink, kept.joined(separator: "\n"))
             for n in names {

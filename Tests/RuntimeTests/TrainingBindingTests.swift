@@ -251,13 +251,17 @@ final class TrainingBindingTests: XCTestCase {
         let rec = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(rec.count, 1 + 12 + 3)
         XCTAssertTrue(rec[0].hasPrefix("{\"header\": \"medr1-metrics\""), rec[0])
+        // The header names the first trainer and its run.
+        XCTAssertTrue(rec[0].hasSuffix(", \"trainer\": \"sft\", \"run\": \"sft-1\"}"), rec[0])
         // Every number's text reads back (Swift's correctly rounded parser) as the very same Double.
         let all = trainer(s, "w").history.steps + trainer(s, "t").history.steps
-        for (line, m) in zip(rec.dropFirst(), all) {
+        for (k, (line, m)) in zip(rec.dropFirst(), all).enumerated() {
             let pairs = line.dropFirst().dropLast().components(separatedBy: ", ").map { $0.components(separatedBy: ": ") }
-            XCTAssertEqual(pairs[0], ["\"step\"", String(m.step)])
-            XCTAssertEqual(pairs.dropFirst(2).map { String($0[0].dropFirst().dropLast()) }, m.names, line)
-            for (p, y) in zip(pairs.dropFirst(2), m.values) { XCTAssertEqual(Double(p[1])?.bitPattern, y.bitPattern, line) }
+            // Each line names its run: the SFT trainer is the session's first, GRPO its second.
+            XCTAssertEqual(pairs[0], ["\"run\"", k < 12 ? "\"sft-1\"" : "\"grpo-2\""], line)
+            XCTAssertEqual(pairs[1], ["\"step\"", String(m.step)])
+            XCTAssertEqual(pairs.dropFirst(3).map { String($0[0].dropFirst().dropLast()) }, m.names, line)
+            for (p, y) in zip(pairs.dropFirst(3), m.values) { XCTAssertEqual(Double(p[1])?.bitPattern, y.bitPattern, line) }
         }
         let png = try Data(contentsOf: s.options.baseDirectory.appendingPathComponent("p/reward.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])

@@ -299,7 +299,7 @@ extension Bindings {
         var recordFailed = false
         let hooks = TrainingHooks(shouldStop: { Interrupt.isRequested }, onStep: { m in
             done.append(m)
-            do { try session?.recordMetrics(jsonLine: m.jsonLine) } catch { recordFailed = true; throw error }
+            do { try session?.recordMetrics(jsonLine: m.jsonLine, trainer: t, mode: m.mode) } catch { recordFailed = true; throw error }
             if !quiet && (done.count % every == 0 || done.count == n) { say(compactLine(m, planned: nil)) }
         }, progress: { k, _ in
             guard let m = done.last else { return }
@@ -484,7 +484,7 @@ extension Bindings {
         }
         let m: StepMetrics
         do { m = try g.update(with: r) } catch let e as RLError { throw libraryError(a, e) }
-        try (ctx as? Interpreter)?.session?.recordMetrics(jsonLine: m.jsonLine)
+        try (ctx as? Interpreter)?.session?.recordMetrics(jsonLine: m.jsonLine, trainer: t, mode: m.mode)
         if !((try a.namedBool("quiet")) ?? false) { ctx.emit(.text(compactLine(m, planned: nil))) }
     }
 }

@@ -21,6 +21,7 @@ extension Builtins {
         Bindings.registerTraining(add)
         Bindings.registerEval(add)
         Bindings.registerExport(add)
+        Bindings.registerRuns(add)
     }
 }
 

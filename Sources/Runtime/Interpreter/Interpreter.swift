@@ -22,6 +22,8 @@ public final class Interpreter: CallContext {
     public private(set) var globals: Environment
     public var sink: OutputSink
     public var baseDirectory: URL
+    /// Paths in output are shown relative to this directory (nil: `baseDirectory`).
+    public var displayDirectory: URL?
     public var isInteractive: Bool
     public var useColor: Bool
     /// The session running this interpreter (bindings use its seed, metrics and plot mode).

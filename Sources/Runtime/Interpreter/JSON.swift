@@ -63,6 +63,7 @@ enum JSONValue {
             return pretty ? "{\n" + parts.map { inner + $0 }.joined(separator: ",\n") + "\n\(indent)}"
                           : "{" + parts.joined(separator: ",") + "}"
         case .function(let f): throw RuntimeError("cannot write function \(f.name) as JSON")
+        case .host(let h as JSONForm): return try serialize(h.jsonValue, pretty: pretty, indent: indent)
         case .host(let h): throw RuntimeError("cannot write a \(h.typeName) as JSON; save it with save(...)")
         }
     }

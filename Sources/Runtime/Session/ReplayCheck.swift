@@ -134,7 +134,8 @@ public enum ReplayComparison {
 
     /// Compares step by step; `ignoring` adds keys to skip (top-level names or full paths).
     public static func compare(recorded: Recording, replayed: Recording, ignoring extra: Set<String> = []) -> ReplayVerdict {
-        let ignored = timingKeys.union(extra)
+        // "run" labels a step's trainer; recordings made before it existed lack it.
+        let ignored = timingKeys.union(extra).union(["run"])
         for (index, (old, new)) in zip(recorded.steps, replayed.steps).enumerated() {
             var stepName = old["step"]?.literal ?? String(index + 1)
             if case .string(let mode)? = old["mode"] { stepName += " (\(mode))" }

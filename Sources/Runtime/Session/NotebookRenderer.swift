@@ -1,22 +1,37 @@
 // Renders the cells of a `# %%` script after they ran: one self-contained HTML
-// page (images as base64 data URIs, no external files or scripts), or Markdown
-// with its images written beside it in `<name>_files/` (as nbconvert does).
+// page (images as base64 data URIs, no external files or scripts), Markdown
+// with its images written beside it in `<name>_files/` (as nbconvert does), or
+// a Jupyter notebook (nbformat 4). Prose cells are Markdown (see Prose).
 // The HTML is also well-formed XML (void elements closed, everything escaped),
 // so tests parse it with XMLParser.
 import Foundation
-import Runtime
 
 /// Turns executed notebook cells into a page.
-struct NotebookRenderer {
+public struct NotebookRenderer {
     /// The page title (the script's file name).
-    var title: String
+    public var title: String
     /// One line under the title: seed, threads, version.
-    var subtitle: String
+    public var subtitle: String
+
+    public init(title: String, subtitle: String) {
+        self.title = title
+        self.subtitle = subtitle
+    }
+
+    /// Execution counts: code cells are numbered 1, 2, ... in order; prose cells have none.
+    static func numbers(_ cells: [NotebookCell]) -> [Int?] {
+        var next = 0
+        return cells.map { cell in
+            guard cell.kind == .code else { return nil }
+            next += 1
+            return next
+        }
+    }
 
     // MARK: - HTML
 
     /// The whole page; `cells` in order, each with its source and outputs.
-    func html(_ cells: [NotebookCell]) -> String {
+    public func html(_ cells: [NotebookCell]) -> String {
         var page = """
         <!DOCTYPE html>
         <html lang="en">
@@ -30,16 +45,21 @@ struct NotebookRenderer {
         <header><h1>\(escapeHTML(title))</h1><p class="meta">\(escapeHTML(subtitle))</p></header>
 
         """
-        for (index, cell) in cells.enumerated() {
-            page += htmlCell(cell, number: index + 1)
+        for (index, (cell, number)) in zip(cells, Self.numbers(cells)).enumerated() {
+            if let number {
+                page += htmlCell(cell, number: number)
+            } else {
+                page += "<section class=\"prose\" id=\"prose-\(index + 1)\">\n"
+                    + (cell.title.map { "<h2>\(escapeHTML($0))</h2>\n" } ?? "")
+                    + Prose.html(cell.source) + "\n</section>\n"
+            }
         }
         page += "</body>\n</html>\n"
         return page
     }
 
     private func htmlCell(_ cell: NotebookCell, number: Int) -> String {
-        let failed = cell.outputs.contains { if case .error = $0 { return true } else { return false } }
-        var html = "<section class=\"cell\(failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
+        var html = "<section class=\"cell\(cell.failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
         let heading = cell.title.map { " " + escapeHTML($0) } ?? ""
         html += "<h2><span class=\"number\">[\(number)]</span>\(heading)</h2>\n"
         if !cell.source.isEmpty {
@@ -53,7 +73,7 @@ struct NotebookRenderer {
         return html + "</section>\n"
     }
 
-    private func htmlOutput(_ output: NotebookOutput) -> String {
+    func htmlOutput(_ output: NotebookOutput) -> String {
         switch output {
         case .text(let text):
             return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
@@ -66,7 +86,7 @@ struct NotebookRenderer {
             for row in rows {
                 html += "<tr>" + row.map { cell in
                     // Numbers right-aligned so digits line up; text (completions, names) left.
-                    let numeric = Double(cell.trimmingBlanks().replacingOccurrences(of: "+", with: "")) != nil
+                    let numeric = Double(cell.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "+", with: "")) != nil
                     return (numeric ? "<td class=\"num\">" : "<td>") + escapeHTML(cell) + "</td>"
                 }.joined() + "</tr>\n"
             }
@@ -105,6 +125,10 @@ struct NotebookRenderer {
     figure { margin: 0.6em 0; }
     figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
     figcaption { color: #555; font-size: 0.85em; }
+    .prose { margin: 1.5em 0; padding: 0 1.2em; line-height: 1.5; }
+    .prose code { background: #eef2f7; padding: 0 0.2em; }
+    .prose pre code { background: none; padding: 0; }
+    .prose pre { background: #eef2f7; }
 
     """
 
@@ -112,13 +136,16 @@ struct NotebookRenderer {
 
     /// The Markdown text and the images to write into `assetDirectory` (a path
     /// relative to the Markdown file, used verbatim in the image links).
-    func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
+    public func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
         var text = "# \(escapeMarkdownInline(title))\n\n_\(escapeMarkdownInline(subtitle))_\n"
         // The folder name comes from the page's file name: spaces or brackets there must not end the link.
         let assetLink = assetDirectory.addingPercentEncoding(withAllowedCharacters: Self.linkSafe) ?? assetDirectory
         var assets: [(name: String, data: Data)] = []
-        for (index, cell) in cells.enumerated() {
-            let number = index + 1
+        for (cell, number) in zip(cells, Self.numbers(cells)) {
+            guard let number else {
+                text += "\n" + (cell.title.map { "## \(escapeMarkdownInline($0))\n\n" } ?? "") + Prose.markdown(cell.source).ensuringNewline
+                continue
+            }
             text += "\n## [\(number)]" + (cell.title.map { " " + escapeMarkdownInline($0) } ?? "") + "\n\n"
             if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
             var figure = 0
@@ -151,7 +178,7 @@ struct NotebookRenderer {
     }
 
     /// Characters left as they are in a Markdown link destination.
-    static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
+    public static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
 
     /// A fenced block whose fence is longer than any run of backticks inside.
     private func fenced(_ body: String, info: String) -> String {
@@ -163,6 +190,11 @@ struct NotebookRenderer {
         let fence = String(repeating: "`", count: max(3, longest + 1))
         return fence + info + "\n" + body.ensuringNewline + fence + "\n\n"
     }
+}
+
+extension String {
+    /// The string with a final newline, added when missing (empty stays empty).
+    public var ensuringNewline: String { isEmpty || hasSuffix("\n") ? self : self + "\n" }
 }
 
 /// Escapes text for HTML element content and attribute values (the Runtime's one HTML escaper).
