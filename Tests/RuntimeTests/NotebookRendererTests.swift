@@ -160,7 +160,7 @@ final class NotebookRendererTests: XCTestCase {
     }
 
     func testStripANSI() {
-        XCTAssertEqual(stripANSI("\u{1B}[1;38;2;10;20;30mred\u{1B}[0m plain"), "red plain")
+        XCTAssertEqual(Escaping.strippingANSI("\u{1B}[1;38;2;10;20;30mred\u{1B}[0m plain"), "red plain")
     }
 }
 

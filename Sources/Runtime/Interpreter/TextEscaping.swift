@@ -72,4 +72,38 @@ public enum Escaping {
         }
         return out
     }
+
+    /// Text from data inside a line of Markdown: HTML-escaped (Markdown passes
+    /// raw HTML through), and the Markdown characters that could end the
+    /// construct it sits in (`]` of an image's alt text, `|` of a table cell,
+    /// `*` of bold) backslash-escaped; a newline becomes a space.
+    public static func markdownInline(_ text: String) -> String {
+        var out = ""
+        for ch in html(text) {
+            switch ch {
+            case "\\", "[", "]", "|", "*", "_", "`": out += "\\" + String(ch)
+            case "\n", "\r\n": out += " "
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Removes ANSI escape sequences (colour, cursor movement) from terminal text.
+    public static func strippingANSI(_ text: String) -> String {
+        var result = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            guard scalar == "\u{1B}" else { result.append(scalar); continue }
+            guard let next = scalars.next() else { break }
+            if next == "[" {
+                // CSI: parameters and intermediates up to a final byte in @...~
+                while let c = scalars.next(), !(0x40...0x7E).contains(c.value) {}
+            } else if next == "]" {
+                // OSC: up to BEL or ESC \
+                while let c = scalars.next(), c != "\u{07}", c != "\u{1B}" {}
+            }
+        }
+        return String(result)
+    }
 }

@@ -34,9 +34,9 @@ extension NotebookRenderer {
     static func ipynbOutput(_ output: NotebookOutput) -> Ipynb.Output {
         switch output {
         case .text(let text):
-            return .init(output_type: "stream", name: "stdout", text: Ipynb.lines(stripANSI(text)))
+            return .init(output_type: "stream", name: "stdout", text: Ipynb.lines(Escaping.strippingANSI(text)))
         case .error(let message):
-            let plain = stripANSI(message)
+            let plain = Escaping.strippingANSI(message)
             let first = plain.split(separator: "\n").first.map(String.init) ?? plain
             return .init(output_type: "error", ename: "Error", evalue: first,
                          traceback: plain.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))

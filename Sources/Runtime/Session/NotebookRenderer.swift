@@ -38,11 +38,11 @@ public struct NotebookRenderer {
         <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>\(escapeHTML(title))</title>
+        <title>\(Escaping.html(title))</title>
         <style>\(Self.css)</style>
         </head>
         <body>
-        <header><h1>\(escapeHTML(title))</h1><p class="meta">\(escapeHTML(subtitle))</p></header>
+        <header><h1>\(Escaping.html(title))</h1><p class="meta">\(Escaping.html(subtitle))</p></header>
 
         """
         for (index, (cell, number)) in zip(cells, Self.numbers(cells)).enumerated() {
@@ -50,7 +50,7 @@ public struct NotebookRenderer {
                 page += htmlCell(cell, number: number)
             } else {
                 page += "<section class=\"prose\" id=\"prose-\(index + 1)\">\n"
-                    + (cell.title.map { "<h2>\(escapeHTML($0))</h2>\n" } ?? "")
+                    + (cell.title.map { "<h2>\(Escaping.html($0))</h2>\n" } ?? "")
                     + Prose.html(cell.source) + "\n</section>\n"
             }
         }
@@ -60,10 +60,10 @@ public struct NotebookRenderer {
 
     private func htmlCell(_ cell: NotebookCell, number: Int) -> String {
         var html = "<section class=\"cell\(cell.failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
-        let heading = cell.title.map { " " + escapeHTML($0) } ?? ""
+        let heading = cell.title.map { " " + Escaping.html($0) } ?? ""
         html += "<h2><span class=\"number\">[\(number)]</span>\(heading)</h2>\n"
         if !cell.source.isEmpty {
-            html += "<pre class=\"source\"><code>\(escapeHTML(cell.source))</code></pre>\n"
+            html += "<pre class=\"source\"><code>\(Escaping.html(cell.source))</code></pre>\n"
         }
         if !cell.outputs.isEmpty {
             html += "<div class=\"outputs\">\n"
@@ -76,18 +76,18 @@ public struct NotebookRenderer {
     func htmlOutput(_ output: NotebookOutput) -> String {
         switch output {
         case .text(let text):
-            return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
+            return "<pre class=\"output\">\(Escaping.html(Escaping.strippingANSI(text)))</pre>\n"
         case .error(let text):
-            return "<pre class=\"error\">\(escapeHTML(stripANSI(text)))</pre>\n"
+            return "<pre class=\"error\">\(Escaping.html(Escaping.strippingANSI(text)))</pre>\n"
         case .table(let title, let columns, let rows):
-            var html = "<table>\n" + (title.map { "<caption>\(escapeHTML($0))</caption>\n" } ?? "") + "<thead><tr>"
-            html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
+            var html = "<table>\n" + (title.map { "<caption>\(Escaping.html($0))</caption>\n" } ?? "") + "<thead><tr>"
+            html += columns.map { "<th>\(Escaping.html($0))</th>" }.joined()
             html += "</tr></thead>\n<tbody>\n"
             for row in rows {
                 html += "<tr>" + row.map { cell in
                     // Numbers right-aligned so digits line up; text (completions, names) left.
                     let numeric = Double(cell.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "+", with: "")) != nil
-                    return (numeric ? "<td class=\"num\">" : "<td>") + escapeHTML(cell) + "</td>"
+                    return (numeric ? "<td class=\"num\">" : "<td>") + Escaping.html(cell) + "</td>"
                 }.joined() + "</tr>\n"
             }
             return html + "</tbody>\n</table>\n"
@@ -99,9 +99,9 @@ public struct NotebookRenderer {
     }
 
     private func figure(src: String, caption: String?) -> String {
-        let alt = escapeHTML(caption ?? "figure")
+        let alt = Escaping.html(caption ?? "figure")
         var html = "<figure><img src=\"\(src)\" alt=\"\(alt)\" />"
-        if let caption { html += "<figcaption>\(escapeHTML(caption))</figcaption>" }
+        if let caption { html += "<figcaption>\(Escaping.html(caption))</figcaption>" }
         return html + "</figure>\n"
     }
 
@@ -137,40 +137,40 @@ public struct NotebookRenderer {
     /// The Markdown text and the images to write into `assetDirectory` (a path
     /// relative to the Markdown file, used verbatim in the image links).
     public func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
-        var text = "# \(escapeMarkdownInline(title))\n\n_\(escapeMarkdownInline(subtitle))_\n"
+        var text = "# \(Escaping.markdownInline(title))\n\n_\(Escaping.markdownInline(subtitle))_\n"
         // The folder name comes from the page's file name: spaces or brackets there must not end the link.
         let assetLink = assetDirectory.addingPercentEncoding(withAllowedCharacters: Self.linkSafe) ?? assetDirectory
         var assets: [(name: String, data: Data)] = []
         for (cell, number) in zip(cells, Self.numbers(cells)) {
             guard let number else {
-                text += "\n" + (cell.title.map { "## \(escapeMarkdownInline($0))\n\n" } ?? "") + Prose.markdown(cell.source).ensuringNewline
+                text += "\n" + (cell.title.map { "## \(Escaping.markdownInline($0))\n\n" } ?? "") + Prose.markdown(cell.source).ensuringNewline
                 continue
             }
-            text += "\n## [\(number)]" + (cell.title.map { " " + escapeMarkdownInline($0) } ?? "") + "\n\n"
+            text += "\n## [\(number)]" + (cell.title.map { " " + Escaping.markdownInline($0) } ?? "") + "\n\n"
             if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
             var figure = 0
             for output in cell.outputs {
                 switch output {
                 case .text(let output):
-                    text += fenced(stripANSI(output), info: "text")
+                    text += fenced(Escaping.strippingANSI(output), info: "text")
                 case .error(let message):
-                    text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
+                    text += "**Error:**\n\n" + fenced(Escaping.strippingANSI(message), info: "text")
                 case .table(let title, let columns, let rows):
-                    if let title { text += "**\(escapeMarkdownInline(title))**\n\n" }
-                    text += "| " + columns.map(escapeMarkdownInline).joined(separator: " | ") + " |\n"
+                    if let title { text += "**\(Escaping.markdownInline(title))**\n\n" }
+                    text += "| " + columns.map(Escaping.markdownInline).joined(separator: " | ") + " |\n"
                     text += "|" + String(repeating: " ---: |", count: columns.count) + "\n"
-                    for row in rows { text += "| " + row.map(escapeMarkdownInline).joined(separator: " | ") + " |\n" }
+                    for row in rows { text += "| " + row.map(Escaping.markdownInline).joined(separator: " | ") + " |\n" }
                     text += "\n"
                 case .png(let data, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).png"
                     assets.append((name, data))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
+                    text += "![\(Escaping.markdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 case .svg(let svg, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).svg"
                     assets.append((name, Data(svg.utf8)))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
+                    text += "![\(Escaping.markdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 }
             }
         }
@@ -195,41 +195,4 @@ public struct NotebookRenderer {
 extension String {
     /// The string with a final newline, added when missing (empty stays empty).
     public var ensuringNewline: String { isEmpty || hasSuffix("\n") ? self : self + "\n" }
-}
-
-/// Escapes text for HTML element content and attribute values (the Runtime's one HTML escaper).
-func escapeHTML(_ text: String) -> String { Escaping.html(text) }
-
-/// Text from data inside a line of Markdown: HTML-escaped (Markdown passes
-/// raw HTML through), and the Markdown characters that could end the
-/// construct it sits in (`]` of an image's alt text, `|` of a table cell,
-/// `*` of bold) backslash-escaped; a newline becomes a space.
-func escapeMarkdownInline(_ text: String) -> String {
-    var out = ""
-    for ch in escapeHTML(text) {
-        switch ch {
-        case "\\", "[", "]", "|", "*", "_", "`": out += "\\" + String(ch)
-        case "\n", "\r\n": out += " "
-        default: out.append(ch)
-        }
-    }
-    return out
-}
-
-/// Removes ANSI escape sequences (colour, cursor movement) from terminal text.
-func stripANSI(_ text: String) -> String {
-    var result = String.UnicodeScalarView()
-    var scalars = text.unicodeScalars.makeIterator()
-    while let scalar = scalars.next() {
-        guard scalar == "\u{1B}" else { result.append(scalar); continue }
-        guard let next = scalars.next() else { break }
-        if next == "[" {
-            // CSI: parameters and intermediates up to a final byte in @...~
-            while let c = scalars.next(), !(0x40...0x7E).contains(c.value) {}
-        } else if next == "]" {
-            // OSC: up to BEL or ESC \
-            while let c = scalars.next(), c != "\u{07}", c != "\u{1B}" {}
-        }
-    }
-    return String(result)
 }
