@@ -19,6 +19,7 @@ extension Builtins {
         Bindings.registerSampling(add)
         Bindings.registerTraining(add)
         Bindings.registerEval(add)
+        Bindings.registerStudy(add)
     }
 }
 

@@ -23,7 +23,10 @@ public enum PlotKind: Equatable, Sendable {
     /// moving average over `smooth` points (thick).
     case lines([PlotSeries], smooth: Int)
     /// Rows x columns of values in [0, 1] (nil = no data), e.g. accuracy by modality x question type.
-    case heatmap(rows: [String], columns: [String], values: [[Double?]])
+    /// `labels` replace the printed values in the cells (e.g. "0.71±0.03", number characters
+    /// only); `signed` draws
+    /// values in [-1, 1] on a diverging palette (changes), otherwise [0, 1].
+    case heatmap(rows: [String], columns: [String], values: [[Double?]], labels: [[String]]? = nil, signed: Bool = false)
 }
 
 public struct PlotSpec: Equatable, Sendable {
@@ -116,8 +119,9 @@ public enum Plotter {
             }
             s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
             for b in blocks { s += b + "\ne\n" }
-        case .heatmap(let rows, let cols, let values):
-            s += "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
+        case .heatmap(let rows, let cols, let values, let cellLabels, let signed):
+            s += signed ? "unset key\nset cbrange [-1:1]\nset palette defined (-1 '#b2182b', 0 '#f7f7f7', 1 '#2166ac')\n"
+                : "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
             s += "set xtics (" + cols.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") rotate by -30 noenhanced\n"
             s += "set ytics (" + rows.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") noenhanced\n"
             s += "set xrange [-0.5:\(Double(cols.count) - 0.5)]\nset yrange [\(Double(rows.count) - 0.5):-0.5]\n"
@@ -126,7 +130,10 @@ public enum Plotter {
             for (i, row) in values.enumerated() {
                 for (j, v) in row.enumerated() {
                     data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
-                    if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                    if let text = cellLabels.flatMap({ i < $0.count && j < $0[i].count ? $0[i][j] : nil }) {
+                        // inline data: a label is one column, so it keeps only number characters
+                        labels += "\(j) \(i) \(String(text.filter { "0123456789.+-±".contains($0) }))\n"
+                    } else if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
                 }
                 data += "\n"
             }
