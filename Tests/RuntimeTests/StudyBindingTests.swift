@@ -5,6 +5,19 @@ import MedR1Lib
 
 /// `study(...)` end to end through the language on the training tests' tiny model.
 final class StudyBindingTests: XCTestCase {
+    func testHeatmapCellLabelsKeepOnlyNumberCharacters() throws {
+        let heat = PlotSpec(title: "change", kind: .heatmap(rows: ["CT", "MRI"], columns: ["CT", "MRI"], values: [[0.1, -0.2], [nil, 0.5]],
+                                                            labels: [["+0.10±0.02", "-0.20±0.01"], ["x", "+0.50±0.00'\nsystem \"rm\""]],
+                                                            signed: true))
+        let dir = try TestSupportDir.make()
+        let svg = dir.appendingPathComponent("h.svg")
+        _ = try Plotter.render(heat, to: .svgFile(svg, width: 500, height: 300))
+        let text = try String(contentsOf: svg, encoding: .utf8)
+        XCTAssertTrue(text.contains("+0.10±0.02"), text)
+        XCTAssertTrue(text.contains("+0.50±0.00"), text)
+        XCTAssertFalse(text.contains("system"), text)
+    }
+
     func testStudyTablesPlotAndErrors() throws {
         let sink = CollectingSink()
         let s = Session(options: SessionOptions(seed: 5, sink: sink, baseDirectory: try TestSupportDir.make()))

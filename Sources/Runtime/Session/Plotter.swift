@@ -132,7 +132,8 @@ public enum Plotter {
                     data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
                     if let text = cellLabels.flatMap({ i < $0.count && j < $0[i].count ? $0[i][j] : nil }) {
                         // inline data: a label is one column, so it keeps only number characters
-                        labels += "\(j) \(i) \(String(text.filter { "0123456789.+-±".contains($0) }))\n"
+                        let kept = String(text.filter { "0123456789.+-±".contains($0) })
+                        if !kept.isEmpty { labels += "\(j) \(i) \(kept)\n" }
                     } else if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
                 }
                 data += "\n"
@@ -140,7 +141,9 @@ public enum Plotter {
             if case .dumb = target {
                 s += "plot '-' using 1:2:3 with labels\n" + labels + "e\n"
             } else {
-                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels tc rgb '#d62728'\n" + data + "e\n" + labels + "e\n"
+                // longer labels (mean±std) in a smaller font; black on the red-blue palette
+                let style = (signed ? " tc rgb '#000000'" : " tc rgb '#d62728'") + (cellLabels == nil ? "" : " font ',8'")
+                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels" + style + "\n" + data + "e\n" + labels + "e\n"
             }
         }
         return s
