@@ -83,6 +83,12 @@ extension Bindings {
         if case .host(let e as EvalObject) = v {
             return try plotSpec(.host(e.plotTable), keys: keys, title: title, smooth: smooth, a)
         }
+        if case .host(let st as StudyObject) = v {
+            guard keys == nil || keys! == ["accuracy"] || keys! == ["change"] else {
+                throw a.error("a study plots [\"accuracy\"] (the default) or [\"change\"]")
+            }
+            return st.plotSpec(change: keys == ["change"], title: title)
+        }
         if case .host(let t as TrainerObject) = v, let h = try t.field("history") {
             return try plotSpec(h, keys: keys ?? [t.mode == "grpo" ? "reward" : "loss"], title: title, smooth: smooth, a)
         }

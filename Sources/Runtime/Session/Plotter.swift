@@ -40,7 +40,10 @@ public enum PlotKind: Equatable, Sendable {
     /// over `smooth` points when > 1); in a text chart, three lines.
     case bands([PlotBand], smooth: Int)
     /// Rows x columns of values in [0, 1] (nil = no data), e.g. accuracy by modality x question type.
-    case heatmap(rows: [String], columns: [String], values: [[Double?]])
+    /// `labels` replace the printed values in the cells (e.g. "0.71±0.03", number characters
+    /// only); `signed` draws
+    /// values in [-1, 1] on a diverging palette (changes), otherwise [0, 1].
+    case heatmap(rows: [String], columns: [String], values: [[Double?]], labels: [[String]]? = nil, signed: Bool = false)
 }
 
 public struct PlotSpec: Equatable, Sendable {
@@ -162,8 +165,9 @@ public enum Plotter {
             }
             s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
             for b in blocks { s += b + "\ne\n" }
-        case .heatmap(let rows, let cols, let values):
-            s += "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
+        case .heatmap(let rows, let cols, let values, let cellLabels, let signed):
+            s += signed ? "unset key\nset cbrange [-1:1]\nset palette defined (-1 '#b2182b', 0 '#f7f7f7', 1 '#2166ac')\n"
+                : "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
             s += "set xtics (" + cols.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") rotate by -30 noenhanced\n"
             s += "set ytics (" + rows.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") noenhanced\n"
             s += "set xrange [-0.5:\(Double(cols.count) - 0.5)]\nset yrange [\(Double(rows.count) - 0.5):-0.5]\n"
@@ -172,14 +176,20 @@ public enum Plotter {
             for (i, row) in values.enumerated() {
                 for (j, v) in row.enumerated() {
                     data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
-                    if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                    if let text = cellLabels.flatMap({ i < $0.count && j < $0[i].count ? $0[i][j] : nil }) {
+                        // inline data: a label is one column, so it keeps only number characters
+                        let kept = String(text.filter { "0123456789.+-±".contains($0) })
+                        if !kept.isEmpty { labels += "\(j) \(i) \(kept)\n" }
+                    } else if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
                 }
                 data += "\n"
             }
             if case .dumb = target {
                 s += "plot '-' using 1:2:3 with labels\n" + labels + "e\n"
             } else {
-                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels tc rgb '#d62728'\n" + data + "e\n" + labels + "e\n"
+                // longer labels (mean±std) in a smaller font; black on the red-blue palette
+                let style = (signed ? " tc rgb '#000000'" : " tc rgb '#d62728'") + (cellLabels == nil ? "" : " font ',8'")
+                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels" + style + "\n" + data + "e\n" + labels + "e\n"
             }
         }
         return s
@@ -204,7 +214,7 @@ public enum Plotter {
             }
         case .dumb, .pngData: break
         }
-        if case .dumb(let width, _) = target, case .heatmap(let rows, let columns, let values) = spec.kind {
+        if case .dumb(let width, _) = target, case .heatmap(let rows, let columns, let values, _, _) = spec.kind {
             return PlotResult(text: textHeatmap(title: spec.title, rows: rows, columns: columns, values: values, width: width), png: nil)
         }
         let script = script(spec, target: target)
