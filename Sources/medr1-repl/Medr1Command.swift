@@ -236,6 +236,16 @@ struct KernelMode: ParsableCommand {
 
     @OptionGroup var flags: SessionFlags
 
+    @Option(name: .customLong("progress-interval"),
+            help: "Least seconds between two updates of a progress display (0: after every step; default 0.5, or $MEDR1_PROGRESS_INTERVAL).")
+    var progressInterval: Double?
+
+    mutating func validate() throws {
+        if let v = progressInterval, !(v.isFinite && v >= 0) {
+            throw ValidationError("--progress-interval takes a number of seconds, 0 or more, got \(v)")
+        }
+    }
+
     mutating func run() throws {
         var options = flags.options(interactive: false)
         options.color = false
@@ -245,6 +255,10 @@ struct KernelMode: ParsableCommand {
         sessionOptions.tensorboardPath = options.tensorboardPath
         let session = Session(options: sessionOptions)
         let server = KernelServer(session: session)
+        if let v = progressInterval ?? ProcessInfo.processInfo.environment["MEDR1_PROGRESS_INTERVAL"].flatMap(Double.init),
+           v.isFinite, v >= 0 {
+            server.progressInterval = v
+        }
         InterruptSignal.install()
         while let line = readLine(strippingNewline: true) {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }

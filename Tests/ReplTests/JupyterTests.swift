@@ -111,6 +111,75 @@ final class JupyterTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
+    /// A kernel spec for the built binary under `dir`, found through $JUPYTER_PATH
+    /// (the caller unsets it and $JUPYTER_RUNTIME_DIR). Progress displays update
+    /// after every step, so which updates come does not depend on the clock.
+    static func installKernel(python: String, in dir: URL) throws {
+        let spec = dir.appendingPathComponent("share/jupyter/kernels/medr1")
+        try FileManager.default.createDirectory(at: spec, withIntermediateDirectories: true)
+        let kernelJSON: [String: Any] = [
+            "argv": [python, "-m", "medr1_kernel", "-f", "{connection_file}"], "display_name": "medr1", "language": "medr1",
+            "interrupt_mode": "signal",
+            "env": ["MEDR1_REPL": BinaryHarness.binary.path, "PYTHONPATH": Self.repository.appendingPathComponent("jupyter").path,
+                    "MEDR1_PROGRESS_INTERVAL": "0"],
+        ]
+        try JSONSerialization.data(withJSONObject: kernelJSON).write(to: spec.appendingPathComponent("kernel.json"))
+        setenv("JUPYTER_PATH", dir.appendingPathComponent("share/jupyter").path, 1)
+        setenv("JUPYTER_RUNTIME_DIR", dir.appendingPathComponent("runtime").path, 1)
+    }
+
+    /// Training steps in a cell show one display, updated in place: display_data, then
+    /// update_display_data with the same display_id on iopub; a saved notebook keeps
+    /// the display's final state and still validates.
+    func testKernelShowsStepsAsAnUpdatingDisplay() throws {
+        guard let python = Self.python(with: ["nbclient", "ipykernel", "jupyter_client", "nbformat"]) else {
+            throw XCTSkip("no Python with nbclient, ipykernel and jupyter_client (scripts/setup installs Debian's python3-nbclient "
+                          + "and python3-ipykernel): progress displays are not checked")
+        }
+        let dir = try TestSupport.temporaryDirectory("medr1-progress")
+        try Self.installKernel(python: python, in: dir)
+        defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
+        let setup = """
+            let data = synth(n: 8, seed: 3, size: 16, to: "d")
+            let m = model(tokenizer: data.tokenizer(vocab: 300), seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8)
+            let t = grpo(m, data, group: 2, prompts: 2, max_tokens: 4, seed: 1)
+            """
+        let result = try Self.runPython(python, """
+            import sys, nbformat
+            from nbclient import NotebookClient
+            from jupyter_client.manager import start_new_kernel
+            setup, steps = sys.argv[1], "step t, 3, quiet: true"
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell(steps)])
+            NotebookClient(nb, kernel_name="medr1", timeout=120, resources={"metadata": {"path": sys.argv[2]}}).execute()
+            nbformat.validate(nb)
+            print("saved", [(o.output_type, o.get("data", {}).get("text/plain", o.get("text", "")).split("  ")[0])
+                            for o in nb.cells[1].outputs])
+            km, kc = start_new_kernel(kernel_name="medr1", cwd=sys.argv[2])
+            try:
+                kc.execute_interactive(setup, timeout=120, output_hook=lambda msg: None)
+                shown = []
+                kc.execute_interactive(steps, timeout=120, output_hook=shown.append)
+                shown = [m for m in shown if m["msg_type"] in ("display_data", "update_display_data")]
+                print("ids", len({m["content"]["transient"]["display_id"] for m in shown}),
+                      shown[0]["content"]["transient"]["display_id"].startswith("medr1-progress-"))
+                for m in shown:
+                    print(m["msg_type"], m["content"]["data"]["text/plain"].split("  ")[0],
+                          m["content"]["data"]["text/html"].startswith('<div class="medr1-progress"><progress '))
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+            """, arguments: [setup, dir.path])
+        XCTAssertEqual(result.status, 0, result.output + result.errors)
+        XCTAssertEqual(result.output.split(separator: "\n").map(String.init), [
+            "saved [('display_data', 'grpo step 3/3')]",
+            "ids 1 True",
+            "display_data grpo step 0/3 True",
+            "update_display_data grpo step 1/3 True",
+            "update_display_data grpo step 2/3 True",
+            "update_display_data grpo step 3/3 True",
+        ], result.output + result.errors)
+    }
+
     /// The shipped notebook runs through the kernel under nbclient, as
     /// JupyterLab or nbconvert would run it; completion, help and interrupt
     /// go through jupyter_client's requests.
@@ -125,16 +194,7 @@ final class JupyterTests: XCTestCase {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let notebook = work.appendingPathComponent("kernel_tour.ipynb")
         try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
-        let spec = dir.appendingPathComponent("share/jupyter/kernels/medr1")
-        try FileManager.default.createDirectory(at: spec, withIntermediateDirectories: true)
-        let kernelJSON: [String: Any] = [
-            "argv": [python, "-m", "medr1_kernel", "-f", "{connection_file}"], "display_name": "medr1", "language": "medr1",
-            "interrupt_mode": "signal",
-            "env": ["MEDR1_REPL": BinaryHarness.binary.path, "PYTHONPATH": Self.repository.appendingPathComponent("jupyter").path],
-        ]
-        try JSONSerialization.data(withJSONObject: kernelJSON).write(to: spec.appendingPathComponent("kernel.json"))
-        setenv("JUPYTER_PATH", dir.appendingPathComponent("share/jupyter").path, 1)
-        setenv("JUPYTER_RUNTIME_DIR", dir.appendingPathComponent("runtime").path, 1)
+        try Self.installKernel(python: python, in: dir)
         defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
         let result = try Self.runPython(python, """
             import json, queue, sys, time, nbformat

@@ -55,4 +55,86 @@ final class KernelServerTests: XCTestCase {
         XCTAssertFalse(k.handle(#"{"type": "shutdown", "id": 5}"#) { lines.append($0) })
         XCTAssertEqual(lines, [#"{"id":5,"ok":true,"type":"done"}"#])
     }
+
+    static let tinyTrainer = """
+        let data = synth(n: 8, seed: 3, size: 16, to: "d")
+        let m = model(tokenizer: data.tokenizer(vocab: 300), seed: 1, d_model: 16, n_heads: 2, vision_layers: 1, text_layers: 1, image_size: 16, patch: 8)
+        let t = grpo(m, data, group: 2, prompts: 2, max_tokens: 4, seed: 1)
+        """
+
+    /// The progress replies of a cell: (display id, update flag, text/plain, text/html).
+    func progress(_ r: [[String: Any]]) -> [(id: String, update: Bool, text: String, html: String)] {
+        r.compactMap { reply in
+            guard let id = reply["display_id"] as? String, let output = reply["output"] as? [String: Any],
+                  let data = output["data"] as? [String: [String]] else { return nil }
+            XCTAssertEqual(output["output_type"] as? String, "display_data")
+            return (id, reply["update"] as? Bool ?? false, data["text/plain"]?.joined() ?? "", data["text/html"]?.joined() ?? "")
+        }
+    }
+
+    /// "reward R  kl K" (kl when the trainer has one) of each printed step line, as the display formats them.
+    func statuses(_ r: [[String: Any]]) -> [String] {
+        r.compactMap { reply -> String? in
+            guard let text = ((reply["output"] as? [String: Any])?["text"] as? [String])?.joined(), text.hasPrefix("grpo step "),
+                  let reward = text.firstMatch(of: #/  reward (\S+)/#) else { return nil }
+            return "reward \(reward.1)" + (text.firstMatch(of: #/  kl (\S+)/#).map { "  kl \($0.1)" } ?? "")
+        }
+    }
+
+    /// `step` in a cell shows one display, updated after every step with the same id
+    /// (interval 0, a clock that ticks one second per reading), ending in the final state.
+    func testStepsUpdateOneProgressDisplay() throws {
+        let k = try server()
+        k.progressInterval = 0
+        k.displayPrefix = "p"
+        nonisolated(unsafe) var now = 10.0
+        k.clock = { now += 1; return now }
+        XCTAssertEqual(replies(k, #"{"type": "execute", "id": 1, "code": \#(Self.json(Self.tinyTrainer))}"#).last?["ok"] as? Bool, true)
+        let r = replies(k, #"{"type": "execute", "id": 2, "code": "step t, 3, every: 1"}"#)
+        let s = statuses(r)
+        XCTAssertEqual(s.count, 3, "\(r)")
+        let shown = progress(r)
+        XCTAssertEqual(shown.map(\.id), ["p-1", "p-1", "p-1", "p-1"])
+        XCTAssertEqual(shown.map(\.update), [false, true, true, true])
+        XCTAssertEqual(shown.map(\.text), ["grpo step 0/3  0.0 s", "grpo step 1/3  \(s[0])  1.0 s",
+                                           "grpo step 2/3  \(s[1])  2.0 s", "grpo step 3/3  \(s[2])  3.0 s"])
+        XCTAssertEqual(shown[3].html, "<div class=\"medr1-progress\"><progress value=\"3\" max=\"3\" style=\"width: 20em; "
+            + "vertical-align: middle\"></progress> <code>grpo step 3/3  \(s[2])  3.0 s</code></div>")
+        // The display comes first, before the first printed step line; the cell still ends with done.
+        XCTAssertNotNil(r.first?["display_id"])
+        XCTAssertEqual(r.last?["type"] as? String, "done")
+
+        // At most one update per interval (0.5 s, the clock ticks 0.3 s): steps 1 and 3 fall
+        // inside it; the final state is shown when the loop ends. A second loop gets a new id.
+        k.progressInterval = 0.5
+        now = 0
+        k.clock = { now += 0.3; return now }
+        let limited = progress(replies(k, #"{"type": "execute", "id": 3, "code": "step t, 3, quiet: true"}"#))
+        XCTAssertEqual(limited.map(\.id), ["p-2", "p-2", "p-2"])
+        XCTAssertEqual(limited.map(\.update), [false, true, true])
+        XCTAssertEqual(limited.map { String($0.text.prefix(14)) }, ["grpo step 0/3 ", "grpo step 2/3 ", "grpo step 3/3 "])
+        XCTAssertTrue(limited[1].text.hasSuffix("  0.6 s") && limited[2].text.hasSuffix("  1.2 s"), "\(limited)")
+    }
+
+    /// A loop that ends early leaves its display saying so; text from data is escaped in HTML.
+    func testProgressDisplayEndsStoppedAndEscapes() throws {
+        let k = try server()
+        k.displayPrefix = "q"
+        nonisolated(unsafe) var now = 0.0
+        k.clock = { now += 2; return now }
+        var sent: [String] = []
+        let sink = KernelServer.StreamingSink(id: 5, server: k) { sent.append($0.output?.data?["text/plain"]?.joined() ?? "") }
+        let display = sink.beginProgress(label: "eval", total: 4)
+        display.update(done: 1, status: ["accuracy 0.500"])
+        display.end()
+        display.end()
+        XCTAssertEqual(sent, ["eval 0/4  0.0 s", "eval 1/4  accuracy 0.500  2.0 s", "eval 1/4  accuracy 0.500  4.0 s  stopped"])
+        XCTAssertEqual(ProgressBar.displayHTML(done: 7, total: 2, text: "a <b> & \"c\""),
+                       "<div class=\"medr1-progress\"><progress value=\"2\" max=\"2\" style=\"width: 20em; vertical-align: middle\">"
+                       + "</progress> <code>a &lt;b&gt; &amp; &quot;c&quot;</code></div>")
+    }
+
+    static func json(_ s: String) -> String {
+        String(decoding: try! JSONEncoder().encode(s), as: UTF8.self)
+    }
 }

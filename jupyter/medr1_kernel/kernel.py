@@ -5,7 +5,8 @@ The kernel starts `medr1-repl kernel` (the binary named by $MEDR1_REPL, else
 as one JSON line; the session answers with JSON lines (see
 Sources/Runtime/Session/Kernel.swift). Outputs arrive as nbformat outputs
 (stream, display_data with text/html, text/plain or image/png, error) and
-are published as they come. An interrupt reaches this process as
+are published as they come; a progress display (training steps, evaluation)
+carries a display_id and is updated in place with update_display_data. An interrupt reaches this process as
 KeyboardInterrupt and is passed on to the session as one SIGINT, which
 behaves as Ctrl-C in the terminal: the first stops after the current
 training step, a second aborts the step.
@@ -89,8 +90,12 @@ class Medr1Kernel(Kernel):
                                        {"name": output["name"], "text": "".join(output["text"])})
                 elif kind == "display_data":
                     data = {k: "".join(v) for k, v in output["data"].items()}
-                    self.send_response(self.iopub_socket, "display_data",
-                                       {"data": data, "metadata": output.get("metadata", {})})
+                    content = {"data": data, "metadata": output.get("metadata", {})}
+                    # A progress display: shown once, then updated in place.
+                    if "display_id" in reply:
+                        content["transient"] = {"display_id": reply["display_id"]}
+                    self.send_response(self.iopub_socket,
+                                       "update_display_data" if reply.get("update") else "display_data", content)
                 elif kind == "error":
                     self.send_response(self.iopub_socket, "error", {
                         "ename": output["ename"], "evalue": output["evalue"], "traceback": output["traceback"]})

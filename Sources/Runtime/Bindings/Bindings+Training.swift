@@ -284,11 +284,17 @@ extension Bindings {
         return i.sink is StandardOutputSink
     }
 
+    /// The session's updating progress display for a loop (the Jupyter kernel's), if its sink shows one.
+    static func progressDisplay(_ ctx: CallContext, label: String, total: Int) -> ProgressDisplay? {
+        ((ctx as? Interpreter)?.sink as? ProgressSink)?.beginProgress(label: label, total: total)
+    }
+
     /// `step t, n`: up to n steps with progress, printed lines, metrics recording and Ctrl-C.
     static func runSteps(_ t: TrainerObject, _ n: Int, every: Int?, quiet: Bool, _ a: Arguments, _ ctx: CallContext) throws {
         let session = (ctx as? Interpreter)?.session
         let bar = ProgressBar(total: n, label: t.mode, enabled: showProgress(ctx))
-        defer { bar.finish() }
+        let display = progressDisplay(ctx, label: "\(t.mode) step", total: n)
+        defer { bar.finish(); display?.end() }
         let every = max(1, every ?? autoEvery(n))
         let t0 = Date()
         var done: [StepMetrics] = []
@@ -303,10 +309,11 @@ extension Bindings {
             if !quiet && (done.count % every == 0 || done.count == n) { say(compactLine(m, planned: nil)) }
         }, progress: { k, _ in
             guard let m = done.last else { return }
-            var status = m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
-                                          : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""
-            if let kl = m["kl"] { status += String(format: " kl %.4f", kl) }
-            bar.update(done: k, status: status)
+            var status = [m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
+                                           : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""].filter { !$0.isEmpty }
+            if let kl = m["kl"] { status.append(String(format: "kl %.4f", kl)) }
+            bar.update(done: k, status: status.joined(separator: " "))
+            display?.update(done: k, status: status)
         })
         do { try t.trainer.train(steps: n, hooks: hooks) } catch {
             // An error recording the metrics is passed on as it is.

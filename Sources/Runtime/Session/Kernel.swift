@@ -11,6 +11,15 @@
 //       -> {"type": "inspect", "id": 3, "found": true, "text": "help on the word at the cursor"}
 //   {"type": "shutdown", "id": 4} -> {"type": "done", "id": 4, "ok": true}
 //
+// Training steps and evaluation show their progress as one display updated
+// in place (Jupyter's display_data with a display_id, then
+// update_display_data): the first output carries the display's id, the
+// later ones the same id and "update": true, the last one the final state.
+//       -> {"type": "output", "id": 1, "display_id": "medr1-progress-…-1", "output": {display_data}}
+//       -> {"type": "output", "id": 1, "display_id": "medr1-progress-…-1", "update": true, "output": {display_data}}
+// Updates come after a step ends, at most one per `progressInterval` seconds,
+// and always for the final state.
+//
 // Interrupting is SIGINT to the process, as Ctrl-C at a terminal: one stops
 // after the current training step, a second aborts it. Cursors count
 // Unicode code points, as Jupyter's do.
@@ -20,6 +29,16 @@ public final class KernelServer {
     let session: Session
     /// Cells run so far (Jupyter's execution count).
     public private(set) var executionCount = 0
+
+    /// The least time between two updates of a progress display, in seconds
+    /// (0: after every step); the final state is always shown.
+    public var progressInterval: Double = 0.5
+    /// Seconds on a monotonic clock, for the rate and the elapsed time shown.
+    public var clock: () -> Double = { ProcessInfo.processInfo.systemUptime }
+    /// Begins every display id: unique per session, so a display of an earlier
+    /// kernel in the same notebook is never updated.
+    public var displayPrefix = "medr1-progress-" + UUID().uuidString.prefix(8).lowercased()
+    private var displays = 0
 
     public init(session: Session) { self.session = session }
 
@@ -35,22 +54,87 @@ public final class KernelServer {
         var found: Bool?
         var text: String?
         var error: String?
+        var display_id: String?
+        var update: Bool?
     }
 
     /// Sends each output of a running cell as soon as it is emitted.
-    final class StreamingSink: OutputSink {
+    /// Progress goes to an updating display.
+    final class StreamingSink: OutputSink, ProgressSink {
         let id: Int
         let shownPath: (String) -> String
         let send: (Reply) -> Void
-        init(id: Int, shownPath: @escaping (String) -> String, send: @escaping (Reply) -> Void) {
+        let server: KernelServer
+        init(id: Int, server: KernelServer, send: @escaping (Reply) -> Void) {
             self.id = id
-            self.shownPath = shownPath
+            self.server = server
+            self.shownPath = server.session.interpreter.shownPath
             self.send = send
         }
         func emit(_ event: OutputEvent) {
             for output in NotebookOutput.outputs(of: [event], shownPath: shownPath) {
                 send(Reply(type: "output", id: id, output: NotebookRenderer.ipynbOutput(output)))
             }
+        }
+        func beginProgress(label: String, total: Int) -> ProgressDisplay {
+            server.displays += 1
+            return Display(sink: self, displayID: "\(server.displayPrefix)-\(server.displays)", label: label, total: total)
+        }
+    }
+
+    /// One progress display: shown at 0 when the loop begins, updated at a bounded rate.
+    final class Display: ProgressDisplay {
+        let sink: StreamingSink
+        let displayID: String
+        let label: String
+        let total: Int
+        let start: Double
+        var lastSent: Double
+        var done = 0
+        var status: [String] = []
+        var shown: String
+        var ended = false
+
+        init(sink: StreamingSink, displayID: String, label: String, total: Int) {
+            self.sink = sink
+            self.displayID = displayID
+            self.label = label
+            self.total = total
+            start = sink.server.clock()
+            lastSent = start
+            shown = ""
+            shown = send(stopped: false, now: start, update: false)
+        }
+
+        /// Sends the current state; returns its text.
+        @discardableResult
+        func send(stopped: Bool, now: Double, update: Bool) -> String {
+            let text = ProgressBar.displayText(label: label, done: done, total: total, status: status,
+                                               elapsed: now - start, stopped: stopped)
+            let output = Ipynb.Output(output_type: "display_data",
+                                      data: ["text/html": [ProgressBar.displayHTML(done: done, total: total, text: text)],
+                                             "text/plain": [text]], metadata: [:])
+            sink.send(Reply(type: "output", id: sink.id, output: output, display_id: displayID, update: update ? true : nil))
+            lastSent = now
+            return text
+        }
+
+        func update(done: Int, status: [String]) {
+            guard !ended else { return }
+            self.done = done
+            self.status = status
+            let now = sink.server.clock()
+            if now - lastSent >= sink.server.progressInterval { shown = send(stopped: false, now: now, update: true) }
+        }
+
+        /// The final state, unless the last update already showed it.
+        func end() {
+            guard !ended else { return }
+            ended = true
+            let stopped = done < total
+            let unsent = ProgressBar.displayText(label: label, done: done, total: total, status: status,
+                                                 elapsed: lastSent - start, stopped: stopped) != shown
+            if stopped || unsent { send(stopped: stopped, now: sink.server.clock(), update: true) }
         }
     }
 
@@ -86,7 +170,7 @@ public final class KernelServer {
         case "execute":
             executionCount += 1
             Interrupt.clear()
-            let sink = StreamingSink(id: id, shownPath: session.interpreter.shownPath, send: reply)
+            let sink = StreamingSink(id: id, server: self, send: reply)
             let ok = session.runCell(source: code, file: "cell[\(executionCount)]", sink: sink)
             reply(Reply(type: "done", id: id, ok: ok, execution_count: executionCount))
         case "complete":
