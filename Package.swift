@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // medr1: an interactive environment for GRPO training of a tiny vision-language
 // model on medical VQA. Layers (see docs/architecture.md):
-//   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CPNG; CEditLine under medr1-repl)
+//   medr1-repl -> Runtime -> (Lang, MedR1Lib) -> C shims (CBLAS, CPNG, CZlib; CEditLine under medr1-repl)
 import PackageDescription
 
 // Everything builds with Swift's checks on (plain -O in release): an index
@@ -40,6 +40,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -48,10 +49,12 @@ let package = Package(
                        providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Lang"),
         .target(name: "MedR1AVX512", swiftSettings: avx512Kernels),
-        .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "MedR1AVX512"], swiftSettings: optimiseKernels),
-        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib"]),
+        .target(name: "MedR1Lib", dependencies: ["CBLAS", "CPNG", "CZlib", "MedR1AVX512"], swiftSettings: optimiseKernels),
+        .target(name: "Runtime", dependencies: ["Lang", "MedR1Lib", .product(name: "Ink", package: "Ink")]),
         .executableTarget(name: "medr1-repl",
                           dependencies: ["Runtime", "MedR1Lib", "CEditLine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

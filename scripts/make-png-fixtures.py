@@ -48,3 +48,66 @@ bad = bytearray(full)
 bad[-16] ^= 0xFF  # inside IDAT's CRC
 with open(os.path.join(OUT, "bad-crc.png"), "wb") as f:
     f.write(bytes(bad))
+
+# 16-bit files with alpha, read as raw samples (no premultiplication). Rows use
+# every filter type in turn (row y gets filter y % 5), so the reader's
+# unfiltering is checked against Python's; the *_adam7 files are interlaced.
+def paeth(a, b, c):
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+
+def filtered(rows, bpp, first_filter=0):
+    """rows: raw row bytes of one pass; returns the filtered stream (filter byte + row)."""
+    out, prev = b"", None
+    for y, row in enumerate(rows):
+        ftype = (first_filter + y) % 5
+        prev = prev or bytes(len(row))
+        f = bytearray()
+        for i, x in enumerate(row):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            pred = [0, a, b, (a + b) // 2, paeth(a, b, c)][ftype]
+            f.append((x - pred) & 0xFF)
+        out += bytes([ftype]) + bytes(f)
+        prev = row
+    return out
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+def png16(path, width, height, colour_type, pixels, interlaced=False):
+    """pixels: rows of pixels, each a tuple of 16-bit samples."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    bpp = 2 * channels
+    def row_bytes(px):
+        return b"".join(struct.pack(">" + "H" * channels, *p) for p in px)
+    if interlaced:
+        raw = b""
+        for n, (x0, y0, dx, dy) in enumerate(ADAM7):
+            rows = [row_bytes(pixels[y][x0::dx]) for y in range(y0, height, dy)]
+            rows = [r for r in rows if r]
+            if rows:
+                raw += filtered(rows, bpp, first_filter=n)
+    else:
+        raw = filtered([row_bytes(r) for r in pixels], bpp)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0,
+                                                              1 if interlaced else 0))
+    data += chunk(b"gAMA", struct.pack(">I", 45455)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    with open(os.path.join(OUT, path), "wb") as f:
+        f.write(data)
+
+def sample(x, y, c):
+    """A 16-bit value that uses both bytes and differs by pixel and channel."""
+    return (x * 7919 + y * 104729 + c * 31337 + x * y * 613) % 65536
+
+def alpha(x, y):
+    """Alpha 0 on the diagonal, 65535 on the first column, translucent elsewhere."""
+    return 0 if x == y else (65535 if x == 0 else (x * 9973 + y * 577) % 65535 + 1)
+
+# 3x5 gray+alpha and RGBA, and 9x10 interlaced (every Adam7 pass non-empty).
+for name, w, h, ctype, interlaced in [("gray_alpha16.png", 3, 5, 4, False), ("rgba16.png", 3, 5, 6, False),
+                                       ("gray_alpha16_adam7.png", 9, 10, 4, True), ("rgba16_adam7.png", 9, 10, 6, True)]:
+    colours = 1 if ctype == 4 else 3
+    pixels = [[tuple(sample(x, y, c) for c in range(colours)) + (alpha(x, y),) for x in range(w)] for y in range(h)]
+    png16(name, w, h, ctype, pixels, interlaced)

@@ -76,6 +76,9 @@ ignoreFileSizeSignal()
 if CommandLine.arguments.dropFirst().first == "learn-check" {
     exit(runLearnCheck(Array(CommandLine.arguments.dropFirst(2))))
 }
+if CommandLine.arguments.dropFirst().first == "sft-sweep" {
+    exit(runSFTSweep(Array(CommandLine.arguments.dropFirst(2))))
+}
 let options = parseOptions()
 let workloads = coreWorkloads + extraWorkloads
 // W6 (peak memory of a process running W1) only means something in a process of its

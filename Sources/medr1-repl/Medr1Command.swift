@@ -29,6 +29,9 @@ struct SessionFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Record one JSON line per trainer step (after a header line) here.", valueName: "FILE.jsonl"))
     var metrics: String?
 
+    @Option(help: ArgumentHelp("Also write each trainer step to TensorBoard event files, one folder per run, under this folder.", valueName: "DIR"))
+    var tensorboard: String?
+
     @Flag(name: .customLong("no-color"), help: "No ANSI colour (also off when output is not a terminal, or NO_COLOR is set).")
     var noColor = false
 
@@ -45,7 +48,7 @@ struct SessionFlags: ParsableArguments {
     func options(interactive: Bool) -> ReplSessionOptions {
         let colourAllowed = !noColor && isatty(STDOUT_FILENO) == 1
             && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
-        return ReplSessionOptions(seed: seed, threads: threads, metricsPath: metrics,
+        return ReplSessionOptions(seed: seed, threads: threads, metricsPath: metrics, tensorboardPath: tensorboard,
                                   color: colourAllowed, interactive: interactive)
     }
 }
@@ -95,7 +98,7 @@ struct Medr1REPL: ParsableCommand {
         Exit codes: 64 usage, 65 syntax error, 66 missing input file, 70 runtime error.
         """,
         version: medr1Version,
-        subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self])
+        subcommands: [RunScript.self, RenderNotebook.self, ReplayRun.self, KernelMode.self])
 
     /// Picks OpenBLAS's fast kernels before anything runs (BLASEnvironment.swift).
     static func main() {
@@ -152,16 +155,16 @@ struct RunScript: ParsableCommand {
     }
 }
 
-/// `medr1-repl notebook FILE -o OUT.html|OUT.md`
+/// `medr1-repl notebook FILE -o OUT.html|OUT.md|OUT.ipynb`
 struct RenderNotebook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notebook",
-        abstract: "Run a `# %%`-cell script and render it as one HTML page or Markdown with images beside it.")
+        abstract: "Run a `# %%`-cell script and render it as one HTML page, Markdown with images beside it, or a Jupyter notebook.")
 
-    @Argument(help: ArgumentHelp("The script; cells start at lines `# %% [title]`.", valueName: "FILE"))
+    @Argument(help: ArgumentHelp("The script; cells start at lines `# %% [title]`, prose cells at `# %% [markdown]`.", valueName: "FILE"))
     var file: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The page to write: .html (self-contained) or .md (images in NAME_files/).", valueName: "OUT"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The page to write: .html (self-contained), .md (images in NAME_files/) or .ipynb (nbformat 4).", valueName: "OUT"))
     var output: String
 
     @Flag(help: "Exit 0 even when a cell failed (the error is shown in its cell either way).")
@@ -171,8 +174,8 @@ struct RenderNotebook: ParsableCommand {
 
     func validate() throws {
         let ext = (output as NSString).pathExtension.lowercased()
-        if !["html", "htm", "md", "markdown"].contains(ext) {
-            throw ValidationError("-o must end in .html or .md, got '\(output)'")
+        if !["html", "htm", "md", "markdown", "ipynb"].contains(ext) {
+            throw ValidationError("-o must end in .html, .md or .ipynb, got '\(output)'")
         }
     }
 
@@ -183,16 +186,19 @@ struct RenderNotebook: ParsableCommand {
         options.baseDirectory = scriptDirectory(file)
         let session = makeSession(options: options)
         InterruptSignal.install()
-        let cells = session.notebookCells(source: source, file: file)
+        let outURL = URL(fileURLWithPath: expandTilde(output)).standardizedFileURL
+        let cells = session.notebookCells(source: source, file: file, pageDirectory: outURL.deletingLastPathComponent())
         let threads = flags.threads.map(String.init) ?? "default"
         let renderer = NotebookRenderer(
             title: (file as NSString).lastPathComponent,
             subtitle: "medr1 \(medr1Version) - seed \(flags.seed), threads \(threads)")
-        let outURL = URL(fileURLWithPath: output)
         let ext = outURL.pathExtension.lowercased()
-        var images = 0
+        var images = cells.flatMap(\.outputs).filter {
+            switch $0 { case .png, .svg: return true; default: return false }
+        }.count
         do {
-            if ext == "md" || ext == "markdown" {
+            switch ext {
+            case "md", "markdown":
                 let stem = outURL.deletingPathExtension().lastPathComponent
                 let assetDir = stem + "_files"
                 let page = renderer.markdown(cells, assetDirectory: assetDir)
@@ -205,20 +211,59 @@ struct RenderNotebook: ParsableCommand {
                 }
                 images = page.assets.count
                 try FileIO.writeAtomically(Data(page.text.utf8), to: outURL)
-            } else {
-                images = cells.flatMap(\.outputs).filter {
-                    switch $0 { case .png, .svg: return true; default: return false }
-                }.count
+            case "ipynb":
+                try FileIO.writeAtomically(renderer.ipynb(cells), to: outURL)
+            default:
                 try FileIO.writeAtomically(Data(renderer.html(cells).utf8), to: outURL)
             }
         } catch {
             writeErr("medr1-repl: cannot write \(output): \(FileIO.reason(error))\n")
             throw ExitCode(ExitStatus.runtime)
         }
-        let failed = cells.filter { $0.outputs.contains { if case .error = $0 { return true } else { return false } } }.count
+        let failed = cells.filter(\.failed).count
         let plural: (Int, String) -> String = { "\($0) \($1)\($0 == 1 ? "" : "s")" }
         writeErr("wrote \(output): \(plural(cells.count, "cell")), \(plural(images, "image"))\(failed > 0 ? ", \(failed) failed" : "")\n")
         if failed > 0 && !allowErrors { throw ExitCode(ExitStatus.runtime) }
+    }
+}
+
+/// `medr1-repl kernel`: the machine-readable session the Jupyter kernel drives.
+struct KernelMode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel",
+        abstract: "A session for the Jupyter kernel: JSON requests on stdin (execute, complete, inspect, shutdown), JSON lines on stdout.",
+        discussion: "SIGINT interrupts as Ctrl-C does: once stops after the current step, twice aborts it. Install the kernel with scripts/jupyter-kernel.")
+
+    @OptionGroup var flags: SessionFlags
+
+    @Option(name: .customLong("progress-interval"),
+            help: "Least seconds between two updates of a progress display (0: after every step; default 0.5, or $MEDR1_PROGRESS_INTERVAL).")
+    var progressInterval: Double?
+
+    mutating func validate() throws {
+        if let v = progressInterval, !(v.isFinite && v >= 0) {
+            throw ValidationError("--progress-interval takes a number of seconds, 0 or more, got \(v)")
+        }
+    }
+
+    mutating func run() throws {
+        var options = flags.options(interactive: false)
+        options.color = false
+        var sessionOptions = SessionOptions(
+            seed: options.seed, threads: options.threads, metricsPath: options.metricsPath, color: false, interactive: false,
+            sink: StandardOutputSink(), baseDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        sessionOptions.tensorboardPath = options.tensorboardPath
+        let session = Session(options: sessionOptions)
+        let server = KernelServer(session: session)
+        if let v = progressInterval ?? ProcessInfo.processInfo.environment["MEDR1_PROGRESS_INTERVAL"].flatMap(Double.init),
+           v.isFinite, v >= 0 {
+            server.progressInterval = v
+        }
+        InterruptSignal.install()
+        while let line = readLine(strippingNewline: true) {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            if !server.handle(line, send: { writeOut($0 + "\n") }) { break }
+        }
     }
 }
 

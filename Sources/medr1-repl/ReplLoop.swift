@@ -247,10 +247,3 @@ private func readPipe(_ expanded: String, path: String) throws -> Data {
 func expandTilde(_ path: String) -> String {
     (path as NSString).expandingTildeInPath
 }
-
-extension String {
-    /// The string with a final newline, added when missing (empty stays empty).
-    var ensuringNewline: String {
-        isEmpty || hasSuffix("\n") ? self : self + "\n"
-    }
-}

@@ -18,6 +18,8 @@ struct ReplSessionOptions {
     var threads: Int? = nil
     /// Where trainers record one JSON line per step (with a header line).
     var metricsPath: String? = nil
+    /// Where trainers also write TensorBoard event files (one folder per run).
+    var tensorboardPath: String? = nil
     /// ANSI colour in output (off when not on a terminal, or with --no-color).
     var color: Bool = false
     /// At a prompt: echo bare expressions, show progress bars, plot to the terminal.
@@ -52,8 +54,9 @@ protocol ReplSession: AnyObject {
     func discardPending()
     /// Runs a whole script (`run`, `:load`).
     func run(source: String, file: String) -> ReplRunOutcome
-    /// Runs a `# %%`-cell script and returns each cell with its outputs.
-    func notebookCells(source: String, file: String) -> [NotebookCell]
+    /// Runs a `# %%`-cell script and returns each cell with its outputs;
+    /// paths it shows are relative to `pageDirectory`, the folder of the page.
+    func notebookCells(source: String, file: String, pageDirectory: URL?) -> [NotebookCell]
     /// Candidate replacements for the word that ends at `cursor` (a character offset in `line`).
     func completions(line: String, cursor: Int) -> [String]
     /// The statements that ran without error, in order: `:save` writes them.
@@ -71,83 +74,19 @@ extension ReplSession {
     func push(bytes: [UInt8]) -> ReplPush { push(String(decoding: bytes, as: UTF8.self)) }
 }
 
-// MARK: - Notebook cells (what the renderer draws)
-
-/// One `# %%` cell after it ran: its source and everything it produced, in order.
-struct NotebookCell: Equatable {
-    /// The text after `# %%` on the marker line, if any.
-    var title: String?
-    /// The cell's statements as written (without the marker line).
-    var source: String
-    /// Printed text, tables, images and errors in the order they appeared.
-    var outputs: [NotebookOutput]
-}
-
-/// One piece of cell output.
-enum NotebookOutput: Equatable {
-    /// Printed text (may contain ANSI escapes; the renderer strips them).
-    case text(String)
-    /// A table: an optional title, column headers and rows of already-formatted cells.
-    case table(title: String?, columns: [String], rows: [[String]])
-    /// An image to embed: PNG bytes (a plot, or a sample shown with `show`).
-    case png(Data, caption: String?)
-    /// An SVG document to embed (plots written with `to: "x.svg"`).
-    case svg(String, caption: String?)
-    /// A syntax or runtime error, as the session rendered it (with location and caret).
-    case error(String)
-}
-
 // MARK: - Runtime.Session
 
-extension Session: ReplSession {
-    /// Runs the notebook and converts each cell's output events for the renderer:
-    /// consecutive printed lines become one text block, plots and shown images
-    /// with PNG bytes become embedded images (their terminal text otherwise).
-    func notebookCells(source: String, file: String) -> [NotebookCell] {
-        runNotebook(source: source, file: file).map { cell in
-            var outputs: [NotebookOutput] = []
-            func addText(_ text: String) {
-                if case .text(let previous)? = outputs.last {
-                    outputs[outputs.count - 1] = .text(previous + text.ensuringNewline)
-                } else {
-                    outputs.append(.text(text.ensuringNewline))
-                }
-            }
-            for event in cell.outputs {
-                switch event {
-                case .text(let text):
-                    addText(text)
-                case .table(let title, let columns, let rows, _):
-                    outputs.append(.table(title: title, columns: columns, rows: rows))
-                case .plot(let title, let png, let text, let file):
-                    if let png {
-                        outputs.append(.png(png, caption: title.isEmpty ? nil : title))
-                    } else if let file, file.lowercased().hasSuffix(".svg"),
-                              let data = FileManager.default.contents(atPath: file) {
-                        outputs.append(.svg(String(decoding: data, as: UTF8.self), caption: title.isEmpty ? nil : title))
-                    } else if let text {
-                        addText(text)
-                    } else if let file {
-                        addText("plot written to \(file)")
-                    }
-                case .image(let png, let text):
-                    if let png { outputs.append(.png(png, caption: nil)) } else { addText(text) }
-                case .error(let message):
-                    outputs.append(.error(message))
-                }
-            }
-            return NotebookCell(title: cell.title, source: cell.source, outputs: outputs)
-        }
-    }
-}
+extension Session: ReplSession {}
 
 /// Creates the session every command uses; output goes to stdout, errors to stderr.
 func makeSession(options: ReplSessionOptions) -> ReplSession {
-    Session(options: SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
-                                    color: options.color, interactive: options.interactive,
-                                    sink: StandardOutputSink(),
-                                    baseDirectory: options.baseDirectory
-                                        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
+    var sessionOptions = SessionOptions(seed: options.seed, threads: options.threads, metricsPath: options.metricsPath,
+                                        color: options.color, interactive: options.interactive,
+                                        sink: StandardOutputSink(),
+                                        baseDirectory: options.baseDirectory
+                                            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    sessionOptions.tensorboardPath = options.tensorboardPath
+    return Session(options: sessionOptions)
 }
 
 /// The program's version (from the Runtime, so the REPL and recordings agree).

@@ -22,6 +22,8 @@ final class PNGHostileFileTests: XCTestCase {
         return ~c
     }
 
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
     static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
 
     static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
@@ -104,6 +106,74 @@ final class PNGHostileFileTests: XCTestCase {
                                                     rows: [rgb.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }],
                                                     extra: [Self.chunk("sRGB", [0])]))
         XCTAssertEqual(try PNGImage.read(url2).pixels, rgb.map { Float($0) * (1 / 65535 as Float) })
+    }
+
+    // MARK: - 16-bit files (zlib and our own unfiltering)
+
+    static func u16(_ values: [UInt16]) -> [UInt8] { values.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] } }
+
+    func testTRNSOn16BitGrayAndRGBAddsAnAlphaChannelAndKeepsTheColour() throws {
+        let s: Float = 1 / 65535
+        let gray = try write("trns16.png", Self.png(width: 3, height: 1, bitDepth: 16, colourType: 0,
+                                                    rows: [Self.u16([5, 1000, 5])], extra: [Self.chunk("tRNS", [0, 5])]))
+        let g = try PNGImage.read(gray)
+        XCTAssertEqual(g.channels, 2)
+        XCTAssertEqual(g.pixels, [5 * s, 0, 1000 * s, 1, 5 * s, 0])
+        let rgb = try write("trns16rgb.png", Self.png(width: 2, height: 1, bitDepth: 16, colourType: 2,
+                                                      rows: [Self.u16([1, 2, 3, 1, 2, 4])],
+                                                      extra: [Self.chunk("tRNS", Self.u16([1, 2, 3]))]))
+        let c = try PNGImage.read(rgb)
+        XCTAssertEqual(c.channels, 4)
+        XCTAssertEqual(c.pixels, [1 * s, 2 * s, 3 * s, 0, 1 * s, 2 * s, 4 * s, 1])
+        let bad = try write("trns16bad.png", Self.png(width: 1, height: 1, bitDepth: 16, colourType: 4,
+                                                      rows: [Self.u16([1, 2])], extra: [Self.chunk("tRNS", [0, 1])]))
+        XCTAssertEqual(message { _ = try PNGImage.read(bad) },
+                       "\(bad.path): chunk 1 (tRNS) is not allowed in a file with an alpha channel (colour type 4)")
+    }
+
+    func testCorrupt16BitFilesGiveErrorsNamingTheFile() throws {
+        let ihdr = Self.chunk("IHDR", Self.be32(2) + Self.be32(1) + [16, 0, 0, 0, 0])
+        func file(_ name: String, idat: [UInt8]) throws -> URL {
+            try write(name, Self.signature + ihdr + Self.chunk("IDAT", idat) + Self.chunk("IEND", []))
+        }
+        let filter = try file("filter16.png", idat: Self.zlibStored([7, 0, 1, 0, 2]))
+        XCTAssertEqual(message { _ = try PNGImage.read(filter) },
+                       "\(filter.path): row 0 of the image has filter type 7; PNG defines 0-4: the file is corrupt")
+        let short = try file("short16.png", idat: Self.zlibStored([0, 0, 1]))
+        XCTAssertEqual(message { _ = try PNGImage.read(short) },
+                       "\(short.path): the image data holds 3 bytes, the header needs 5: the file is corrupt")
+        let garbage = try file("zlib16.png", idat: [0x78, 0x01, 0xFF, 0xFF, 0xFF, 0xFF])
+        XCTAssertEqual(message { _ = try PNGImage.read(garbage) },
+                       "\(garbage.path): the image data is not a valid zlib stream (cut off or corrupt after 0 of 5 bytes): "
+                       + "the file is truncated or corrupt")
+        var crc = Self.signature + ihdr + Self.chunk("IDAT", Self.zlibStored([0, 0, 1, 0, 2])) + Self.chunk("IEND", [])
+        crc[crc.count - 13] ^= 0xFF  // the last byte of IDAT's CRC
+        let badCRC = try write("crc16.png", crc)
+        XCTAssertEqual(message { _ = try PNGImage.read(badCRC) },
+                       "\(badCRC.path): chunk 1 (IDAT): CRC error; the file may be truncated or corrupt")
+        let none = try write("noidat16.png", Self.signature + ihdr + Self.chunk("IEND", []))
+        XCTAssertEqual(message { _ = try PNGImage.read(none) }, "\(none.path): the file has no IDAT chunk (no image data)")
+        // The same bytes with a valid filter read.
+        let ok = try file("ok16.png", idat: Self.zlibStored([0, 0, 1, 0, 2]))
+        XCTAssertEqual(try PNGImage.read(ok).pixels, [1 * (1 / 65535 as Float), 2 * (1 / 65535 as Float)])
+    }
+
+    /// Every truncation and many single-byte changes of a filtered, interlaced 16-bit file
+    /// decode or throw; none crashes.
+    func testMutated16BitFilesNeverCrash() throws {
+        let bundle = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+        let good = try [UInt8](Data(contentsOf: bundle.appendingPathComponent("PNG/rgba16_adam7.png")))
+        var decoded = 0, refused = 0
+        for cut in stride(from: 0, to: good.count, by: 7) {
+            do { _ = try PNGImage.decode(Data(good[0..<cut]), path: "cut") ; decoded += 1 } catch { refused += 1 }
+        }
+        for i in 0..<300 {
+            var b = good
+            b[8 + (i * 7919) % (b.count - 8)] ^= UInt8(1 + (i * 131) % 255)
+            do { _ = try PNGImage.decode(Data(b), path: "mutated"); decoded += 1 } catch { refused += 1 }
+        }
+        XCTAssertEqual(decoded + refused, (good.count + 6) / 7 + 300)
+        XCTAssertGreaterThan(refused, 200)
     }
 
     // MARK: - Sizes bounded before allocating

@@ -60,6 +60,38 @@ final class PNGImageTests: XCTestCase {
         assertClose(bits.pixels, [1, 0, 1, 1])
     }
 
+    // MARK: - 16-bit files with alpha: raw samples, never premultiplied
+
+    /// The values scripts/make-png-fixtures.py writes (its `sample` and `alpha`).
+    static func fixtureSample(_ x: Int, _ y: Int, _ c: Int) -> Int { (x * 7919 + y * 104729 + c * 31337 + x * y * 613) % 65536 }
+    static func fixtureAlpha(_ x: Int, _ y: Int) -> Int { x == y ? 0 : (x == 0 ? 65535 : (x * 9973 + y * 577) % 65535 + 1) }
+
+    func expected16(width: Int, height: Int, colours: Int) -> [Float] {
+        var out: [Float] = []
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<colours { out.append(Float(Self.fixtureSample(x, y, c)) * (1 / 65535 as Float)) }
+                out.append(Float(Self.fixtureAlpha(x, y)) * (1 / 65535 as Float))
+            }
+        }
+        return out
+    }
+
+    func testRead16BitAlphaFixturesGiveRawSamples() throws {
+        // Rows filtered with None, Sub, Up, Average and Paeth in turn; alpha 0 on the diagonal keeps its colour.
+        for (name, w, h, colours) in [("gray_alpha16.png", 3, 5, 1), ("rgba16.png", 3, 5, 3),
+                                      ("gray_alpha16_adam7.png", 9, 10, 1), ("rgba16_adam7.png", 9, 10, 3)] {
+            let png = try PNGImage.read(fixture(name))
+            XCTAssertEqual([png.width, png.height, png.channels, png.sourceBitDepth], [w, h, colours + 1, 16], name)
+            let want = expected16(width: w, height: h, colours: colours)
+            XCTAssertEqual(png.pixels, want, name)
+            // A transparent pixel (alpha 0 at x == y) keeps a non-zero colour.
+            XCTAssertEqual(png[1, 1, colours], 0, name)
+            XCTAssertEqual(png[1, 1, 0], Float(Self.fixtureSample(1, 1, 0)) * (1 / 65535 as Float), name)
+            XCTAssertGreaterThan(png[1, 1, 0], 0, name)
+        }
+    }
+
     // MARK: - Round trips through our writer
 
     func roundTrip(channels: Int, bitDepth: Int, values: (Int) -> Float, tol: Float,
@@ -86,13 +118,13 @@ final class PNGImageTests: XCTestCase {
         }
     }
 
-    func testRoundTrip16BitWithAlpha() throws {
-        // opaque pixels are exact; libpng premultiplies linear colour, so translucent ones lose a little
+    func testRoundTrip16BitWithAlphaIsExact() throws {
+        // Colour is stored as it is, not premultiplied: opaque, translucent and transparent pixels all come back.
         for ch in [2, 4] {
-            try roundTrip(channels: ch, bitDepth: 16,
-                          values: { $0 % ch == ch - 1 ? 1 : Float(($0 * 4099) % 65536) / 65535 }, tol: 1e-7)
-            try roundTrip(channels: ch, bitDepth: 16,
-                          values: { $0 % ch == ch - 1 ? 0.5 : Float(($0 * 4099) % 65536) / 65535 }, tol: 2e-5)
+            for alpha: Float in [1, 32768 / 65535, 0] {
+                try roundTrip(channels: ch, bitDepth: 16,
+                              values: { $0 % ch == ch - 1 ? alpha : Float(($0 * 4099) % 65536) / 65535 }, tol: 1e-7)
+            }
         }
     }
 
@@ -150,6 +182,14 @@ final class PNGImageTests: XCTestCase {
         let url = tmp.appendingPathComponent("x.png")
         XCTAssertThrowsError(try img.write(to: url, bitDepth: 12)) { error in
             XCTAssertEqual("\(error)", "\(url.path): bit depth 12 is not supported: use 8 or 16")
+        }
+        // Public fields changed after init: checked again before encoding (libpng would read past the end).
+        var shrunk = img
+        shrunk.width = 3
+        for depth in [8, 16] {
+            XCTAssertThrowsError(try shrunk.write(to: url, bitDepth: depth)) { error in
+                XCTAssertEqual("\(error)", "\(url.path): image of 3x1x1 has 1 values, expected width*height*channels with 1-4 channels")
+            }
         }
         let bad = tmp.appendingPathComponent("no-such-dir/x.png")
         XCTAssertThrowsError(try img.write(to: bad)) { error in

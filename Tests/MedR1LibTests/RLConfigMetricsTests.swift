@@ -61,8 +61,19 @@ final class RLConfigMetricsTests: XCTestCase {
         let reread = try StepMetrics(jsonLine: exact.jsonLine)
         XCTAssertEqual(reread.values.map(\.bitPattern), values.map(\.bitPattern))
         XCTAssertThrowsError(try StepMetrics(jsonLine: "{\"step\": 1, \"mode\": \"sft\", \"loss\": abc}")) { e in
-            XCTAssertEqual(String(describing: e), "the value of \"loss\" in a metrics line is not a number: abc")
+            XCTAssertEqual(String(describing: e), "the metrics line is not valid JSON (column 36: unexpected character 'a'): "
+                           + "{\"step\": 1, \"mode\": \"sft\", \"loss\": abc}")
         }
+        XCTAssertThrowsError(try StepMetrics(jsonLine: "{\"step\": 1, \"mode\": \"sft\", \"loss\": \"abc\"}")) { e in
+            XCTAssertEqual(String(describing: e), "the value of \"loss\" in a metrics line is not a number: \"abc\"")
+        }
+        // Names with escapes (reward names come from scripts) come back as they were:
+        // a newline once came back as the letter n.
+        var named = StepMetrics(step: 2, mode: "grpo")
+        named.set("rewards/say \"hi\"\n\\ok\t\u{1B}😀", 0.5)
+        let renamed = try StepMetrics(jsonLine: named.jsonLine)
+        XCTAssertEqual(renamed.names, ["rewards/say \"hi\"\n\\ok\t\u{1B}😀"])
+        XCTAssertEqual(renamed.values, [0.5])
 
         let dir = try TestSupport.temporaryDirectory()
         let url = dir.appendingPathComponent("sub/metrics.jsonl")

@@ -43,7 +43,7 @@ final class RLNumericsTests: XCTestCase {
         assertMessage(try grpo(rewards: [.format, Reward.accuracy.weighted(1e308)]),
                       "grpo: the weight of reward 'accuracy' must be in [-1e6, 1e6], got 1e308")
         assertMessage(try grpo { $0.schedule = .cosine(warmup: 0, total: 10, minFactor: -0.5) },
-                      "grpo: min_lr must be in [0, 1], got -0.5")
+                      "grpo: min_lr_rate must be in [0, 1], got -0.5")
         assertMessage(try sft { $0.adamBeta2 = -0.1 }, "sft: adam_beta2 must be in [0, 1), got -0.1")
         assertMessage(try sft { $0.batchSize = 0 }, "sft: batch must be a whole number in [1, 4096], got 0")
         // Between steps too, and the trainer keeps its settings.

@@ -305,12 +305,13 @@ final class RLTrainerTests: XCTestCase {
         XCTAssertEqual(m.loss, 0)
         XCTAssertTrue(t.model.flatValues == w, "masked completions give no update (AdamW with zero gradient, no decay)")
         var polls = 0
-        t.shouldStop = { polls += 1; return polls > 2 }
-        var seen: [Int] = []
-        t.onStep = { seen.append($0.step) }
-        let ran = try t.train(steps: 10)
+        var seen: [Int] = [], progress: [String] = []
+        let ran = try t.train(steps: 10, hooks: TrainingHooks(shouldStop: { polls += 1; return polls > 2 },
+                                                              onStep: { seen.append($0.step) },
+                                                              progress: { progress.append("\($0)/\($1)") }))
         XCTAssertEqual(ran.count, 2)
         XCTAssertEqual(seen, [2, 3])
+        XCTAssertEqual(progress, ["1/10", "2/10"])
     }
 
     // MARK: - SFT and evaluation

@@ -75,6 +75,24 @@ final class SynthMedAnswerTests: XCTestCase {
         }
     }
 
+    func testLesionScaleEnlargesLesionsKeepsGradesAndLeavesTheDefaultAlone() throws {
+        var small = 0, big = 0
+        for item in items(.grading, count: 60) {
+            let s = item.scene
+            XCTAssertEqual(SynthMedRender.draw(s, size: size, lesionScale: 1).data, SynthMedRender.draw(s, size: size).data)
+            let a = lesionMask(s).1.filter { $0 }.count
+            let b = diffMask(SynthMedRender.draw(s, size: size, lesionScale: 1.5),
+                             SynthMedRender.draw(s, size: size, lesionScale: 1.5, parts: SynthParts(lesion: false)))
+                .filter { $0 }.count
+            XCTAssertGreaterThanOrEqual(b, a, "\(s)")
+            // sized lesions (fundus spots and microscopy cells are counted; glaucoma's cup is capped)
+            if [.ct, .mri, .ultrasound, .dermoscopy].contains(s.modality) { small += a; big += b }
+        }
+        // area grows about with the square of the scale (a fixed-width rim and tissue of the
+        // lesion's own brightness keep it below 2.25)
+        XCTAssertGreaterThan(Double(big), 1.6 * Double(small), "\(small) -> \(big)")
+    }
+
     func testAttributesMatchTheImage() throws {
         var checked: [String: Int] = [:]
         for item in items(.attribute) {

@@ -167,5 +167,10 @@ final class SynthMedTests: XCTestCase {
         XCTAssertThrowsError(try SynthMed.generate(SynthMedConfig(count: 2, imageSize: 1_000_000_000), to: tmp)) { error in
             XCTAssertEqual("\(error)", "size must be in 8...1024, got 1000000000")
         }
+        config = SynthMedConfig(count: 2)
+        config.lesionScale = 4
+        XCTAssertThrowsError(try SynthMed.generate(config, to: tmp)) { error in
+            XCTAssertEqual("\(error)", "lesion_scale must be in 0.25...3, got 4.0")
+        }
     }
 }

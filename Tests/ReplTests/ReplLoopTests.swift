@@ -26,7 +26,7 @@ final class ReplLoopTests: XCTestCase {
         }
         func discardPending() { pending = []; discarded += 1 }
         func run(source: String, file: String) -> ReplRunOutcome { loaded.append((source, file)); return .ok }
-        func notebookCells(source: String, file: String) -> [NotebookCell] { [] }
+        func notebookCells(source: String, file: String, pageDirectory: URL?) -> [NotebookCell] { [] }
         func completions(line: String, cursor: Int) -> [String] { ["train", "trainer"] }
         func variables() -> [(name: String, summary: String)] { [("t", "trainer <grpo, step 3>"), ("model", "model <1.2M params>")] }
         func reset() { resets += 1 }

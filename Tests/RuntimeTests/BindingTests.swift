@@ -106,6 +106,9 @@ final class BindingTests: XCTestCase {
             ("plot([1, 2, 3], width: 1e14, height: 10)", "plot: width must be in 10...500 characters for a plot in the terminal, got 100000000000000"),
             ("plot([1, 2, 3], width: 100000, height: 100, to: \"w.png\")", "plot: width must be in 16...10000 pixels for an image, got 100000"),
             ("plot([1, 2, 3], height: 0, to: \"w.svg\")", "plot: height must be in 16...10000 pixels for an image, got 0"),
+            ("plot([1, 2, 3], smooth: -5)", "plot: smooth must be in 1...1000000 points (1 for no smoothing), got -5"),
+            ("plot([1, 2, 3], smooth: 0, to: \"w.png\")", "plot: smooth must be in 1...1000000 points (1 for no smoothing), got 0"),
+            ("plot([1, 2, 3], smooth: 1e7)", "plot: smooth must be in 1...1000000 points (1 for no smoothing), got 10000000"),
         ]
         expectErrors(s, sink, cases)
         XCTAssertFalse(FileManager.default.fileExists(atPath: s.options.baseDirectory.appendingPathComponent("w.png").path))

@@ -117,8 +117,13 @@ final class BuiltinTests: XCTestCase {
         XCTAssertEqual(try call("reduce", l(n(1), n(2), n(3)), n(10), add), n(16))
         XCTAssertEqual(try call("sum", l()), n(0))
         XCTAssertEqual(try call("mean", l(n(1), n(2), n(6))), n(3))
-        XCTAssertEqual(try call("std", l(n(1), n(3))), n(1))
-        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9))), n(2))
+        // n - 1 by default (torch.std, GRPO's group std): sqrt(2 / 1); sqrt(32 / 7).
+        XCTAssertEqual(try call("std", l(n(1), n(3))), n(2.0.squareRoot()))
+        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9))), n((32.0 / 7).squareRoot()))
+        XCTAssertEqual(try call("std", l(n(5))), n(0))
+        // population: true divides by n.
+        XCTAssertEqual(try call("std", l(n(1), n(3)), named: [("population", .bool(true))]), n(1))
+        XCTAssertEqual(try call("std", l(n(2), n(4), n(4), n(4), n(5), n(5), n(7), n(9)), named: [("population", .bool(true))]), n(2))
         XCTAssertEqual(try call("sort", l(n(3), n(1), n(2))), l(n(1), n(2), n(3)))
         XCTAssertEqual(try call("sort", l(s("b"), s("a"))), l(s("a"), s("b")))
         let neg = Value.function(Builtin("neg") { a, _ in .number(-(try a.number(0, "x"))) })
@@ -132,6 +137,32 @@ final class BuiltinTests: XCTestCase {
         XCTAssertEqual(try call("append", l(n(1)), n(2)), l(n(1), n(2)))
         XCTAssertEqual(try call("any", l(.bool(false), .null)), .bool(false))
         XCTAssertEqual(try call("all", l(n(0), s(""))), .bool(true))
+    }
+
+    /// NaN is unordered under <, which left it anywhere (and the rest out of order) in a sort.
+    func testSortPutsNaNLastInInputOrderEitherWay() throws {
+        let keyOf: [String: Double] = ["a": 2, "n1": .nan, "b": 1, "n2": .nan, "c": 2]
+        let key = Value.function(Builtin("key") { a, _ in
+            guard case .string(let x) = a.positional[0] else { return .null }
+            return .number(keyOf[x]!)
+        })
+        let items = l(s("n1"), s("a"), s("b"), s("n2"), s("c"))
+        XCTAssertEqual(try call("sort", items, named: [("by", key)]), l(s("b"), s("a"), s("c"), s("n1"), s("n2")))
+        XCTAssertEqual(try call("sort", items, named: [("by", key), ("descending", .bool(true))]),
+                       l(s("a"), s("c"), s("b"), s("n1"), s("n2")))
+        // A long list (past the sort's small-input path): numbers ascending, then every NaN.
+        let xs: [Double] = (0..<200).map { $0 % 7 == 3 ? .nan : Double(($0 * 37) % 101) }
+        guard case .list(let sorted) = try call("sort", .list(xs.map { n($0) })) else { return XCTFail("not a list") }
+        let got = sorted.map { v -> Double in if case .number(let x) = v { return x } else { return -1 } }
+        let numbers = xs.filter { !$0.isNaN }.sorted()
+        XCTAssertEqual(Array(got.prefix(numbers.count)), numbers)
+        XCTAssertEqual(got.suffix(from: numbers.count).filter(\.isNaN).count, xs.count - numbers.count)
+        guard case .list(let down) = try call("sort", .list(xs.map { n($0) }), named: [("descending", .bool(true))]) else {
+            return XCTFail("not a list")
+        }
+        let gotDown = down.map { v -> Double in if case .number(let x) = v { return x } else { return -1 } }
+        XCTAssertEqual(Array(gotDown.prefix(numbers.count)), numbers.reversed())
+        XCTAssertEqual(gotDown.suffix(from: numbers.count).filter(\.isNaN).count, xs.count - numbers.count)
     }
 
     func testRecords() throws {
@@ -184,6 +215,28 @@ final class BuiltinTests: XCTestCase {
         X-Ray      3  0.3333
         """)
         XCTAssertEqual(t.elements?.first, .record(Record([("modality", s("CT")), ("n", n(12)), ("acc", n(0.5))])))
+    }
+
+    /// Columns are measured in terminal columns: CJK and emoji take two, a
+    /// combining accent none (counting characters misaligned every row after).
+    func testTableColumnsAlignWithWideAndCombiningCharacters() {
+        let t = TableValue(columns: ["modality", "n"],
+                           rows: [[s("胸部 CT"), n(12)], [s("🫁 lung"), n(3)], [s("e\u{301}cho"), n(7)],
+                                  [s("ｘ-ray"), n(1)], [s("❤️ heart"), n(2)], [s("X"), n(5)]])
+        XCTAssertEqual(t.render(), """
+        modality   n
+        --------  --
+        胸部 CT   12
+        🫁 lung    3
+        e\u{301}cho       7
+        ｘ-ray     1
+        ❤️ heart   2
+        X          5
+        """)
+        XCTAssertEqual(["胸部", "🫁", "e\u{301}", "ｘ", "❤️", "👍🏽", "🇫🇷", "\u{200B}", "a"].map(DisplayWidth.of),
+                       [4, 2, 1, 2, 2, 2, 2, 0, 1])
+        // A wide header widens its column the same way.
+        XCTAssertEqual(TableValue(columns: ["名前", "x"], rows: [[s("ab"), s("c")]]).render(), "名前  x\n----  -\nab    c")
     }
 
     /// Control characters from data are shown as escapes before columns are

@@ -44,6 +44,34 @@ final class PlotAndTerminalTests: XCTestCase {
         XCTAssertTrue(dumb.contains("0.25"), dumb)
     }
 
+    /// An 8 x 5 accuracy table in an 80 x 24 terminal: all eight rows, the
+    /// five column labels each in its own column, nothing past 80 columns.
+    func testTerminalHeatmapFitsEightyByTwentyFour() throws {
+        let rows = ["CT", "MRI", "X-Ray", "Ultrasound", "Dermoscopy", "Fundus", "OCT", "Microscopy"]
+        let columns = ["Modality Recognition", "Anatomy Identification", "Disease Diagnosis", "Lesion Grading",
+                       "Other Biological Attributes"]
+        let values: [[Double?]] = rows.indices.map { i in columns.indices.map { j in i == 2 && j == 3 ? nil : Double(i * 5 + j) / 40 } }
+        let spec = PlotSpec(title: "accuracy after GRPO", kind: .heatmap(rows: rows, columns: columns, values: values))
+        guard case .dumb(let w, let h) = Plotter.dumbTargetFor(columns: 80, rows: 24) else { return XCTFail() }
+        let text = try XCTUnwrap(Plotter.render(spec, to: .dumb(width: w, height: h)).text)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        XCTAssertEqual(Array(lines.prefix(6)), [
+            "accuracy after GRPO",
+            "                Modality       Anatomy       Disease        Lesion         Other",
+            "             Recognition Identificati…     Diagnosis       Grading    Biological",
+            "                                                                      Attributes",
+            "CT                0.00          0.03          0.05          0.07          0.10",
+            "MRI               0.12 ░        0.15 ░        0.17 ░        0.20 ░        0.23 ░",
+        ], text)
+        XCTAssertEqual(lines[6], "X-Ray             0.25 ░        0.28 ░        0.30 ░           -          0.35 ░")
+        XCTAssertLessThanOrEqual(lines.map(\.count).max() ?? 0, 80, text)
+        XCTAssertLessThanOrEqual(lines.count, 23, text)
+        for (i, row) in rows.enumerated() {
+            let line = try XCTUnwrap(lines.first { $0.hasPrefix(row + " ") }, "row \(row) missing:\n" + text)
+            XCTAssertTrue(line.contains(String(format: "%.2f", Double(i * 5 + 4) / 40)), line)
+        }
+    }
+
     func testDumbText() throws {
         let r = try Plotter.render(spec, to: .dumb(width: 60, height: 15))
         let lines = r.text!.split(separator: "\n", omittingEmptySubsequences: false)

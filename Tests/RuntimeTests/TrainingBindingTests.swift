@@ -70,16 +70,18 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(out.contains("true true\n3 3 2"), out)
         // Bad options name the valid ones.
         run(s, sink, "sampler(temp: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, greedy, max_tokens, seed"), sink.text)
+        XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, min_p, repetition_penalty, greedy, max_tokens, stop, max_completion_length, seed"), sink.text)
     }
 
     func testUnknownTrainerOptionListsTheValidOnes() throws {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
-                                         + "scale_rewards, num_iterations, mask_truncated, max_tokens, temperature"), sink.text)
+        XCTAssertTrue(sink.text.contains("grpo has no option 'bogus'; options: rewards, weights, reward_weights, group, prompts, beta, lr, eps_low, eps_high, delta, loss, "
+                                         + "scale_rewards, importance_sampling_level, top_entropy_quantile, sapo_temperature_pos, sapo_temperature_neg, "
+                                         + "num_iterations, mask_truncated, steps_per_generation, gradient_accumulation_steps, sync_ref_model, ref_model_mixup_alpha, "
+                                         + "ref_model_sync_steps, max_tokens, temperature"), sink.text)
         run(s, sink, "let t = grpo(m, data, loss: \"ppo\")", expect: .runtimeError)
-        XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\""), sink.text)
+        XCTAssertTrue(sink.text.contains("unknown loss \"ppo\"; use one of \"grpo\", \"bnpo\", \"dr_grpo\", \"dapo\", \"cispo\", \"sapo\""), sink.text)
         run(s, sink, "let t = grpo(m, data, group: 1)", expect: .runtimeError)
         XCTAssertTrue(sink.text.contains("t.medr1:1:9: error: grpo: group must be a whole number in [2, 1024], got 1"), sink.text)
         run(s, sink, "let t = sft(m, data, schedule: \"cosine\")", expect: .runtimeError)
@@ -108,7 +110,7 @@ final class TrainingBindingTests: XCTestCase {
         let sd = (5.0 / 3.0).squareRoot()
         let byHand = [1.0, 2, 3, 4].map { ($0 - 2.5) / (sd + 1e-4) }
         let t = trainer(s)
-        guard case .grpo(let g) = t.kind else { return XCTFail() }
+        guard let g = t.grpo else { return XCTFail() }
         XCTAssertEqual(g.last!.advantages, byHand + byHand)
         XCTAssertEqual(g.history.last!["rewards/counter/mean"], 4.5)
 
@@ -139,6 +141,68 @@ final class TrainingBindingTests: XCTestCase {
         print(r3.advantages[0], r3.advantages[1])
         """)
         XCTAssertTrue(w.hasSuffix("1.5 -0.5"), w)
+    }
+
+    /// The loop closes: rescore the last rollout, train one step on it, then change the
+    /// trainer's rewards and weights in place; a save records them and resume takes them.
+    func testRescoreThenTrainAndSetRewards() throws {
+        let (s, sink) = try session()
+        run(s, sink, """
+        let k = 0
+        fn counter(c) {
+            k += 1
+            return k
+        }
+        let j = 0
+        fn first_only(c) {
+            j += 1
+            return if j % 4 == 1 then 1 else 0
+        }
+        let t = grpo(m, data, rewards: [counter], group: 4, prompts: 2, max_tokens: 6, lr: 1e-3, seed: 2, beta: 0)
+        step t
+        """)
+        let g = try XCTUnwrap(trainer(s).grpo)
+        let ref = g.reference, refValues = g.reference.flatValues
+        let shown = run(s, sink, "let r = rescore(t.last, with: [first_only])\nshow r")
+        // Before: counter 1..4 in each group, (r - 2.5) / (sqrt(5/3) + 1e-4); after: [1, 0, 0, 0],
+        // (r - 0.25) / (0.5 + 1e-4).
+        XCTAssertTrue(shown.contains("advantages before"), shown)
+        XCTAssertTrue(shown.contains("-1.16 -0.39 +0.39 +1.16  +1.50 -0.50 -0.50 -0.50"), shown)
+        let out = run(s, sink, "step t, with: r\nprint(t.step, t.metrics.reward, t.last.advantages == r.advantages, t.config.rewards)")
+        XCTAssertEqual(out.split(separator: "\n").last.map(String.init), "2 0.25 true [\"counter\"]", out)
+        XCTAssertTrue(out.hasPrefix("grpo step 2  reward 0.250 (first_only 0.25)"), out)
+        let a1 = 0.75 / (0.5 + 1e-4), a0 = -0.25 / (0.5 + 1e-4)
+        XCTAssertEqual(g.last?.advantages, [a1, a0, a0, a0, a1, a0, a0, a0])
+
+        let set = run(s, sink, """
+        t.set(rewards: [format(), first_only], weights: [1, 0.5], lr: 2e-3)
+        print(t.config.rewards, t.config.weights, t.config.lr)
+        t.set(weights: [2, 1])
+        print(t.config.weights)
+        step t, quiet: true
+        print(t.last.rewards.total[1] == t.last.rewards.format[1] * 2 + t.last.rewards.first_only[1], t.step)
+        save t, "runs/set"
+        j = 0
+        let t2 = resume("runs/set", data, rewards: [format(), first_only], weights: [2, 1])
+        print(t2.step, t2.config.weights)
+        """)
+        XCTAssertTrue(g.reference === ref, "t.set keeps the reference model")
+        XCTAssertFalse(g.reference.flatValues != refValues, "beta 0 and no sync: the reference is as made")
+        let lines = set.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.prefix(2)), ["[\"format\", \"first_only\"] [1, 0.5] 0.002", "[2, 1]"], set)
+        XCTAssertTrue(lines.contains("true 3"), set)
+        XCTAssertEqual(lines.last, "3 [2, 1]", set)
+        run(s, sink, "t.set(weights: [1])", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("error: trainer.set: weights has 1 entries for the trainer's 2 rewards (format, first_only)"), sink.text)
+        run(s, sink, "resume(\"runs/set\", data, rewards: [format(), first_only])", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("was trained with weights [2, 1], resume was given [1, 1]"), sink.text)
+        run(s, sink, "step t, 2, with: r", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("step t, with: r trains one update on the rollout r; give no step count"), sink.text)
+        run(s, sink, "step t, with: 3", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("with: must be a rollout (e.g. rescore t.last with: [...]), got number 3"), sink.text)
+        run(s, sink, "let w = sft(m, data, batch: 2)\nstep w, with: r", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("with: trains a GRPO trainer on a rollout, not an sft trainer"), sink.text)
+        XCTAssertEqual(run(s, sink, "print(t.step)"), "3", "failed calls change nothing")
     }
 
     func testGroupTableAndTrainerFields() throws {
@@ -187,13 +251,17 @@ final class TrainingBindingTests: XCTestCase {
         let rec = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(rec.count, 1 + 12 + 3)
         XCTAssertTrue(rec[0].hasPrefix("{\"header\": \"medr1-metrics\""), rec[0])
+        // The header names the first trainer and its run.
+        XCTAssertTrue(rec[0].hasSuffix(", \"trainer\": \"sft\", \"run\": \"sft-1\"}"), rec[0])
         // Every number's text reads back (Swift's correctly rounded parser) as the very same Double.
         let all = trainer(s, "w").history.steps + trainer(s, "t").history.steps
-        for (line, m) in zip(rec.dropFirst(), all) {
+        for (k, (line, m)) in zip(rec.dropFirst(), all).enumerated() {
             let pairs = line.dropFirst().dropLast().components(separatedBy: ", ").map { $0.components(separatedBy: ": ") }
-            XCTAssertEqual(pairs[0], ["\"step\"", String(m.step)])
-            XCTAssertEqual(pairs.dropFirst(2).map { String($0[0].dropFirst().dropLast()) }, m.names, line)
-            for (p, y) in zip(pairs.dropFirst(2), m.values) { XCTAssertEqual(Double(p[1])?.bitPattern, y.bitPattern, line) }
+            // Each line names its run: the SFT trainer is the session's first, GRPO its second.
+            XCTAssertEqual(pairs[0], ["\"run\"", k < 12 ? "\"sft-1\"" : "\"grpo-2\""], line)
+            XCTAssertEqual(pairs[1], ["\"step\"", String(m.step)])
+            XCTAssertEqual(pairs.dropFirst(3).map { String($0[0].dropFirst().dropLast()) }, m.names, line)
+            for (p, y) in zip(pairs.dropFirst(3), m.values) { XCTAssertEqual(Double(p[1])?.bitPattern, y.bitPattern, line) }
         }
         let png = try Data(contentsOf: s.options.baseDirectory.appendingPathComponent("p/reward.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
@@ -296,7 +364,7 @@ final class TrainingBindingTests: XCTestCase {
         let (s, sink) = try session(metrics: true)
         run(s, sink, script)
         let t = trainer(s)
-        guard case .grpo(let g) = t.kind else { return XCTFail() }
+        guard let g = t.grpo else { return XCTFail() }
         let before = g.model.flatValues, mBefore = g.optimizer.m, vBefore = g.optimizer.v
         let out = run(s, sink, "arm = true\nstep t, 3", expect: .runtimeError)
         XCTAssertTrue(out.contains("interrupted: aborted step 3: the model, optimiser and sampler are as before it; 0 of 3 steps done, t.step = 2"), out)
@@ -311,7 +379,7 @@ final class TrainingBindingTests: XCTestCase {
         let (u, usink) = try session()
         run(u, usink, script + "\nstep t")
         XCTAssertEqual(trainer(u).history.steps.map(\.withoutTiming), g.history.steps.map(\.withoutTiming))
-        guard case .grpo(let ug) = trainer(u).kind else { return XCTFail() }
+        guard let ug = trainer(u).grpo else { return XCTFail() }
         XCTAssertEqual(ug.model.flatValues, g.model.flatValues)
     }
 

@@ -151,11 +151,11 @@ final class TrainingOptionTests: XCTestCase {
             guard case .function(let f as Builtin)? = s.interpreter.builtins.lookup(name) else { throw XCTSkip("no builtin \(name)") }
             return f.options
         }
-        return [("grpo", try builtin("grpo"), GRPOConfig.optionRules.keywords()),
-                ("sft", try builtin("sft"), SFTConfig.optionRules.keywords()),
-                ("sampler", try builtin("sampler"), SamplerConfig.optionRules.keywords()),
-                ("sample", try builtin("sample"), SamplerConfig.optionRules.keywords()),
-                ("eval", try builtin("eval"), Evaluator.optionRules.keywords())]
+        return [("grpo", try builtin("grpo"), GRPOConfig.optionRules.names()),
+                ("sft", try builtin("sft"), SFTConfig.optionRules.names()),
+                ("sampler", try builtin("sampler"), SamplerConfig.optionRules.names()),
+                ("sample", try builtin("sample"), SamplerConfig.optionRules.names()),
+                ("eval", try builtin("eval"), Evaluator.optionRules.names())]
     }
 
     /// Every keyword of the library's tables is accepted by the builtins that take the
@@ -164,21 +164,24 @@ final class TrainingOptionTests: XCTestCase {
         let (s, _, _) = try session()
         for (name, options, keywords) in try tables(s) {
             let entry = try XCTUnwrap(HelpTable.entry(name))
-            let shown = entry.signature.matches(of: /([a-z_0-9]+):/).map { String($0.1) }
+            // "group|num_generations: 8": medr1's keyword, then TRL's name where it differs.
+            let shown = entry.signature.matches(of: /([a-z_0-9|]+):/).flatMap { $0.1.split(separator: "|").map(String.init) }
             for k in keywords {
                 XCTAssertTrue(options.contains(k), "\(name) does not accept \(k):")
                 XCTAssertTrue(shown.contains(k), "\(name)'s help signature does not show \(k):")
-                XCTAssertTrue(entry.options.contains { $0.hasPrefix(k + " ") }, "\(name)'s help does not list \(k)")
+                XCTAssertTrue(entry.options.contains { $0.hasPrefix(k + " ") || $0.hasSuffix(" (TRL: \(k))") },
+                              "\(name)'s help does not list \(k)")
             }
         }
         // t.set takes exactly the trainer's table.
         guard case .host(let m as ModelObject)? = s.interpreter.globals.lookup("m"),
               case .host(let d as DatasetObject)? = s.interpreter.globals.lookup("data") else { return XCTFail("no m or data") }
-        let g = TrainerObject(.grpo(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset)), model: m, data: d.dataset, planned: nil)
-        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.keywords())
+        let g = TrainerObject(try GRPOTrainer(model: m.model, tokenizer: m.tokenizer, dataset: d.dataset), model: m, data: d.dataset, planned: nil)
+        XCTAssertEqual(g.methodOptions("set"), GRPOConfig.optionRules.names() + ["rewards", "weights", "reward_weights"])
         XCTAssertTrue(HelpTable.text(for: "sft")!.contains("\n  allowed values:\n    batch in [1, 4096]: sequences per step\n"))
-        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    loss one of \"grpo\", \"bnpo\", \"dr_grpo\": "))
-        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    scale_rewards true or false: "))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    loss one of \"grpo\", \"bnpo\", \"dr_grpo\", \"dapo\", \"cispo\", \"sapo\": "))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains("\n    scale_rewards one of \"group\", \"batch\", \"none\" (true = \"group\", false = \"none\"): "))
+        XCTAssertTrue(HelpTable.text(for: "grpo")!.contains(" (TRL: num_generations)\n"))
     }
 
     /// The defaults the help shows are the library's: each `keyword: value` of a help
@@ -187,8 +190,10 @@ final class TrainingOptionTests: XCTestCase {
     func testHelpDefaultsAreTheLibraryDefaults() throws {
         func shownDefaults(_ name: String) throws -> [String: String] {
             let sig = try XCTUnwrap(HelpTable.entry(name)).signature
-            return Dictionary(sig.matches(of: /([a-z_0-9]+): ("[a-z_]+"(\|"[a-z_]+")*|[^,)]+)/).map { (String($0.1), String($0.2)) },
-                              uniquingKeysWith: { a, _ in a })
+            // "max_tokens|max_completion_length: 64" shows the default under both names.
+            return Dictionary(sig.matches(of: /([a-z_0-9|]+): ("[a-z_]+"(\|"[a-z_]+")*|[^,)]+)/).flatMap { m in
+                m.1.split(separator: "|").map { (String($0), String(m.2)) }
+            }, uniquingKeysWith: { a, _ in a })
         }
         func check<C>(_ name: String, _ rules: [OptionRule<C>], _ defaults: C, line: UInt = #line) throws {
             let shown = try shownDefaults(name)
@@ -198,6 +203,7 @@ final class TrainingOptionTests: XCTestCase {
                 case .number(let x)?: XCTAssertEqual(Double(text), x, "\(name): \(r.keyword)", line: line)
                 case .flag(let b)?: XCTAssertEqual(text, b ? "true" : "false", "\(name): \(r.keyword)", line: line)
                 case .word(let w)?: XCTAssertTrue(text.hasPrefix("\"\(w)\""), "\(name): \(r.keyword) shows \(text)", line: line)
+                case .strings(let ws)?: XCTAssertEqual(text, OptionValue.strings(ws).description, "\(name): \(r.keyword)", line: line)
                 case nil: XCTAssertEqual(text, "n", "\(name): \(r.keyword)", line: line)
                 }
             }
@@ -211,7 +217,11 @@ final class TrainingOptionTests: XCTestCase {
         let grpo = try shownDefaults("grpo"), eval = try shownDefaults("eval")
         XCTAssertEqual(grpo["lr"], "1e-4"); XCTAssertEqual(GRPOConfig().learningRate, 1e-4)
         XCTAssertEqual(grpo["beta"], "0.04"); XCTAssertEqual(GRPOConfig().beta, 0.04)
-        XCTAssertEqual(grpo["loss"], "\"grpo\"|\"bnpo\"|\"dr_grpo\""); XCTAssertEqual(GRPOConfig().lossType, .grpo)
+        XCTAssertEqual(grpo["loss"], "\"grpo\"|\"bnpo\"|\"dr_grpo\"|\"dapo\"|\"cispo\"|\"sapo\""); XCTAssertEqual(GRPOConfig().lossType, .grpo)
+        XCTAssertEqual(grpo["loss_type"], grpo["loss"])
+        XCTAssertEqual(grpo["scale_rewards"], "\"group\"|\"batch\"|\"none\""); XCTAssertEqual(GRPOConfig().scaleRewards, .group)
+        XCTAssertEqual(grpo["importance_sampling_level"], "\"token\"|\"sequence\"")
+        XCTAssertEqual(grpo["top_entropy_quantile"], "1")
         XCTAssertEqual(grpo["adam_eps"], "1e-8"); XCTAssertEqual(GRPOConfig().adamEps, 1e-8)
         XCTAssertEqual(grpo["max_tokens"], "64"); XCTAssertEqual(GRPOConfig().maxTokens, 64)
         XCTAssertEqual(eval["greedy"], "true"); XCTAssertEqual(Evaluator.defaults.sampler.greedy, true)

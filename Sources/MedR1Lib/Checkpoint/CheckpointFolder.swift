@@ -190,7 +190,7 @@ enum CheckpointFolder {
     }
 
     /// Puts the complete folder `tmp` at `dir` in one step.
-    private static func swapIn(_ tmp: String, _ dir: URL) throws {
+    static func swapIn(_ tmp: String, _ dir: URL) throws {
         let parent = dir.deletingLastPathComponent().path
         var st = stat()
         if lstat(dir.path, &st) != 0 {
@@ -298,4 +298,15 @@ enum CheckpointFolder {
         }
         return (steps, log)
     }
+}
+
+extension FileIO {
+    /// Puts the complete folder at `tmp` (a sibling of `dir`, from `temporaryPath(for:kind: "tmp")`)
+    /// at `dir` in one step: a reader sees the previous folder or the new one, whole. Throws
+    /// `CheckpointError` when the rename fails (the previous folder stays).
+    public static func replaceFolder(_ dir: URL, with tmp: String) throws { try CheckpointFolder.swapIn(tmp, dir) }
+
+    /// Puts back a previous version of the folder `dir` that a killed writer moved aside, and
+    /// removes killed writers' temporaries.
+    public static func recoverFolder(_ dir: URL) { CheckpointFolder.recover(dir) }
 }

@@ -1,13 +1,14 @@
-// The chunk list of a PNG file, checked before libpng sees the bytes.
+// The chunk list of a PNG file, checked before any decoder sees the bytes.
 //
 // A PNG is an 8-byte signature and chunks (4-byte big-endian length, 4-byte
 // type, data, 4-byte CRC of type + data). This file checks that every chunk
 // fits in the file, that IHDR comes first with a size, bit depth and colour
 // type that make sense, and bounds width and height (`PNGImage.maxSide`,
 // `PNGImage.maxPixels`) so a tiny file cannot make the decoder allocate
-// gigabytes. It then drops the chunks that make libpng's simplified API
-// convert samples between gamma encodings (gAMA, cHRM, sRGB, iCCP): whole
-// chunks with their CRCs, so the stream stays a valid PNG.
+// gigabytes. For libpng (8 bits and fewer) it drops the chunks that make
+// libpng's simplified API convert samples between gamma encodings (gAMA,
+// cHRM, sRGB, iCCP): whole chunks with their CRCs, so the stream stays a
+// valid PNG. 16-bit files go to `PNG16` instead.
 
 import Foundation
 
@@ -18,16 +19,52 @@ enum PNGChunks {
     /// Largest chunk length the PNG specification allows.
     static let maxChunkLength = Int(Int32.max)
 
-    /// The bytes to hand to libpng, and the image size IHDR gives.
-    struct Stream {
-        var bytes: Data
+    /// IHDR's fields, checked.
+    struct Header {
         var width: Int
         var height: Int
+        var bitDepth: Int
+        var colourType: Int
+        var interlaced: Bool
     }
 
-    /// Checks `data`'s chunk list and IHDR and returns it without colour-space chunks
-    /// (and without anything after IEND). Errors name `path` and the chunk at fault.
-    static func rawSampleStream(_ data: Data, path: String) throws -> Stream {
+    /// One chunk: its type and where its data lies in the file's bytes.
+    struct Chunk {
+        var type: String
+        /// Offset of the chunk's length field.
+        var start: Int
+        var length: Int
+        var data: Range<Int> { (start + 8)..<(start + 8 + length) }
+        /// Type and data, which the CRC covers.
+        var crcRange: Range<Int> { (start + 4)..<(start + 8 + length) }
+        var end: Int { start + 12 + length }
+    }
+
+    /// A file whose chunk list and IHDR are checked: its bytes, header and chunks up to IEND.
+    struct Parsed {
+        var bytes: [UInt8]
+        var header: Header
+        var chunks: [Chunk]
+
+        /// The bytes to hand to libpng: the file without colour-space chunks (and
+        /// without anything after IEND).
+        var libpngStream: Data {
+            var out = Data(bytes[0..<8])
+            out.reserveCapacity(bytes.count)
+            for c in chunks where !colourSpaceChunks.contains(c.type) {
+                out.append(contentsOf: bytes[c.start..<c.end])
+            }
+            return out
+        }
+
+        /// The big-endian 32-bit number at `i`.
+        func u32(_ i: Int) -> Int {
+            Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+        }
+    }
+
+    /// Checks `data`'s chunk list and IHDR. Errors name `path` and the chunk at fault.
+    static func parse(_ data: Data, path: String) throws -> Parsed {
         func fail(_ m: String) -> PNGError { PNGError(path: path, message: m) }
         let b = [UInt8](data)
         guard b.count >= 8, Array(b[0..<8]) == signature else {
@@ -36,9 +73,8 @@ enum PNGChunks {
         func u32(_ i: Int) -> Int {
             Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
         }
-        var out = Data(b[0..<8])
-        out.reserveCapacity(b.count)
-        var pos = 8, index = 0, width = 0, height = 0, sawIEND = false
+        var chunks: [Chunk] = []
+        var pos = 8, index = 0, header: Header?, sawIEND = false
         while pos < b.count {
             guard b.count - pos >= 12 else {
                 throw fail("chunk \(index) at byte \(pos) is cut off (\(b.count - pos) bytes left, a chunk needs at least 12): the file is truncated")
@@ -59,20 +95,20 @@ enum PNGChunks {
                 guard type == "IHDR", length == 13 else {
                     throw fail("the first chunk is \(type) of \(length) bytes, expected IHDR of 13 bytes: the file is corrupt")
                 }
-                (width, height) = try checkHeader(Array(b[(pos + 8)..<(pos + 21)]), fail)
+                header = try checkHeader(Array(b[(pos + 8)..<(pos + 21)]), fail)
             }
-            let end = pos + 12 + length
-            if !colourSpaceChunks.contains(type) { out.append(contentsOf: b[pos..<end]) }
-            pos = end
+            let chunk = Chunk(type: type, start: pos, length: length)
+            chunks.append(chunk)
+            pos = chunk.end
             index += 1
             if type == "IEND" { sawIEND = true; break }
         }
-        guard sawIEND else { throw fail("the file ends before its IEND chunk: the file is truncated") }
-        return Stream(bytes: out, width: width, height: height)
+        guard sawIEND, let header else { throw fail("the file ends before its IEND chunk: the file is truncated") }
+        return Parsed(bytes: b, header: header, chunks: chunks)
     }
 
-    /// Width and height from IHDR's 13 bytes, after checking every field.
-    private static func checkHeader(_ h: [UInt8], _ fail: (String) -> PNGError) throws -> (Int, Int) {
+    /// IHDR's 13 bytes, after checking every field.
+    private static func checkHeader(_ h: [UInt8], _ fail: (String) -> PNGError) throws -> Header {
         let width = Int(h[0]) << 24 | Int(h[1]) << 16 | Int(h[2]) << 8 | Int(h[3])
         let height = Int(h[4]) << 24 | Int(h[5]) << 16 | Int(h[6]) << 8 | Int(h[7])
         let depth = Int(h[8]), colour = Int(h[9])
@@ -94,6 +130,6 @@ enum PNGChunks {
         guard h[10] == 0, h[11] == 0, h[12] <= 1 else {
             throw fail("IHDR compression \(h[10]), filter \(h[11]), interlace \(h[12]): expected 0, 0 and 0 or 1")
         }
-        return (width, height)
+        return Header(width: width, height: height, bitDepth: depth, colourType: colour, interlaced: h[12] == 1)
     }
 }

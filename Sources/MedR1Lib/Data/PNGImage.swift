@@ -1,20 +1,22 @@
-// PNG files in and out, through libpng's *simplified* API (`png_image_*`).
+// PNG files in and out. Files of 8 bits or fewer are read through libpng's
+// *simplified* API (`png_image_*`); 16-bit files through `PNG16`
+// (zlib and our own unfiltering), and 16-bit files are written the same way.
 //
 // Why the simplified API: libpng's low-level API reports errors by `longjmp`,
 // which Swift cannot catch (the process would die on a corrupt file). The
 // simplified API returns 0 and leaves the reason in `image.message`, which we
-// turn into a thrown `PNGError` naming the file.
+// turn into a thrown `PNGError` naming the file. But it returns 16-bit colour
+// *premultiplied* by alpha, which loses precision and the colour of
+// transparent pixels, so 16-bit files do not go through it.
 //
 // Sample values (docs/model.md, "From PNG to image tokens"): 8-bit samples / 255,
 // 16-bit samples / 65535, into Float in [0, 1]. The simplified API converts
 // between gamma encodings when the file carries gAMA, cHRM, sRGB or iCCP
 // chunks; `PNGChunks` drops those chunks from the bytes before libpng sees them
 // (each chunk has its own CRC, so the stream stays valid), after which an 8-bit
-// file is read as sRGB into sRGB and a 16-bit file as linear into linear: raw
-// samples both. `PNGChunks` also checks the chunk list and bounds the image size
-// from IHDR before libpng allocates anything. One caveat remains: libpng
-// returns 16-bit colour *premultiplied* by alpha; we divide it back out, which
-// is exact for opaque pixels and loses the colour of fully transparent ones.
+// file is read as sRGB into sRGB: raw samples. `PNG16` ignores those
+// chunks. `PNGChunks` also checks the chunk list and bounds the image size
+// from IHDR before any decoder allocates anything.
 
 import CPNG
 import Foundation
@@ -93,10 +95,11 @@ extension PNGImage {
     /// Decodes PNG bytes (`path` names them in errors). Samples are raw: 8-bit / 255,
     /// 16-bit / 65535, whatever gamma or colour-space chunks the file carries.
     public static func decode(_ bytes: Data, path: String) throws -> PNGImage {
-        let stream = try PNGChunks.rawSampleStream(bytes, path: path)
+        let png = try PNGChunks.parse(bytes, path: path)
+        if png.header.bitDepth == 16 { return try PNG16.decode(png, path: path) }
         // libpng reads from the memory until png_image_finish_read: decode inside the closure.
-        return try stream.bytes.withUnsafeBytes { raw in
-            try decode(memory: raw, width: stream.width, height: stream.height, path: path)
+        return try png.libpngStream.withUnsafeBytes { raw in
+            try decode(memory: raw, width: png.header.width, height: png.header.height, path: path)
         }
     }
 
@@ -115,63 +118,31 @@ extension PNGImage {
             png_image_free(&image)
             throw PNGError(path: path, message: "IHDR size \(checkedWidth)x\(checkedHeight) disagrees with libpng's \(image.width)x\(image.height)")
         }
+        // Files of 8 bits or fewer: libpng reports them without the linear flag, and
+        // reads them into 8-bit sRGB without conversion or premultiplication.
         let fileFormat = image.format
         let hasColor = fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLOR) != 0
         let hasAlpha = fileFormat & png_uint_32(PNG_FORMAT_FLAG_ALPHA) != 0
-        let isLinear16 = fileFormat & png_uint_32(PNG_FORMAT_FLAG_LINEAR) != 0
-            && fileFormat & png_uint_32(PNG_FORMAT_FLAG_COLORMAP) == 0
         var format: png_uint_32 = 0
         if hasColor { format |= png_uint_32(PNG_FORMAT_FLAG_COLOR) }
         if hasAlpha { format |= png_uint_32(PNG_FORMAT_FLAG_ALPHA) }
-        if isLinear16 { format |= png_uint_32(PNG_FORMAT_FLAG_LINEAR) }
         image.format = format
         let channels = (hasColor ? 3 : 1) + (hasAlpha ? 1 : 0)
         let width = Int(image.width), height = Int(image.height)
         let count = width * height * channels
-        var pixels = [Float](repeating: 0, count: count)
-
-        if isLinear16 {
-            var buffer = [UInt16](repeating: 0, count: count)
-            let ok = buffer.withUnsafeMutableBytes {
-                png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil)
-            }
-            guard ok != 0 else {
-                let msg = libpngMessage(&image)
-                png_image_free(&image)
-                throw PNGError(path: path, message: "cannot decode image data (libpng: \(msg)); the file may be truncated or corrupt")
-            }
-            let scale: Float = 1 / 65535
-            for i in 0..<count { pixels[i] = Float(buffer[i]) * scale }
-            if hasAlpha { unpremultiply(&pixels, channels: channels) }
-        } else {
-            var buffer = [UInt8](repeating: 0, count: count)
-            let ok = buffer.withUnsafeMutableBytes {
-                png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil)
-            }
-            guard ok != 0 else {
-                let msg = libpngMessage(&image)
-                png_image_free(&image)
-                throw PNGError(path: path, message: "cannot decode image data (libpng: \(msg)); the file may be truncated or corrupt")
-            }
-            let scale: Float = 1 / 255
-            for i in 0..<count { pixels[i] = Float(buffer[i]) * scale }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let ok = buffer.withUnsafeMutableBytes {
+            png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil)
+        }
+        guard ok != 0 else {
+            let msg = libpngMessage(&image)
+            png_image_free(&image)
+            throw PNGError(path: path, message: "cannot decode image data (libpng: \(msg)); the file may be truncated or corrupt")
         }
         png_image_free(&image)
-        return try PNGImage(width: width, height: height, channels: channels, pixels: pixels,
-                            sourceBitDepth: isLinear16 ? 16 : 8)
-    }
-
-    /// libpng's linear output is colour * alpha; divide alpha back out (alpha 0 -> colour 0).
-    private static func unpremultiply(_ pixels: inout [Float], channels: Int) {
-        let colour = channels - 1
-        var i = 0
-        while i < pixels.count {
-            let a = pixels[i + colour]
-            for c in 0..<colour {
-                pixels[i + c] = a > 0 ? min(1, pixels[i + c] / a) : 0
-            }
-            i += channels
-        }
+        let scale: Float = 1 / 255
+        return try PNGImage(width: width, height: height, channels: channels,
+                            pixels: buffer.map { Float($0) * scale }, sourceBitDepth: 8)
     }
 }
 
@@ -180,13 +151,23 @@ extension PNGImage {
 extension PNGImage {
     /// Writes the image as a PNG with 8 or 16 bits per sample, keeping its channels
     /// (gray, gray+alpha, RGB, RGBA). Values are clamped to [0, 1] and rounded.
-    /// 16-bit files are written linear (gAMA 1.0), so `read` gives back v/65535 exactly.
-    /// `fast` trades file size for speed (libpng's PNG_IMAGE_FLAG_FAST: quicker zlib settings;
-    /// about 2x faster to write small images); the pixels are the same.
+    /// 16-bit files are written linear (gAMA 1.0) and not premultiplied, so `read` gives back
+    /// v/65535 exactly, alpha or not. `fast` trades file size for speed (quicker zlib settings;
+    /// about 2x faster to write small 8-bit images); the pixels are the same.
     public func write(to url: URL, bitDepth: Int = 8, fast: Bool = false) throws {
         let path = url.path
         guard bitDepth == 8 || bitDepth == 16 else {
             throw PNGError(path: path, message: "bit depth \(bitDepth) is not supported: use 8 or 16")
+        }
+        // The fields are public and mutable: check them again before the encoders read `pixels`.
+        guard width > 0, height > 0, (1...4).contains(channels), pixels.count == width * height * channels else {
+            throw PNGError(path: path, message: "image of \(width)x\(height)x\(channels) has \(pixels.count) values, "
+                           + "expected width*height*channels with 1-4 channels")
+        }
+        if bitDepth == 16 {
+            let samples = pixels.map { UInt16((Self.clamp01($0) * 65535).rounded()) }
+            let encoded = try PNG16.encode(samples, width: width, height: height, channels: channels, fast: fast, path: path)
+            return try Self.writeFile(encoded, path: path)
         }
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
@@ -196,34 +177,12 @@ extension PNGImage {
         var format: png_uint_32 = 0
         if channels >= 3 { format |= png_uint_32(PNG_FORMAT_FLAG_COLOR) }
         if hasAlpha { format |= png_uint_32(PNG_FORMAT_FLAG_ALPHA) }
-        if bitDepth == 16 { format |= png_uint_32(PNG_FORMAT_FLAG_LINEAR) }
         image.format = format
         if fast { image.flags |= png_uint_32(PNG_IMAGE_FLAG_FAST) }
-        let count = width * height * channels
-        let ok: Int32
         var encoded = Data()
-        if bitDepth == 16 {
-            var buffer = [UInt16](repeating: 0, count: count)
-            // libpng expects linear colour premultiplied by alpha (see the header comment).
-            var i = 0
-            while i < count {
-                let a: Float = hasAlpha ? Self.clamp01(pixels[i + channels - 1]) : 1
-                for c in 0..<channels {
-                    var v = Self.clamp01(pixels[i + c])
-                    if hasAlpha && c < channels - 1 { v *= a }
-                    buffer[i + c] = UInt16((v * 65535).rounded())
-                }
-                i += channels
-            }
-            ok = buffer.withUnsafeBytes {
-                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
-            }
-        } else {
-            var buffer = [UInt8](repeating: 0, count: count)
-            for i in 0..<count { buffer[i] = UInt8((Self.clamp01(pixels[i]) * 255).rounded()) }
-            ok = buffer.withUnsafeBytes {
-                encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
-            }
+        let buffer = pixels.map { UInt8((Self.clamp01($0) * 255).rounded()) }
+        let ok = buffer.withUnsafeBytes {
+            encodePNG(&image, to: &encoded, $0.baseAddress, png_int_32(width * channels), nil)
         }
         guard ok != 0 else {
             let msg = libpngMessage(&image)

@@ -53,7 +53,7 @@ public enum SynthMed {
             var i = w
             while i < config.count && !failures.any && !shouldStop() {
                 let canvas = SynthMedRender.draw(items[i].scene, size: config.imageSize, noise: config.noise,
-                                                 contrast: config.lesionContrast)
+                                                 contrast: config.lesionContrast, lesionScale: config.lesionScale)
                 do {
                     try canvas.image().write(to: root.appendingPathComponent(relative[i]), bitDepth: 8, fast: true)
                 } catch {

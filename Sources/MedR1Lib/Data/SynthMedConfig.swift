@@ -22,6 +22,11 @@ public struct SynthMedConfig: Codable, Equatable, Sendable {
     /// Multiplier of how far a lesion's intensity departs from the tissue around it
     /// (1 = default; 0.3 makes findings and grades hard to see).
     public var lesionContrast = 1.0
+    /// Multiplier of lesion size (1 = default; grades keep their ratios). At the model's
+    /// 32 px a mild lesion of scale 1 is about 3 px across; 1.5 makes findings, grades and
+    /// counted elements easier to see. Element sizes are capped where elements must stay
+    /// apart to be counted (OCT) or inside the optic disc (fundus cup).
+    public var lesionScale = 1.0
     /// Relative frequency of each modality (missing = 0; all 1 by default).
     public var modalityWeights: [Modality: Double] = Dictionary(uniqueKeysWithValues: Modality.allCases.map { ($0, 1.0) })
     /// Relative frequency of each question type (missing = 0; all 1 by default).
@@ -50,6 +55,7 @@ public struct SynthMedConfig: Codable, Equatable, Sendable {
         guard (2...4).contains(options) else { throw bad("options", "must be 2, 3 or 4, got \(options)") }
         guard noise >= 0, noise.isFinite else { throw bad("noise", "must be a finite number >= 0, got \(noise)") }
         guard lesionContrast >= 0, lesionContrast.isFinite else { throw bad("contrast", "must be a finite number >= 0, got \(lesionContrast)") }
+        guard (0.25...3).contains(lesionScale) else { throw bad("lesion_scale", "must be in 0.25...3, got \(lesionScale)") }
         guard modalityWeights.values.allSatisfy({ $0 >= 0 && $0.isFinite }),
               modalityWeights.values.contains(where: { $0 > 0 }) else {
             throw bad("modalities", "must name at least one modality (weights >= 0 with at least one > 0)")

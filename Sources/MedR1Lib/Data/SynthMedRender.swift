@@ -45,9 +45,11 @@ public struct SynthParts: Sendable {
 
 public enum SynthMedRender {
     /// Draws a scene at `size` x `size`. `noise` and `contrast` are the config's multipliers.
+    /// `lesionScale` multiplies the size of lesions and lesion elements (capped where
+    /// elements must stay apart to be counted, or inside the optic disc).
     public static func draw(_ s: SynthMedScene, size: Int, noise: Double = 1, contrast: Double = 1,
-                            parts: SynthParts = SynthParts()) -> SynthCanvas {
-        var p = Painter(scene: s, size: size, noise: noise, contrast: Float(contrast), parts: parts)
+                            lesionScale: Double = 1, parts: SynthParts = SynthParts()) -> SynthCanvas {
+        var p = Painter(scene: s, size: size, noise: noise, contrast: Float(contrast), lesionScale: lesionScale, parts: parts)
         switch s.modality {
         case .ct: p.ct()
         case .mri: p.mri()
@@ -70,17 +72,19 @@ private struct Painter {
     var c: SynthCanvas
     let noiseLevel: Double
     let contrast: Float
+    let lesionScale: Double
     let parts: SynthParts
     var base: SynthMedRandom
     var les: SynthMedRandom
     var cnt: SynthMedRandom
     var tex: SynthMedRandom
 
-    init(scene: SynthMedScene, size: Int, noise: Double, contrast: Float, parts: SynthParts) {
+    init(scene: SynthMedScene, size: Int, noise: Double, contrast: Float, lesionScale: Double, parts: SynthParts) {
         s = scene
         c = SynthCanvas(size: size, channels: SynthMedVocabulary.spec(scene.modality).channels)
         noiseLevel = noise
         self.contrast = contrast
+        self.lesionScale = lesionScale
         self.parts = parts
         base = SynthMedRandom(seed: scene.seed, index: 0, salt: 1)
         les = SynthMedRandom(seed: scene.seed, index: 0, salt: 2)
@@ -94,7 +98,7 @@ private struct Painter {
     func lesionColour(_ tissue: SynthColor, _ target: SynthColor) -> SynthColor { tissue.mix(target, contrast) }
     /// Lesion radius for the scene's grade, jittered by ±8% (grades stay apart).
     mutating func radius(scale: Double = 1) -> Double {
-        SynthMedRender.gradeRadius[s.grade - 1] * scale * les.uniform(0.92, 1.08)
+        SynthMedRender.gradeRadius[s.grade - 1] * scale * lesionScale * les.uniform(0.92, 1.08)
     }
     /// Lesion centre in the scene's quadrant, offsets (dx, dy) from (cx, cy), jittered.
     mutating func quadrantCentre(_ cx: Double, _ cy: Double, _ dx: Double, _ dy: Double) -> (Double, Double) {
@@ -393,7 +397,7 @@ private struct Painter {
                        width: 0.018, vessel, alpha: 0.85)
         }
         c.ellipse(dx, dy, 0.085, 0.085, SynthColor(0.98, 0.8, 0.5))
-        let cupR = hasLesion && s.finding == 2 ? [0.05, 0.062, 0.074][s.grade - 1] : 0.03
+        let cupR = hasLesion && s.finding == 2 ? min([0.05, 0.062, 0.074][s.grade - 1] * lesionScale, 0.08) : 0.03
         c.ellipse(dx, dy, cupR, cupR, SynthColor(1, 0.95, 0.8))
         if hasLesion && s.finding == 1 {
             let n = [3, 7, 12][s.grade - 1]
@@ -403,9 +407,9 @@ private struct Painter {
                 let x = 0.5 + d * cos(a), y = 0.5 + d * sin(a)
                 if (x - dx) * (x - dx) + (y - dy) * (y - dy) < 0.14 * 0.14 { continue }
                 if placed % 2 == 0 {
-                    c.ellipse(x, y, 0.024, 0.024, lesionColour(retina, SynthColor(0.4, 0.03, 0.02)))
+                    c.ellipse(x, y, 0.024 * lesionScale, 0.024 * lesionScale, lesionColour(retina, SynthColor(0.4, 0.03, 0.02)))
                 } else {
-                    c.ellipse(x, y, 0.02, 0.02, lesionColour(retina, SynthColor(1, 0.9, 0.35)))
+                    c.ellipse(x, y, 0.02 * lesionScale, 0.02 * lesionScale, lesionColour(retina, SynthColor(1, 0.9, 0.35)))
                 }
                 placed += 1
             }
@@ -439,7 +443,7 @@ private struct Painter {
             // five slots 0.19 apart and at most 0.16 wide: elements never touch, so they can be counted
             var slots = [0.12, 0.31, 0.5, 0.69, 0.88]
             les.shuffle(&slots)
-            let rx = [0.038, 0.052, 0.064][s.grade - 1] * les.uniform(0.94, 1.06)
+            let rx = min([0.038, 0.052, 0.064][s.grade - 1] * lesionScale, 0.08) * les.uniform(0.94, 1.06)
             for x0 in slots.prefix(s.count) {
                 let x = x0 + les.uniform(-0.005, 0.005)
                 if s.finding == 1 {

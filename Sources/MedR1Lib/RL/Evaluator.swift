@@ -138,7 +138,7 @@ public struct Evaluator {
             let chunk = Array(dataset.samples[i..<min(i + batch, dataset.count)])
             let imgs = try chunk.map { try cache.image(for: $0) }
             let outs = try s.sampleBatch(model: model, images: imgs, prompts: chunk.map { enc.tokens(for: $0).prompt },
-                                         count: k, eos: tokenizer.eos)
+                                         count: k, eos: tokenizer.eos, decode: enc.text(of:))
             for (j, sample) in chunk.enumerated() {
                 for (g, o) in outs[j].enumerated() {
                     let c = Completion(text: enc.text(of: o.tokens), sample: sample, tokens: o.tokens,

@@ -4,42 +4,26 @@
 //   advantage: group-normalised
 //   reference: log-probs of the completions under the frozen reference (when beta != 0)
 //   policy   : teacher-forced log-probs with gradient, dL/dlogp from GRPOLoss, backward
-//   update   : clip the global grad norm, AdamW at the scheduled lr (numIterations times)
+//   update   : clip the global grad norm, AdamW at the scheduled lr; numIterations passes,
+//              each of stepsPerGeneration updates on equal parts of the rollout in order;
+//              with syncRefModel the reference moves toward the policy every
+//              refModelSyncSteps optimiser steps
 // The step is all-or-nothing: if a reward throws or returns a bad value, or an update would
 // make the loss, the gradient norm, a weight or a moment non-finite, neither the model, the
 // optimiser, the RNG nor the prompt order moves.
 import Foundation
 
-/// Everything sampled and scored in one step, kept for inspection.
-public struct Rollout: Sendable {
-    /// G completions per prompt, prompt-major (prompt p, completion g at p*group+g).
-    public var completions: [Completion]
-    /// Every reward's value per completion and the weighted totals.
-    public var rewards: RewardTable
-    /// One per completion.
-    public var advantages: [Double]
-    public var group: Int
-
-    public var promptCount: Int { group == 0 ? 0 : completions.count / group }
-    public var lengths: [Int] { completions.map(\.length) }
-    public var finishReasons: [FinishReason] { completions.map(\.finishReason) }
-
-    /// The completions, totals and advantages of prompt p's group.
-    public func groupOf(_ p: Int) -> (completions: [Completion], rewards: [Double], advantages: [Double]) {
-        let r = (p * group)..<((p + 1) * group)
-        return (Array(completions[r]), Array(rewards.totals[r]), Array(advantages[r]))
-    }
-}
-
 /// GRPO training of a policy against a frozen reference copy taken at construction.
-public final class GRPOTrainer {
+public final class GRPOTrainer: Trainer {
+    public var mode: String { "grpo" }
     public let model: MedR1Model
     /// Frozen copy of the policy when the trainer was made (the KL anchor).
     public let reference: MedR1Model
     public let dataset: Dataset
     public let encoder: ExampleEncoder
     public let images: ImageCache
-    public var rewards: [Reward]
+    /// The rewards of the next rollout, with their weights (`set(rewards:)` changes them).
+    public private(set) var rewards: [Reward]
     public private(set) var config: GRPOConfig
     public let optimizer: AdamW
     /// Rollouts done (trainer steps); each does `numIterations` optimiser updates.
@@ -47,11 +31,6 @@ public final class GRPOTrainer {
     public internal(set) var history: MetricsHistory
     /// The most recent rollout (nil before the first step).
     public private(set) var last: Rollout?
-    /// Polled between steps by `train`; return true to stop early (e.g. Ctrl-C).
-    public var shouldStop: () -> Bool = { false }
-    /// Called after every step with its metrics (progress display).
-    public var onStep: ((StepMetrics) -> Void)?
-
     var sampler: Sampler
     var order: SampleOrder
     /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
@@ -104,7 +83,7 @@ public final class GRPOTrainer {
 
     static func samplerConfig(_ c: GRPOConfig) -> SamplerConfig {
         SamplerConfig(temperature: c.temperature, topK: c.topK, topP: c.topP, greedy: false,
-                      maxTokens: c.maxTokens, stopAtEOS: true)
+                      maxTokens: c.maxTokens, stopAtEOS: true, minP: c.minP, repetitionPenalty: c.repetitionPenalty, stop: c.stop)
     }
 
     /// Changes settings between steps (e.g. lr, beta); group and seed-dependent state stay.
@@ -117,15 +96,13 @@ public final class GRPOTrainer {
         sampler.config = GRPOTrainer.samplerConfig(c)
     }
 
-    /// Runs up to `steps` steps, stopping early when `shouldStop()` turns true.
-    @discardableResult
-    public func train(steps: Int) throws -> [StepMetrics] {
-        var out: [StepMetrics] = []
-        for _ in 0..<steps {
-            if shouldStop() { break }
-            out.append(try step())
-        }
-        return out
+    /// Trains the next steps with other rewards (and weights): the policy, reference,
+    /// optimiser state, sampler and sample order stay. Throws `RLError.invalidOption`
+    /// (changing nothing) for an empty list or a weight out of range.
+    public func set(rewards rs: [Reward]) throws {
+        guard !rs.isEmpty else { throw RLError.invalidOption("grpo: rewards is empty; give at least one, e.g. [format(), accuracy()]") }
+        try Reward.checkWeights(rs, owner: "grpo")
+        rewards = rs
     }
 
     // MARK: - Rollout
@@ -135,22 +112,12 @@ public final class GRPOTrainer {
     public func rollout(_ samples: [Sample]) throws -> Rollout {
         let g = config.group
         try Reward.checkWeights(rewards, owner: "grpo")
-        var completions: [Completion] = []
-        completions.reserveCapacity(samples.count * g)
         let imgs = try samples.map { try images.image(for: $0) }
         let prompts = samples.map { encoder.tokens(for: $0).prompt }
         let outs = try sampler.sampleBatch(model: model, images: imgs, prompts: prompts, count: g,
-                                           eos: encoder.tokenizer.eos)
-        for (p, s) in samples.enumerated() {
-            for (k, o) in outs[p].enumerated() {
-                completions.append(Completion(text: encoder.text(of: o.tokens), sample: s, tokens: o.tokens,
-                                              logProbs: o.logProbs, finishReason: o.finishReason,
-                                              promptIndex: p, groupIndex: k))
-            }
-        }
-        let table = try RewardTable.evaluate(rewards, on: completions)
-        let adv = Advantages.compute(rewards: table.totals, group: g, scaleRewards: config.scaleRewards)
-        return Rollout(completions: completions, rewards: table, advantages: adv.values, group: g)
+                                           eos: encoder.tokenizer.eos, decode: encoder.text(of:))
+        let completions = Rollout.completions(samples: samples, outputs: outs, text: encoder.text(of:))
+        return try Rollout.score(completions, group: g, rewards: rewards, scaleRewards: config.scaleRewards)
     }
 
     // MARK: - Step
@@ -181,65 +148,115 @@ public final class GRPOTrainer {
     /// gradient norm, a weight or a moment non-finite.
     public func update(with ro: Rollout, started t0: Date = Date()) throws -> StepMetrics {
         let n = ro.completions.count
-        var imgs: [[Float]] = [], seqs: [[Int]] = [], starts: [Int] = []
-        imgs.reserveCapacity(n); seqs.reserveCapacity(n); starts.reserveCapacity(n)
-        for c in ro.completions {
-            let prompt = encoder.tokens(for: c.sample).prompt
-            imgs.append(try images.image(for: c.sample))
-            seqs.append(prompt + c.tokens)
-            starts.append(prompt.count)
+        let parts = config.stepsPerGeneration
+        guard n > 0, n % parts == 0, ro.advantages.count == n else {
+            throw RLError.invalidOption("grpo: steps_per_generation \(parts) must divide the rollout's \(n) completions into equal updates")
+        }
+        let batch = try PolicyBatch(ro.completions, prompt: { encoder.tokens(for: $0.sample).prompt },
+                                    image: { try images.image(for: $0.sample) })
+        let vocab = model.config.vocabSize, room = model.config.maxSeq - model.config.nPatches
+        for (i, c) in ro.completions.enumerated() {
+            guard c.tokens.allSatisfy({ $0 >= 0 && $0 < vocab }), batch.sequences[i].count <= room else {
+                throw RLError.invalidOption("grpo: completion \(i) of the rollout does not fit this model (a token id outside "
+                                            + "vocab_size \(vocab), or prompt + completion longer than \(room) tokens); "
+                                            + "train on rollouts sampled from the trainer's model")
+            }
         }
         let temp = Float(config.temperature)
-        let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason == .eos } : nil
+        let mask: [Bool]? = config.maskTruncatedCompletions ? ro.completions.map { $0.finishReason != .length } : nil
         let tRef = Date()
         var refLP: [[Float]]? = nil
         if config.beta != 0 {
-            refLP = try reference.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: temp,
-                                                withGrad: false, entropy: false).logProbs
+            refLP = try reference.tokenLogProbs(images: batch.images, sequences: batch.sequences, targetStart: batch.starts,
+                                                temperature: temp, withGrad: false, entropy: false).logProbs
         }
         let refSeconds = Date().timeIntervalSince(tRef)
         let tPolicy = Date()
+        // logp_old: the policy that sampled. With one update per pass it is the first
+        // pass's own forward; with several, later parts see an updated policy, so it is
+        // taken from a forward of the whole rollout before any update.
         var old: [[Float]]? = nil
-        var lossSum = 0.0, klSum = 0.0, low = 0.0, high = 0.0, region = 0.0, gnSum = 0.0, entropy = 0.0
-        var lr = 0.0
-        // Several updates per rollout: keep what the first changes, to undo it if a later one fails.
-        let undo = config.numIterations > 1 ? UpdateUndo(model, optimizer) : nil
-        for it in 0..<config.numIterations {
-            model.zeroGrad()
-            // Forward, loss gradient and backward a chunk of prompt groups at a
-            // time (only one chunk's activations resident); the loss is per
-            // completion with batch-wide normalisers, so this is the whole
-            // batch's gradient.
-            var acc = GRPOLossAccumulator(tokenCounts: seqs.indices.map { seqs[$0].count - starts[$0] },
-                                          advantages: ro.advantages, mask: mask, withReference: refLP != nil,
-                                          config: config.loss)
-            let oldLP = old
-            let res = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts,
-                                                     temperature: temp, entropy: it == 0) { rows, lps in
-                zip(rows, lps).map { b, lp in acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: refLP?[b]) }
-            }
-            let loss = acc.result(dLogProbs: [])
-            if it == 0 {
-                old = res.logProbs
-                entropy = GRPOTrainer.meanEntropy(res.entropy, mask: mask)
-            }
-            let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
-                                            : clipGradNorm(model, maxNorm: .infinity)
-            lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
-            do {
-                try checkedUpdate(model, optimizer, mode: "grpo", step: stepCount + 1, loss: loss.loss, gradNorm: gn, lr: lr)
-            } catch {
-                undo?.restore(model, optimizer)
-                model.zeroGrad()
-                throw error
-            }
-            lossSum += loss.loss; klSum += loss.kl; gnSum += Double(gn)
-            low += loss.clipLow; high += loss.clipHigh; region += loss.clipRegion
+        if parts > 1 {
+            old = try model.tokenLogProbs(images: batch.images, sequences: batch.sequences, targetStart: batch.starts,
+                                          temperature: temp, withGrad: false, entropy: false).logProbs
         }
+        var lossSum = 0.0, klSum = 0.0, low = 0.0, high = 0.0, region = 0.0, gnSum = 0.0
+        var entropySum = 0.0, entropyCount = 0
+        var lr = 0.0
+        // Parts whose gradients are summed, each divided by `accumulate`, into one update.
+        let accumulate = config.gradientAccumulationSteps
+        let passes = config.numIterations * parts, updates = passes / accumulate
+        // Several updates per rollout: keep what the first changes, to undo it if a later one fails.
+        let undo = updates > 1 ? UpdateUndo(model, optimizer) : nil
+        let refUndo = updates > 1 && config.syncRefModel ? UpdateUndo(reference, nil) : nil
+        let size = n / parts
+        let activeTokens = batch.tokenCounts.indices.map { (mask?[$0] ?? true) ? batch.tokenCounts[$0] : 0 }
+        var updateLoss = 0.0
+        do {
+            for it in 0..<config.numIterations {
+                for part in 0..<parts {
+                    let rows = (part * size)..<((part + 1) * size)
+                    let sub = parts == 1 ? batch : batch.rows(rows)
+                    let subMask = parts == 1 ? mask : mask.map { Array($0[rows]) }
+                    let subRef = parts == 1 ? refLP : refLP.map { Array($0[rows]) }
+                    if part % accumulate == 0 { model.zeroGrad(); updateLoss = 0 }
+                    // Forward, loss gradient and backward a chunk of prompt groups at a
+                    // time (only one chunk's activations resident); the loss is per
+                    // completion with normalisers over the part's completions, so this is
+                    // the part's whole gradient (added to the update's).
+                    // dapo and cispo divide by the active tokens of the whole accumulated update
+                    // (TRL's num_items_in_batch), not by the accumulation steps.
+                    var lossConfig = config.loss
+                    let global = config.lossType.normalisesByUpdateTokens
+                    if global {
+                        let first = (part / accumulate) * accumulate * size
+                        lossConfig.globalTokens = activeTokens[first..<(first + accumulate * size)].reduce(0, +)
+                    }
+                    let keep = try config.entropyMask(model: model, images: sub.images, sequences: sub.sequences,
+                                                      targetStart: sub.starts, mask: subMask)
+                    var acc = GRPOLossAccumulator(tokenCounts: sub.tokenCounts, advantages: parts == 1 ? ro.advantages : Array(ro.advantages[rows]),
+                                                  mask: subMask, withReference: subRef != nil, config: lossConfig, tokenMask: keep)
+                    let oldLP = old.map { parts == 1 ? $0 : Array($0[rows]) }
+                    let scale = Float(global ? 1 : 1 / Double(accumulate))
+                    let res = try model.logProbsWithBackward(images: sub.images, sequences: sub.sequences, targetStart: sub.starts,
+                                                             temperature: temp, entropy: it == 0) { rws, lps in
+                        zip(rws, lps).map { b, lp in
+                            let d = acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: subRef?[b])
+                            return accumulate == 1 ? d : d.map { $0 * scale }
+                        }
+                    }
+                    let loss = acc.result(dLogProbs: [])
+                    if it == 0 {
+                        if parts == 1 { old = res.logProbs }
+                        let e = GRPOTrainer.entropySum(res.entropy, mask: subMask)
+                        entropySum += e.sum; entropyCount += e.count
+                    }
+                    lossSum += loss.loss; klSum += loss.kl
+                    low += loss.clipLow; high += loss.clipHigh; region += loss.clipRegion
+                    updateLoss += loss.loss
+                    guard (part + 1) % accumulate == 0 else { continue }
+                    let gn = config.maxGradNorm > 0 ? clipGradNorm(model, maxNorm: Float(config.maxGradNorm))
+                                                    : clipGradNorm(model, maxNorm: .infinity)
+                    lr = config.schedule.lr(step: optimizer.stepCount, base: config.learningRate)
+                    try checkedUpdate(model, optimizer, mode: "grpo", step: stepCount + 1, loss: updateLoss / Double(accumulate),
+                                      gradNorm: gn, lr: lr)
+                    if config.syncRefModel && optimizer.stepCount % config.refModelSyncSteps == 0 {
+                        GRPOTrainer.mix(reference, toward: model, alpha: config.refModelMixupAlpha)
+                    }
+                    gnSum += Double(gn)
+                }
+            }
+        } catch {
+            undo?.restore(model, optimizer)
+            refUndo?.restore(reference, nil)
+            model.zeroGrad()
+            throw error
+        }
+        let entropy = entropyCount == 0 ? 0 : entropySum / Double(entropyCount)
         model.zeroGrad()
         stepCount += 1
         last = ro
-        let k = Double(config.numIterations)
+        let k = Double(passes)
         var m = StepMetrics(step: stepCount, mode: "grpo")
         m.set("loss", lossSum / k)
         let (rMean, _) = RLStats.meanStd(ro.rewards.totals)
@@ -260,7 +277,7 @@ public final class GRPOTrainer {
         let truncated = ro.completions.filter { $0.finishReason == .length }.count
         m.set("completions/clipped_ratio", Double(truncated) / Double(max(n, 1)))
         // TRL: lengths of the completions that ended with <|eos|> (0 when none did).
-        let terminated = ro.completions.enumerated().filter { $0.element.finishReason == .eos }.map { lens[$0.offset] }
+        let terminated = ro.completions.enumerated().filter { $0.element.finishReason != .length }.map { lens[$0.offset] }
         m.set("completions/mean_terminated_length", terminated.isEmpty ? 0 : terminated.reduce(0, +) / Double(terminated.count))
         m.set("completions/min_terminated_length", terminated.min() ?? 0)
         m.set("completions/max_terminated_length", terminated.max() ?? 0)
@@ -271,23 +288,31 @@ public final class GRPOTrainer {
         m.set("clip_ratio/high_max", high / k)
         m.set("clip_ratio/region_mean", region / k)
         m.set("entropy", entropy)
-        m.set("grad_norm", gnSum / k)
+        m.set("grad_norm", gnSum / Double(updates))
         m.set("learning_rate", lr)
-        m.set("num_tokens", Double(ro.lengths.reduce(0, +)))
-        m.set("seconds", Date().timeIntervalSince(t0))
+        // TRL counts each completion's prompt tokens and its own.
+        m.setProgress(tokens: batch.starts.reduce(0, +) + ro.lengths.reduce(0, +), previous: history.last,
+                      samplesDrawn: order.position, datasetSize: dataset.count)
+        m.setTiming(since: t0)
         phaseSeconds = (rolloutSeconds, refSeconds, Date().timeIntervalSince(tPolicy))
         rolloutSeconds = 0
         try history.append(m)
-        onStep?(m)
         return m
     }
 
-    /// Mean per-token entropy over kept completions' tokens.
-    static func meanEntropy(_ e: [[Float]], mask: [Bool]?) -> Double {
+    /// Sum and count of the per-token entropies of kept completions' tokens.
+    static func entropySum(_ e: [[Float]], mask: [Bool]?) -> (sum: Double, count: Int) {
         var s = 0.0, n = 0
         for (i, row) in e.enumerated() where mask?[i] ?? true {
             for x in row { s += Double(x); n += 1 }
         }
-        return n == 0 ? 0 : s / Double(n)
+        return (s, n)
+    }
+
+    /// ref = alpha * policy + (1 - alpha) * ref, weight by weight (TRL's reference sync).
+    static func mix(_ reference: MedR1Model, toward policy: MedR1Model, alpha: Double) {
+        let r = reference.values.pointer, p = policy.values.pointer
+        let a = Float(alpha), b = Float(1 - alpha)
+        for i in 0..<reference.parameterCount { r[i] = a * p[i] + b * r[i] }
     }
 }

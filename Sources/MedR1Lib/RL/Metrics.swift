@@ -39,11 +39,29 @@ public struct StepMetrics: Codable, Sendable, Equatable {
     public var fracRewardZeroStd: Double { self["frac_reward_zero_std"] ?? .nan }
     public var meanLength: Double { self["completions/mean_length"] ?? .nan }
 
-    /// The same metrics without the wall-clock one ("seconds") for determinism comparisons.
+    /// The wall-clock metrics: medr1's "seconds" and TRL's "step_time", the same number.
+    public static let timingNames: Set<String> = ["seconds", "step_time"]
+
+    /// The same metrics without the wall-clock ones for determinism comparisons.
     public var withoutTiming: StepMetrics {
         var m = StepMetrics(step: step, mode: mode)
-        for (n, v) in zip(names, values) where n != "seconds" { m.set(n, v) }
+        for (n, v) in zip(names, values) where !StepMetrics.timingNames.contains(n) { m.set(n, v) }
         return m
+    }
+
+    /// TRL's progress counters: `num_tokens`, the tokens seen since the run began (`previous`'s
+    /// count plus this step's `tokens`, as TRL's state.num_input_tokens_seen), and `epoch`,
+    /// the samples drawn so far over the data set's size (as transformers' state.epoch).
+    public mutating func setProgress(tokens: Int, previous: StepMetrics?, samplesDrawn: Int, datasetSize: Int) {
+        set("num_tokens", (previous?["num_tokens"] ?? 0) + Double(tokens))
+        set("epoch", Double(samplesDrawn) / Double(max(datasetSize, 1)))
+    }
+
+    /// The step's wall time since `t0`, as medr1's "seconds" and TRL's "step_time".
+    public mutating func setTiming(since t0: Date) {
+        let s = Date().timeIntervalSince(t0)
+        set("seconds", s)
+        set("step_time", s)
     }
 
     /// One JSON object on one line: {"step": 1, "mode": "grpo", "loss": ..., ...}; every
@@ -57,22 +75,25 @@ public struct StepMetrics: Codable, Sendable, Equatable {
         return "{" + parts.joined(separator: ", ") + "}"
     }
 
-    /// Parses a line written by `jsonLine` (null becomes NaN). Numbers are read
-    /// from their text with `Double(_:)`, so they come back bit for bit
-    /// (JSONSerialization can be off in the last bit).
+    /// Parses a line written by `jsonLine` (null becomes NaN) with the project's
+    /// JSON reader. Numbers are read from their text with `Double(_:)`, so they
+    /// come back bit for bit (JSONSerialization can be off in the last bit).
     public init(jsonLine: String) throws {
-        let fields = StepMetrics.fields(jsonLine)
-        guard let stepText = fields.first(where: { $0.key == "step" })?.value, let step = Int(stepText),
-              let modeText = fields.first(where: { $0.key == "mode" })?.value,
-              modeText.hasPrefix("\""), modeText.hasSuffix("\""), modeText.count >= 2 else {
+        let node: JSONNode
+        do { node = try JSONReader.parse(jsonLine) } catch let e as JSONReadError {
+            throw RLError.badState("the metrics line is not valid JSON (\(e.column.map { "column \($0): " } ?? "")\(e.reason)): \(jsonLine.prefix(80))")
+        }
+        guard case .object(let fields) = node, case .number(let stepText)? = node["step"], let step = Int(stepText),
+              case .string(let mode)? = node["mode"] else {
             throw RLError.badState("not a metrics line (a JSON object with \"step\" and \"mode\"): \(jsonLine.prefix(80))")
         }
-        self.init(step: step, mode: String(modeText.dropFirst().dropLast()))
-        for (key, text) in fields where key != "step" && key != "mode" {
-            guard text == "null" || Double(text) != nil else {
-                throw RLError.badState("the value of \"\(key)\" in a metrics line is not a number: \(text.prefix(40))")
+        self.init(step: step, mode: mode)
+        for (key, value) in fields where key != "step" && key != "mode" {
+            switch value {
+            case .null: set(key, .nan)
+            case .number(let text): set(key, Double(text) ?? .nan)  // the reader checked it parses
+            default: throw RLError.badState("the value of \"\(key)\" in a metrics line is not a number: \(value.literal.prefix(40))")
             }
-            set(key, Double(text) ?? .nan)
         }
     }
 
@@ -82,40 +103,6 @@ public struct StepMetrics: Codable, Sendable, Equatable {
             : ["reward", "reward_std", "frac_reward_zero_std", "kl", "completions/mean_length", "loss", "seconds"]
         let shown = keys.compactMap { k in self[k].map { "\(k) \(String(format: "%.4g", $0))" } }
         return "\(mode) step \(step): " + shown.joined(separator: ", ")
-    }
-
-    /// The (key, value text) pairs of a flat JSON object, in order. Our writer never
-    /// nests and writes only numbers, null and simple strings as values.
-    private static func fields(_ line: String) -> [(key: String, value: String)] {
-        var out: [(key: String, value: String)] = []
-        let s = Array(line.unicodeScalars)
-        var i = 0
-        func readString() -> String {   // s[i] == "\"": reads to the closing quote, unescaping
-            var text = ""
-            i += 1
-            while i < s.count && s[i] != "\"" {
-                if s[i] == "\\" && i + 1 < s.count { text.unicodeScalars.append(s[i + 1]); i += 2; continue }
-                text.unicodeScalars.append(s[i]); i += 1
-            }
-            i += 1
-            return text
-        }
-        while i < s.count {
-            guard s[i] == "\"" else { i += 1; continue }
-            let key = readString()
-            while i < s.count && s[i] == " " { i += 1 }
-            guard i < s.count, s[i] == ":" else { continue }
-            i += 1
-            while i < s.count && s[i] == " " { i += 1 }
-            if i < s.count && s[i] == "\"" {
-                out.append((key, "\"" + readString() + "\""))
-            } else {
-                var text = ""
-                while i < s.count && s[i] != "," && s[i] != "}" && s[i] != " " { text.unicodeScalars.append(s[i]); i += 1 }
-                out.append((key, text))
-            }
-        }
-        return out
     }
 }
 

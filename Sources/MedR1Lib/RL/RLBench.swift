@@ -49,24 +49,18 @@ public enum RLBench {
             // The format reward on a text rendering of the tokens (random weights: no real text).
             let dummy = Sample(imagePath: "", question: "", options: ["a", "b"], answerIndex: 0, modality: .ct,
                                questionType: .modality, dataset: "W1", id: "w1")
-            var completions: [Completion] = []
-            var imgs: [[Float]] = [], seqs: [[Int]] = [], starts: [Int] = []
-            for (p, row) in outs.enumerated() {
-                for (g, o) in row.enumerated() {
-                    completions.append(Completion(text: o.tokens.map { "t\($0)" }.joined(separator: " "), sample: dummy,
-                                                  tokens: o.tokens, finishReason: o.finishReason, promptIndex: p, groupIndex: g))
-                    imgs.append(images[p]); seqs.append(prompts[p] + o.tokens); starts.append(prompts[p].count)
-                }
-            }
-            let table = try RewardTable.evaluate([.format], on: completions)
-            let adv = Advantages.compute(rewards: table.totals, group: group, scaleRewards: true)
+            let text = { (ids: [Int]) in ids.map { "t\($0)" }.joined(separator: " ") }
+            let ro = try Rollout.score(Rollout.completions(samples: Array(repeating: dummy, count: outs.count), outputs: outs, text: text),
+                                       group: group, rewards: [.format], scaleRewards: .group)
+            let batch = PolicyBatch(ro.completions, prompt: { self.prompts[$0.promptIndex] }, image: { self.images[$0.promptIndex] })
+            let (imgs, seqs, starts) = (batch.images, batch.sequences, batch.starts)
             let ref = try reference.tokenLogProbs(images: imgs, sequences: seqs, targetStart: starts, temperature: 1,
                                                   withGrad: false).logProbs
             let tRef = Date().timeIntervalSince(t); t = Date()
             model.zeroGrad()
             // As GRPOTrainer.update: forward + loss gradient + backward per chunk of prompt groups.
-            var acc = GRPOLossAccumulator(tokenCounts: seqs.indices.map { seqs[$0].count - starts[$0] },
-                                          advantages: adv.values, mask: nil, withReference: true,
+            var acc = GRPOLossAccumulator(tokenCounts: batch.tokenCounts,
+                                          advantages: ro.advantages, mask: nil, withReference: true,
                                           config: GRPOLossConfig(beta: 0.04))
             _ = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts, temperature: 1) { rows, lps in
                 zip(rows, lps).map { b, lp in acc.gradient(row: b, logProbs: lp, old: nil, reference: ref[b]) }

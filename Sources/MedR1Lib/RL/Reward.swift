@@ -17,6 +17,8 @@ public enum FinishReason: String, Codable, Sendable, Equatable {
     case eos
     /// The completion reached `maxTokens` without `<|eos|>`.
     case length
+    /// The completion's text came to contain one of the sampler's stop strings (kept in it).
+    case stop
 }
 
 /// One sampled completion, as rewards, advantages and the loss see it.
@@ -73,32 +75,42 @@ public struct Reward {
     public var name: String
     public var weight: Double
     public var function: (Completion) throws -> Double
+    /// What the reward was made from, for an export to another trainer: the built-in's name
+    /// for the built-ins, the language function for rewards written in the language (set by
+    /// the Runtime), nil when unknown.
+    public var origin: RewardOrigin?
 
-    public init(name: String, weight: Double = 1.0, _ function: @escaping (Completion) throws -> Double) {
+    public init(name: String, weight: Double = 1.0, origin: RewardOrigin? = nil,
+                _ function: @escaping (Completion) throws -> Double) {
         self.name = name
         self.weight = weight
+        self.origin = origin
         self.function = function
     }
 
     /// The same reward with another weight.
-    public func weighted(_ w: Double) -> Reward { Reward(name: name, weight: w, function) }
+    public func weighted(_ w: Double) -> Reward {
+        var r = self
+        r.weight = w
+        return r
+    }
 
     /// Med-R1's format reward: 1 if the whole completion matches
     /// `<think>.*?</think>\s*<answer>.*?</answer>` (dot matches newline), else 0.
     /// Like Med-R1 it accepts nested tags (`<think>x</think> <answer>A </think><answer>A</answer>`).
     public static var format: Reward {
-        Reward(name: "format") { RewardMatch.thinkAnswer($0.text) ? 1 : 0 }
+        Reward(name: "format", origin: .builtin("format")) { RewardMatch.thinkAnswer($0.text) ? 1 : 0 }
     }
 
     /// The no-think template's format reward: `\s*<answer>.*?</answer>`, whole completion.
     public static var formatNoThink: Reward {
-        Reward(name: "format_nothink") { RewardMatch.answerOnly($0.text) ? 1 : 0 }
+        Reward(name: "format_nothink", origin: .builtin("format_nothink")) { RewardMatch.answerOnly($0.text) ? 1 : 0 }
     }
 
     /// A strict format reward: exactly `<think>X</think>\s*<answer>Y</answer>` with no tag
     /// inside X or Y and a non-blank Y. Use it when GRPO learns to game the lazy regex.
     public static var formatStrict: Reward {
-        Reward(name: "format_strict") { RewardMatch.strict($0.text) ? 1 : 0 }
+        Reward(name: "format_strict", origin: .builtin("format_strict")) { RewardMatch.strict($0.text) ? 1 : 0 }
     }
 
     /// 1 if the text inside the first `<answer>…</answer>` is the right option's letter
@@ -106,7 +118,7 @@ public struct Reward {
     /// with both right; compared case-insensitively, whitespace collapsed, a trailing "." dropped.
     /// No `<answer>` tag: 0.
     public static var accuracy: Reward {
-        Reward(name: "accuracy") { c in
+        Reward(name: "accuracy", origin: .builtin("accuracy")) { c in
             guard let a = c.answer else { return 0 }
             return RewardMatch.isCorrect(answer: a, sample: c.sample) ? 1 : 0
         }
@@ -123,6 +135,14 @@ public struct Reward {
         }
     }
     public static let builtinNames = ["format", "format_nothink", "format_strict", "accuracy"]
+}
+
+/// What a reward was made from.
+public enum RewardOrigin {
+    /// A built-in reward by its name (`format`, `format_nothink`, `format_strict`, `accuracy`).
+    case builtin(String)
+    /// A function written in the language (the Runtime's value; MedR1Lib does not look inside).
+    case language(AnyObject)
 }
 
 // MARK: - Matching

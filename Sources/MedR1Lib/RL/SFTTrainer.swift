@@ -5,7 +5,8 @@
 // subset of types made the model forget the others).
 import Foundation
 
-public final class SFTTrainer {
+public final class SFTTrainer: Trainer {
+    public var mode: String { "sft" }
     public let model: MedR1Model
     public let dataset: Dataset
     public let encoder: ExampleEncoder
@@ -14,10 +15,6 @@ public final class SFTTrainer {
     public let optimizer: AdamW
     public internal(set) var stepCount = 0
     public internal(set) var history: MetricsHistory
-    /// Polled between steps by `train`; return true to stop early.
-    public var shouldStop: () -> Bool = { false }
-    /// Called after every step with its metrics.
-    public var onStep: ((StepMetrics) -> Void)?
     var order: SampleOrder
     /// Where the saved history.jsonl's lines end (TrainerState.swift: saves append to it).
     var historyLog = HistoryLog()
@@ -45,16 +42,6 @@ public final class SFTTrainer {
         try c.validate()
         config = c
         optimizer.config = c.adamW
-    }
-
-    @discardableResult
-    public func train(steps: Int) throws -> [StepMetrics] {
-        var out: [StepMetrics] = []
-        for _ in 0..<steps {
-            if shouldStop() { break }
-            out.append(try step())
-        }
-        return out
     }
 
     /// Mean negative log-likelihood of `samples`' target tokens (no update).
@@ -105,10 +92,10 @@ public final class SFTTrainer {
         m.set("loss", nll / Double(max(n, 1)))
         m.set("grad_norm", Double(gn))
         m.set("learning_rate", lr)
-        m.set("num_tokens", Double(n))
-        m.set("seconds", Date().timeIntervalSince(t0))
+        // The tokens the loss covers (TRL's SFT also counts the prompt's).
+        m.setProgress(tokens: n, previous: history.last, samplesDrawn: order.position, datasetSize: dataset.count)
+        m.setTiming(since: t0)
         try history.append(m)
-        onStep?(m)
         return m
     }
 

@@ -30,6 +30,8 @@ struct TrainerStateFile: Codable {
     /// Format 1 only: the whole history.
     var metrics: [StepMetrics]?
     var rewardNames: [String]?
+    /// The weight of each reward (saves from before weights were recorded lack it).
+    var rewardWeights: [Double]?
     /// The policy's config, readable without opening the safetensors (the Runtime picks its
     /// image cache from it).
     var modelConfig: ModelConfig
@@ -48,14 +50,14 @@ struct StoredConfig<C: Codable & StoredConfigDefaults>: Codable {
     init(_ value: C) { self.value = value }
 
     init(from decoder: Decoder) throws {
-        var fields = try decoder.singleValueContainer().decode([String: JSONValue].self)
+        var fields = try decoder.singleValueContainer().decode([String: JSONNode].self)
         for (old, new) in C.renamedKeys where fields[new] == nil {
             if let v = fields.removeValue(forKey: old) { fields[new] = v }
         }
         let enc = JSONEncoder(), dec = JSONDecoder()
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        for (k, v) in try dec.decode([String: JSONValue].self, from: enc.encode(C())) where fields[k] == nil { fields[k] = v }
+        for (k, v) in try dec.decode([String: JSONNode].self, from: enc.encode(C())) where fields[k] == nil { fields[k] = v }
         do { value = try dec.decode(C.self, from: enc.encode(fields)) } catch let e as DecodingError {
             throw e.under(decoder.codingPath)
         }
@@ -72,37 +74,6 @@ protocol StoredConfigDefaults { init(); static var renamedKeys: [(old: String, n
 extension GRPOConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [("maxCompletionTokens", "maxTokens")] } }
 extension SFTConfig: StoredConfigDefaults { static var renamedKeys: [(old: String, new: String)] { [] } }
 
-/// Any JSON value, read and written again without loss (whole numbers stay exact).
-enum JSONValue: Codable {
-    case bool(Bool), int(Int64), uint(UInt64), double(Double), string(String), array([JSONValue]), object([String: JSONValue]), null
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .bool(let b): try c.encode(b)
-        case .int(let i): try c.encode(i)
-        case .uint(let u): try c.encode(u)
-        case .double(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        case .null: try c.encodeNil()
-        }
-    }
-}
-
 extension DecodingError {
     /// The same error with `path` in front of its coding path (an error from decoding a part
     /// of a file on its own, placed back where the part sits).
@@ -118,12 +89,18 @@ extension DecodingError {
     }
 }
 
-/// What `resume` will find in a trainer checkpoint, read and checked without loading the weights.
+/// A saved trainer of either kind: resumed from its folder (trainer.json read and checked once).
 public enum TrainerCheckpoint {
-    /// The trainer kind ("grpo" or "sft") and the policy's config of the checkpoint in `dir`.
-    public static func describe(_ dir: URL) throws -> (kind: String, modelConfig: ModelConfig) {
+    /// The trainer saved in `dir`, of whichever kind it is, continuing exactly where its save
+    /// left off (trainer.json is read once). `rewards` are a GRPO trainer's (an SFT state
+    /// takes none); `images` gives the image cache for the policy's config.
+    public static func resume(from dir: URL, dataset: Dataset, rewards: [Reward] = [.format, .accuracy],
+                              images: (ModelConfig) -> ImageCache? = { _ in nil }, metricsFile: URL? = nil) throws -> any Trainer {
         let s = try TrainerStateIO.readJSON(dir)
-        return (s.kind, s.modelConfig)
+        switch s.kind {
+        case "grpo": return try GRPOTrainer.resume(s, dir, dataset: dataset, rewards: rewards, images: images(s.modelConfig), metricsFile: metricsFile)
+        default: return try SFTTrainer.resume(s, dir, dataset: dataset, images: images(s.modelConfig), metricsFile: metricsFile)
+        }
     }
 
     /// Cleans up after a save to `dir` that was killed: removes its temporary
@@ -215,6 +192,9 @@ enum TrainerStateIO {
                 try range(p + ".schedule.cosine.warmup", w, 0...maxScheduleSteps)
                 try range(p + ".schedule.cosine.total", total, 1...maxScheduleSteps)
                 try finite(p + ".schedule.cosine.minFactor", minF, 0...1)
+            case .linear(let w, let total):
+                try range(p + ".schedule.linear.warmup", w, 0...maxScheduleSteps)
+                try range(p + ".schedule.linear.total", total, 1...maxScheduleSteps)
             }
         }
         switch s.kind {
@@ -236,6 +216,10 @@ enum TrainerStateIO {
             guard s.samplerState != nil else { throw bad("samplerState", "is missing: a grpo trainer state holds its sampler's state") }
             guard let names = s.rewardNames, (1...64).contains(names.count) else {
                 throw bad("rewardNames", "must list the trainer's 1 to 64 rewards")
+            }
+            if let ws = s.rewardWeights {
+                guard ws.count == names.count else { throw bad("rewardWeights", "has \(ws.count) weights for \(names.count) rewards") }
+                for (i, w) in ws.enumerated() { try finite("rewardWeights[\(i)]", w, -1e6...1e6) }
             }
         case "sft":
             guard let c = s.sft?.value else { throw bad("sft", "is missing: an sft trainer state holds its settings there") }
@@ -374,7 +358,7 @@ extension GRPOTrainer {
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: sampler.rng.state,
                                  order: order, metrics: nil, rewardNames: rewards.map(\.name),
-                                 modelConfig: model.config)
+                                 rewardWeights: rewards.map(\.weight), modelConfig: model.config)
         let path = { (name: String) in dir.appendingPathComponent(name).path }
         try TrainerStateIO.save(s, files: [
             ("model.safetensors", { try TrainerStateIO.modelBytes(self.model, tokenizerJSON: tok, role: "policy", step: step, path: path("model.safetensors")) }),
@@ -384,16 +368,29 @@ extension GRPOTrainer {
     }
 
     /// A trainer continuing exactly where `save(to:)` left off. Rewards are code, not data:
-    /// pass the same ones (their names are checked).
+    /// pass the ones the trainer had when saved (their names and weights are checked; a
+    /// `set(rewards:)` before the save is what was recorded). To go on with other rewards,
+    /// resume with these, then `set(rewards:)`.
     public static func resume(from dir: URL, dataset: Dataset, rewards: [Reward] = [.format, .accuracy],
                               images: ImageCache? = nil, metricsFile: URL? = nil) throws -> GRPOTrainer {
-        let s = try TrainerStateIO.readJSON(dir)
+        try resume(try TrainerStateIO.readJSON(dir), dir, dataset: dataset, rewards: rewards, images: images, metricsFile: metricsFile)
+    }
+
+    static func resume(_ s: TrainerStateFile, _ dir: URL, dataset: Dataset, rewards: [Reward],
+                       images: ImageCache?, metricsFile: URL?) throws -> GRPOTrainer {
         guard s.kind == "grpo", let cfg = s.grpo?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with SFTTrainer.resume")
         }
         if let names = s.rewardNames, names != rewards.map(\.name) {
             throw RLError.badState("\(dir.path) was trained with rewards \(names), resume was given "
-                                   + "\(rewards.map(\.name)): pass the same rewards in the same order")
+                                   + "\(rewards.map(\.name)): pass the same rewards in the same order "
+                                   + "(then t.set(rewards: [...]) to change them)")
+        }
+        if let ws = s.rewardWeights, ws != rewards.map(\.weight) {
+            func list(_ xs: [Double]) -> String { "[" + xs.map(OptionRange.format).joined(separator: ", ") + "]" }
+            throw RLError.badState("\(dir.path) was trained with weights \(list(ws)), resume was given "
+                                   + "\(list(rewards.map(\.weight))): pass the same weights "
+                                   + "(then t.set(weights: [...]) to change them)")
         }
         try TrainerStateIO.checkData(dir, s, dataset)
         let files = try TrainerStateIO.readFiles(dir, s, ["model.safetensors", "reference.safetensors", "optimizer.safetensors"])
@@ -429,7 +426,7 @@ extension SFTTrainer {
         let s = TrainerStateFile(kind: "sft", grpo: nil, sft: StoredConfig(config), template: encoder.template,
                                  answerStyle: encoder.answerStyle, stepCount: step,
                                  optimizerSteps: optimizer.stepCount, samplerState: nil, order: order,
-                                 metrics: nil, rewardNames: nil, modelConfig: model.config)
+                                 metrics: nil, rewardNames: nil, rewardWeights: nil, modelConfig: model.config)
         let path = { (name: String) in dir.appendingPathComponent(name).path }
         try TrainerStateIO.save(s, files: [
             ("model.safetensors", { try TrainerStateIO.modelBytes(self.model, tokenizerJSON: tok, role: "policy", step: step, path: path("model.safetensors")) }),
@@ -439,7 +436,11 @@ extension SFTTrainer {
 
     public static func resume(from dir: URL, dataset: Dataset, images: ImageCache? = nil,
                               metricsFile: URL? = nil) throws -> SFTTrainer {
-        let s = try TrainerStateIO.readJSON(dir)
+        try resume(try TrainerStateIO.readJSON(dir), dir, dataset: dataset, images: images, metricsFile: metricsFile)
+    }
+
+    static func resume(_ s: TrainerStateFile, _ dir: URL, dataset: Dataset, images: ImageCache?,
+                       metricsFile: URL?) throws -> SFTTrainer {
         guard s.kind == "sft", let cfg = s.sft?.value else {
             throw RLError.badState("\(dir.path) holds a \(s.kind) trainer; resume it with GRPOTrainer.resume")
         }

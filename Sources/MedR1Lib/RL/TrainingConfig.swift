@@ -10,8 +10,12 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
     /// Linear ramp from lr/warmup to lr over `steps` steps, then constant.
     case warmup(steps: Int)
     /// Linear warm-up over `warmup` steps, then cosine decay from lr to `minFactor` * lr at
-    /// `total` steps (and `minFactor` * lr after), as transformers' cosine schedule with a floor.
+    /// `total` steps (and `minFactor` * lr after), as transformers' cosine schedule with a floor
+    /// (`cosine_with_min_lr`, whose `min_lr_rate` is `minFactor`).
     case cosine(warmup: Int, total: Int, minFactor: Double)
+    /// Linear warm-up over `warmup` steps, then linear decay from lr to 0 at `total` steps (and
+    /// 0 after), as transformers' `linear` schedule: max(0, (total - step) / (total - warmup)).
+    case linear(warmup: Int, total: Int)
 
     /// The multiplier of the base learning rate at `step` (0-based).
     public func factor(step: Int) -> Double {
@@ -25,6 +29,9 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
             let span = max(total - w, 1)
             let p = min(max(Double(step - w) / Double(span), 0), 1)
             return minF + (1 - minF) * 0.5 * (1 + cos(Double.pi * p))
+        case .linear(let w, let total):
+            if w > 0 && step < w { return Double(step + 1) / Double(w) }
+            return max(0, Double(total - step) / Double(max(total - w, 1)))
         }
     }
 
@@ -36,6 +43,7 @@ public enum LRSchedule: Codable, Sendable, Equatable, CustomStringConvertible {
         case .constant: return "constant"
         case .warmup(let w): return "warmup(\(w))"
         case .cosine(let w, let t, let m): return "cosine(warmup: \(w), total: \(t), min: \(m))"
+        case .linear(let w, let t): return "linear(warmup: \(w), total: \(t))"
         }
     }
 }
@@ -79,20 +87,48 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     public var topK = 0
     /// Nucleus sampling mass; 1.0 = off (TRL default).
     public var topP = 1.0
+    /// min-p filter (0 = off, TRL's None), repetition penalty (1 = off, TRL's default) and stop
+    /// strings (none) of the sampler (SamplerConfig).
+    public var minP = 0.0
+    public var repetitionPenalty = 1.0
+    public var stop: [String] = []
     /// Completion cap in tokens (64 by default; completions on SynthMed are ~10).
     public var maxTokens = 64
     /// Base learning rate (docs/training.md: 1e-4 stable on medr1-tiny, 3e-4 the most, 1e-3 collapses).
     public var learningRate = 1e-4
     /// Learning-rate schedule over optimiser steps (constant, as Med-R1's short runs).
     public var schedule: LRSchedule = .constant
-    /// grpo / bnpo / dr_grpo (default grpo, Med-R1's).
+    /// grpo / bnpo / dr_grpo / dapo / cispo / sapo (default grpo, Med-R1's; TRL's default is dapo).
     public var lossType: GRPOLossType = .grpo
-    /// Divide advantages by the group std (TRL scale_rewards default true; Dr. GRPO turns it off).
-    public var scaleRewards = true
+    /// What advantages are divided by: the group's std, the batch's, or nothing (TRL
+    /// scale_rewards, default "group"; Dr. GRPO uses "none").
+    public var scaleRewards: RewardScaling = .group
+    /// Token-level importance ratios, or one per completion (GSPO); TRL default "token".
+    public var importanceSampling: ImportanceSamplingLevel = .token
+    /// Only tokens whose entropy is in this top quantile of the batch count in the policy loss;
+    /// 1 = all (TRL top_entropy_quantile, default 1.0).
+    public var topEntropyQuantile = 1.0
+    /// sapo's gate temperatures for positive and non-positive advantages (TRL: 1.0, 1.05).
+    public var sapoTemperaturePos = 1.0
+    public var sapoTemperatureNeg = 1.05
     /// Optimisation passes per rollout, mu (1 by default, so logp_old = logp detached).
     public var numIterations = 1
     /// Drop completions that hit the cap from the loss (TRL mask_truncated_completions, default off).
     public var maskTruncatedCompletions = false
+    /// Parts per rollout: the prompts x G completions are split in order into this many
+    /// equal parts, one update each, or one per gradientAccumulationSteps parts (TRL
+    /// steps_per_generation; 1 = one update on the whole).
+    public var stepsPerGeneration = 1
+    /// Parts of a rollout whose gradients, each divided by this, are summed into one
+    /// optimiser update (TRL gradient_accumulation_steps; divides stepsPerGeneration).
+    public var gradientAccumulationSteps = 1
+    /// Move the reference toward the policy every refModelSyncSteps optimiser steps:
+    /// ref = alpha * policy + (1 - alpha) * ref (TRL sync_ref_model, default off).
+    public var syncRefModel = false
+    /// alpha of the reference sync (TRL ref_model_mixup_alpha, default 0.6).
+    public var refModelMixupAlpha = 0.6
+    /// Optimiser steps between reference syncs (TRL ref_model_sync_steps, default 512).
+    public var refModelSyncSteps = 512
     /// Global gradient-norm clip (TRL max_grad_norm default 1.0); 0 = no clipping.
     public var maxGradNorm = 1.0
     /// AdamW decoupled weight decay (TRL TrainingArguments default 0).
@@ -109,13 +145,23 @@ public struct GRPOConfig: Codable, Sendable, Equatable, OptimizerSettings {
     /// The loss's view of these settings.
     public var loss: GRPOLossConfig {
         GRPOLossConfig(lossType: lossType, epsLow: epsLow, epsHigh: epsHigh, delta: delta, beta: beta,
-                       maxTokens: maxTokens)
+                       maxTokens: maxTokens, importanceSampling: importanceSampling,
+                       sapoTemperaturePos: sapoTemperaturePos, sapoTemperatureNeg: sapoTemperatureNeg)
     }
 
     /// Throws `RLError.invalidOption` for the first setting out of its range in
     /// `GRPOConfig.optionRules`, in the language's spelling: "grpo: adam_beta1 must be in [0, 1), got 1".
     public func validate() throws {
         try GRPOConfig.optionRules.validate(self, owner: "grpo")
+        let n = promptsPerStep * group
+        guard n % stepsPerGeneration == 0 else {
+            throw RLError.invalidOption("grpo: steps_per_generation \(stepsPerGeneration) must divide the \(n) completions "
+                                        + "of a rollout (prompts \(promptsPerStep) x group \(group)) into equal updates")
+        }
+        guard stepsPerGeneration % gradientAccumulationSteps == 0 else {
+            throw RLError.invalidOption("grpo: gradient_accumulation_steps \(gradientAccumulationSteps) must divide "
+                                        + "steps_per_generation \(stepsPerGeneration): each update sums whole parts of one rollout")
+        }
     }
 }
 

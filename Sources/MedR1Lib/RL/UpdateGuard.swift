@@ -32,16 +32,18 @@ func parameterName(_ model: MedR1Model, _ index: Int) -> String {
 
 /// What one update of a step with several updates (GRPO's num_iterations) changed: the
 /// weights and the optimiser's state, to undo when a later update of the same step fails.
+/// Without an optimiser, the weights alone (a reference moved by a sync).
 struct UpdateUndo {
     let values: [Float], m: [Float], v: [Float], steps: Int
 
-    init(_ model: MedR1Model, _ optimizer: AdamW) {
+    init(_ model: MedR1Model, _ optimizer: AdamW?) {
         values = Array(UnsafeBufferPointer(start: model.values.pointer, count: model.parameterCount))
-        m = optimizer.m; v = optimizer.v; steps = optimizer.stepCount
+        m = optimizer?.m ?? []; v = optimizer?.v ?? []; steps = optimizer?.stepCount ?? 0
     }
 
-    func restore(_ model: MedR1Model, _ optimizer: AdamW) {
+    func restore(_ model: MedR1Model, _ optimizer: AdamW?) {
         values.withUnsafeBufferPointer { model.values.pointer.update(from: $0.baseAddress!, count: $0.count) }
+        guard let optimizer else { return }
         optimizer.m = m; optimizer.v = v; optimizer.stepCount = steps
     }
 }

@@ -245,27 +245,10 @@ enum TokenDraw {
         let invT = Float(1 / temperature)
         let mx = Softmax.rowMax(z, v) * invT
         let e = scratch
-        let iv = F8(repeating: invT), mv = F8(repeating: mx)
-        var i = 0
-        var total = 0.0
         let blocks = (v + 7) / 8
         // Block sums stored after the exps' padded row.
         let sums = scratch + blocks * 8
-        for b in 0..<blocks {
-            var x: F8
-            if i + 8 <= v { x = VectorMath.load(z + i) } else {
-                x = F8(repeating: -Float.infinity)
-                for k in 0..<(v - i) { x[k] = z[i + k] }
-            }
-            var ex = VectorMath.exp(x * iv - mv)
-            // VectorMath.exp never returns 0: masked logits (-inf) and the padding get exactly 0.
-            ex.replace(with: 0, where: x .== -Float.infinity)
-            VectorMath.store(ex, e + i)
-            let s = ex.sum()
-            sums[b] = s
-            total += Double(s)
-            i += 8
-        }
+        let total = exps(z, v, invT: invT, max: mx, scratch: scratch)
         let target = u * total
         var acc = 0.0, chosen = v - 1
         search: for b in 0..<blocks {
@@ -285,6 +268,41 @@ enum TokenDraw {
         }
         let s = z[chosen] * invT - mx
         return (chosen, Float(Double(s) - Foundation.log(total)))
+    }
+
+    /// The log-probability `plain` reports when it picks `token`: the same exps and sums.
+    static func logProb(of token: Int, _ z: UnsafePointer<Float>, _ v: Int, temperature: Double,
+                        scratch: UnsafeMutablePointer<Float>) -> Float {
+        let invT = Float(1 / temperature)
+        let mx = Softmax.rowMax(z, v) * invT
+        let total = exps(z, v, invT: invT, max: mx, scratch: scratch)
+        return Float(Double(z[token] * invT - mx) - Foundation.log(total))
+    }
+
+    /// e_i = exp(z_i invT - max) into scratch (padded to 8), each block's float sum after
+    /// them, and the sum of the block sums in Double, in block order.
+    private static func exps(_ z: UnsafePointer<Float>, _ v: Int, invT: Float, max mx: Float,
+                             scratch e: UnsafeMutablePointer<Float>) -> Double {
+        let iv = F8(repeating: invT), mv = F8(repeating: mx)
+        let blocks = (v + 7) / 8
+        let sums = e + blocks * 8
+        var i = 0, total = 0.0
+        for b in 0..<blocks {
+            var x: F8
+            if i + 8 <= v { x = VectorMath.load(z + i) } else {
+                x = F8(repeating: -Float.infinity)
+                for k in 0..<(v - i) { x[k] = z[i + k] }
+            }
+            var ex = VectorMath.exp(x * iv - mv)
+            // VectorMath.exp never returns 0: masked logits (-inf) and the padding get exactly 0.
+            ex.replace(with: 0, where: x .== -Float.infinity)
+            VectorMath.store(ex, e + i)
+            let s = ex.sum()
+            sums[b] = s
+            total += Double(s)
+            i += 8
+        }
+        return total
     }
 
     /// Floats of scratch `plain` needs for a vocabulary of `v`.

@@ -109,12 +109,14 @@ public final class SampleObject: HostObject {
     public init(_ s: Sample) { sample = s }
     public var typeName: String { "sample" }
     public var summary: String { "sample \(sample.id) (\(sample.modality.rawValue), \(sample.questionType.rawValue)): \(sample.question)" }
-    public var display: String {
+    public var display: String { display(imagePath: sample.imagePath) }
+    /// The sample as `show` prints it, naming its image file as given.
+    func display(imagePath: String) -> String {
         var s = "\(sample.id)  \(sample.modality.rawValue) / \(sample.questionType.rawValue)\n\(sample.question)\n"
         for (i, o) in sample.options.enumerated() {
             s += "  \(String(UnicodeScalar(UInt8(65 + i)))). \(o)\(i == sample.answerIndex ? "   <- answer" : "")\n"
         }
-        return s + "image: \(sample.imagePath)"
+        return s + "image: \(imagePath)"
     }
     public var fieldNames: [String] {
         ["id", "question", "options", "answer", "answer_letter", "answer_index", "modality", "question_type", "dataset", "image", "reasoning"]
@@ -247,7 +249,7 @@ extension Bindings {
             } catch {
                 ctx.emit(.text("(image not shown: \(error))"))
             }
-            ctx.emit(.text(s.display))
+            ctx.emit(.text(s.display(imagePath: ctx.shownPath(s.sample.imagePath))))
         case .host(let t as TableValue): ctx.emit(t.event)
         case .host(let h as ShowableObject): try h.show(ctx)
         default: ctx.emit(.text(v.description))

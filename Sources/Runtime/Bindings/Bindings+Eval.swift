@@ -97,7 +97,7 @@ public final class EvalObject: HostObject, ShowableObject {
 
 extension Bindings {
     /// `eval`'s keywords: its evaluator's option table and the report's settings.
-    static let evalOptions = ["by"] + Evaluator.optionRules.keywords() + ["seed", "template", "answer_style", "name"]
+    static let evalOptions = ["by"] + Evaluator.optionRules.names() + ["seed", "template", "answer_style", "name"]
 
     static func registerEval(_ add: Builtins.Register) {
         add("eval", options: evalOptions) { a, ctx in
@@ -126,8 +126,13 @@ extension Bindings {
             let sc = ev.sampler, samples = ev.samplesPerQuestion
             ev.shouldStop = { Interrupt.isRequested }
             let bar = ProgressBar(total: d.count, label: "eval", enabled: showProgress(ctx))
-            defer { bar.finish() }
-            ev.onProgress = { done, _, acc in bar.update(done: done, status: String(format: "accuracy %.3f", acc)) }
+            let display = progressDisplay(ctx, label: "eval", total: d.count)
+            defer { bar.finish(); display?.end() }
+            ev.onProgress = { done, _, acc in
+                let status = String(format: "accuracy %.3f", acc)
+                bar.update(done: done, status: status)
+                display?.update(done: done, status: [status])
+            }
             let rep: EvalReport
             do {
                 rep = try ev.evaluate(mo.model, on: d, images: imageCache(mo.model.config, ctx), name: try a.namedString("name"))

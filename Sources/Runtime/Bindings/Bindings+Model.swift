@@ -73,12 +73,15 @@ extension Bindings {
     static func completionRecord(_ c: Completion) -> Value {
         .record(Record([("text", .string(c.text)), ("think", c.think.map(Value.string) ?? .null),
                         ("answer", c.answer.map(Value.string) ?? .null), ("sample", .host(SampleObject(c.sample))),
-                        ("length", .number(Double(c.length))), ("finish_reason", .string(c.finishReason.rawValue))]))
+                        ("length", .number(Double(c.length))), ("finish_reason", .string(c.finishReason.rawValue)),
+                        ("tokens", .list(c.tokens.map { .number(Double($0)) }))]))
     }
 
     /// Wrap a language function as a reward: it must return a number (true/false count as 1/0).
     static func languageReward(_ f: Value, name: String, weight: Double, ctx: CallContext) -> Reward {
-        Reward(name: name, weight: weight) { c in
+        var origin: RewardOrigin? = nil
+        if case .function(let fn) = f { origin = .language(fn as AnyObject) }
+        return Reward(name: name, weight: weight, origin: origin) { c in
             let v = try ctx.call(f, [completionRecord(c)])
             switch v {
             case .number(let x): return x

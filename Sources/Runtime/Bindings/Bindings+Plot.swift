@@ -6,14 +6,25 @@ import Foundation
 
 extension Bindings {
     static func registerPlot(_ add: Builtins.Register) {
-        add("plot", options: ["to", "title", "smooth", "width", "height"]) { a, ctx in
+        add("plot", options: ["to", "title", "smooth", "width", "height", "band"]) { a, ctx in
             try a.expect(1...2, "plot(xs) or plot(t.metrics, [\"reward\", \"kl\"], to: \"r.png\")")
             let keys = try a.value(1).map { _ in try a.list(1, "keys").map { v -> String in
                 guard case .string(let s) = v else { throw a.error("keys must be strings, got \(v.typeName)") }
                 return s
             } }
-            let spec = try plotSpec(a.positional[0], keys: keys, title: try a.namedString("title"),
-                                    smooth: try a.namedInt("smooth"), a)
+            let smooth = try a.namedInt("smooth")
+            if let smooth, !Plotter.smoothRange.contains(smooth) {
+                throw a.error("smooth must be in \(Plotter.smoothRange.lowerBound)...\(Plotter.smoothRange.upperBound) points "
+                              + "(1 for no smoothing), got \(smooth)")
+            }
+            let band = try a.namedBool("band") ?? false
+            let spec: PlotSpec
+            if let runs = runs(a.positional[0]) {
+                spec = try runsPlotSpec(runs, keys: keys, title: try a.namedString("title"), smooth: smooth, band: band, a)
+            } else {
+                if band { throw a.error("band: needs several runs: a list or record of histories (trainers or t.history)") }
+                spec = try plotSpec(a.positional[0], keys: keys, title: try a.namedString("title"), smooth: smooth, a)
+            }
             let interp = ctx as? Interpreter
             // Sizes in pixels for an image, in characters for a plot in the terminal.
             let toFile = a.has("to") || interp?.session?.plotToPNG == true
@@ -71,6 +82,12 @@ extension Bindings {
         }
         if case .host(let e as EvalObject) = v {
             return try plotSpec(.host(e.plotTable), keys: keys, title: title, smooth: smooth, a)
+        }
+        if case .host(let st as StudyObject) = v {
+            guard keys == nil || keys! == ["accuracy"] || keys! == ["change"] else {
+                throw a.error("a study plots [\"accuracy\"] (the default) or [\"change\"]")
+            }
+            return st.plotSpec(change: keys == ["change"], title: title)
         }
         if case .host(let t as TrainerObject) = v, let h = try t.field("history") {
             return try plotSpec(h, keys: keys ?? [t.mode == "grpo" ? "reward" : "loss"], title: title, smooth: smooth, a)

@@ -24,7 +24,7 @@ public final class SamplerObject: HostObject {
         return "sampler: temperature \(formatNumber(c.temperature)), top_k \(c.topK == 0 ? "off" : String(c.topK)), "
             + "top_p \(formatNumber(c.topP)), max_tokens \(c.maxTokens), seed \(seed)"
     }
-    public var fieldNames: [String] { Bindings.samplerOptions }
+    public var fieldNames: [String] { SamplerConfig.optionRules.keywords() + ["seed"] }
     /// The options of its config by keyword (from the option table), and its seed.
     public func field(_ name: String) throws -> Value? {
         if name == "seed" { return .number(Double(seed)) }
@@ -32,55 +32,7 @@ public final class SamplerObject: HostObject {
     }
 }
 
-/// Completions with every reward's value and their advantages, prompt-major in groups of
-/// `group` (the Runtime's copy of a MedR1Lib `Rollout`, which it can also build itself).
-struct ScoredRollout {
-    var completions: [Completion]
-    var rewards: RewardTable
-    var advantages: [Double]
-    var group: Int
-    /// Whether advantages were divided by the group std (the trainer's scale_rewards).
-    var scaleRewards: Bool
-
-    init(completions: [Completion], rewards: RewardTable, group: Int, scaleRewards: Bool) {
-        self.completions = completions
-        self.rewards = rewards
-        self.group = group
-        self.scaleRewards = scaleRewards
-        advantages = Advantages.compute(rewards: rewards.totals, group: group, scaleRewards: scaleRewards).values
-    }
-
-    init(_ r: Rollout, scaleRewards: Bool) {
-        completions = r.completions
-        rewards = r.rewards
-        advantages = r.advantages
-        group = r.group
-        self.scaleRewards = scaleRewards
-    }
-
-    var promptCount: Int { group == 0 ? 0 : completions.count / group }
-
-    func range(_ p: Int) -> Range<Int> { (p * group)..<((p + 1) * group) }
-
-    /// Population std of one group's totals (0 means the group gives no gradient).
-    func groupStd(_ p: Int) -> Double {
-        let xs = Array(rewards.totals[range(p)])
-        let m = xs.reduce(0, +) / Double(max(xs.count, 1))
-        return (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(xs.count, 1))).squareRoot()
-    }
-    func groupMean(_ p: Int) -> Double {
-        let xs = rewards.totals[range(p)]
-        return xs.reduce(0, +) / Double(max(xs.count, 1))
-    }
-    var meanReward: Double { rewards.totals.reduce(0, +) / Double(max(rewards.totals.count, 1)) }
-    var zeroStdGroups: Int { (0..<promptCount).filter { groupStd($0) == 0 }.count }
-
-    /// Same completions scored by other rewards.
-    func rescored(with rs: [Reward]) throws -> ScoredRollout {
-        ScoredRollout(completions: completions, rewards: try RewardTable.evaluate(rs, on: completions),
-                      group: group, scaleRewards: scaleRewards)
-    }
-
+extension Rollout {
     /// "format 0.98, accuracy 0.54": each reward's mean.
     var rewardMeans: String {
         rewards.names.enumerated().map { r, n in
@@ -103,13 +55,13 @@ func fmt3(_ x: Double) -> String {
 
 /// The G completions of one prompt: `g[0]` is a completion record, `show g` a table.
 public final class GroupObject: HostObject, ShowableObject {
-    let rollout: ScoredRollout
+    let rollout: Rollout
     /// Prompt index within the rollout.
     let prompt: Int
     /// Whether rewards were computed (`sample` without rewards still shows log-probs).
     let scored: Bool
 
-    init(_ r: ScoredRollout, prompt: Int, scored: Bool = true) {
+    init(_ r: Rollout, prompt: Int, scored: Bool = true) {
         rollout = r
         self.prompt = prompt
         self.scored = scored
@@ -216,12 +168,12 @@ public final class GroupObject: HostObject, ShowableObject {
 /// Every group of one rollout (a GRPO step, or `sample` on several questions).
 /// `previous` is set by `rescore`: the display then compares before and after.
 public final class RolloutObject: HostObject, ShowableObject {
-    let rollout: ScoredRollout
-    let previous: ScoredRollout?
+    let rollout: Rollout
+    let previous: Rollout?
     /// The trainer step that sampled it (nil for `sample`).
     let step: Int?
 
-    init(_ r: ScoredRollout, previous: ScoredRollout? = nil, step: Int? = nil) {
+    init(_ r: Rollout, previous: Rollout? = nil, step: Int? = nil) {
         rollout = r
         self.previous = previous
         self.step = step
@@ -262,7 +214,7 @@ public final class RolloutObject: HostObject, ShowableObject {
         return TableValue(title: nil, columns: ["group", "sample", "answer", "rewards", "mean", "std"], rows: rows)
     }
 
-    func comparisonText(_ p: ScoredRollout) -> String {
+    func comparisonText(_ p: Rollout) -> String {
         let r = rollout
         let changed = (0..<r.promptCount).filter { g in
             Array(r.advantages[r.range(g)]) != Array(p.advantages[p.range(g)])
@@ -273,16 +225,18 @@ public final class RolloutObject: HostObject, ShowableObject {
             + "\(r.zeroStdGroups)/\(r.promptCount); advantages changed in \(changed) group\(changed == 1 ? "" : "s")"
     }
 
-    /// Per group: mean and std before -> after, and the new advantages.
-    func comparisonTable(_ p: ScoredRollout) -> TableValue {
+    /// Per group: mean and std before -> after, and the advantages before and after.
+    func comparisonTable(_ p: Rollout) -> TableValue {
         let r = rollout
         let rows: [[Value]] = (0..<r.promptCount).map { g in
             [.number(Double(g)), .string(r.completions[r.range(g).lowerBound].sample.id),
              .string("\(fmt3(p.groupMean(g))) -> \(fmt3(r.groupMean(g)))"),
              .string("\(fmt3(p.groupStd(g))) -> \(fmt3(r.groupStd(g)))"),
+             .string(p.advantages[p.range(g)].map { String(format: "%+.2f", $0) }.joined(separator: " ")),
              .string(r.advantages[r.range(g)].map { String(format: "%+.2f", $0) }.joined(separator: " "))]
         }
-        return TableValue(title: nil, columns: ["group", "sample", "mean before -> after", "std before -> after", "advantages after"], rows: rows)
+        return TableValue(title: nil, columns: ["group", "sample", "mean before -> after", "std before -> after",
+                                                "advantages before", "advantages after"], rows: rows)
     }
 
     public var fieldNames: [String] {
@@ -320,7 +274,23 @@ public final class RolloutObject: HostObject, ShowableObject {
 
 extension Bindings {
     /// The sampler's options (its config's option table) and its seed.
-    static let samplerOptions = SamplerConfig.optionRules.keywords() + ["seed"]
+    static let samplerOptions = SamplerConfig.optionRules.names() + ["seed"]
+
+    /// `scale_rewards:` as "group", "batch" or "none" (true and false are "group" and "none"),
+    /// checked against GRPO's row; nil when not given.
+    static func scaleRewardsOption(_ a: Arguments) throws -> RewardScaling? {
+        guard let rule = GRPOConfig.optionRules.rule("scale_rewards") else { return nil }
+        let v: OptionValue
+        switch a.namedValue("scale_rewards") {
+        case nil: return nil
+        case .bool(let b)?: v = .flag(b)
+        case .string(let w)?: v = .word(w)
+        case let x?: throw a.error("scale_rewards must be \(rule.kindText), got \(x.typeName)")
+        }
+        do { try rule.check(v, owner: a.callee) } catch let e as RLError { throw libraryError(a, e) }
+        guard case .word(let w) = rule.normalised(v) else { return nil }
+        return RewardScaling(rawValue: w)
+    }
 
     /// Sampler settings from keyword arguments over `base`, each checked against its row of
     /// `SamplerConfig.optionRules` (errors name the callee: "sampler: top_p must be in (0, 1], got 2").
@@ -346,14 +316,22 @@ extension Bindings {
         return c
     }
 
-    /// Rewards from `rewards:` / `weights:` (default: format and accuracy).
-    static func rewardOptions(_ a: Arguments, _ ctx: CallContext, default d: [Reward] = [.format, .accuracy]) throws -> [Reward] {
-        let weights = try a.namedList("weights").map { ws in
+    /// The numbers of `weights:` (or TRL's `reward_weights:`), nil when not given.
+    static func weightsOption(_ a: Arguments) throws -> [Double]? {
+        if a.has("weights") && a.has("reward_weights") {
+            throw a.error("weights: and reward_weights: are the same option; give one of them")
+        }
+        return try a.namedList(a.has("reward_weights") ? "reward_weights" : "weights").map { ws in
             try ws.enumerated().map { k, v -> Double in
                 guard case .number(let x) = v else { throw a.error("weights[\(k)] must be a number, got \(v.typeName)") }
                 return x
             }
         }
+    }
+
+    /// Rewards from `rewards:` / `weights:` (default: format and accuracy).
+    static func rewardOptions(_ a: Arguments, _ ctx: CallContext, default d: [Reward] = [.format, .accuracy]) throws -> [Reward] {
+        let weights = try weightsOption(a)
         guard let xs = try a.namedList("rewards") else {
             if let w = weights {
                 guard w.count == d.count else { throw a.error("weights has \(w.count) entries for the \(d.count) default rewards (format, accuracy)") }
@@ -371,7 +349,7 @@ extension Bindings {
             let seed = try seedOption(a, ctx)
             return .host(SamplerObject(config: try samplerConfig(a), seed: seed))
         }
-        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "scale_rewards"]) { a, ctx in
+        add("sample", options: samplerOptions + ["group", "sampler", "template", "answer_style", "rewards", "weights", "reward_weights", "scale_rewards"]) { a, ctx in
             try a.expect(2...3, "sample(m, data[0], group: 8, temperature: 1) or sample(m, data[0], sp)")
             let mo = try a.host(0, "model", as: ModelObject.self, typeName: "model")
             var samplerObj: SamplerObject? = nil
@@ -401,31 +379,18 @@ extension Bindings {
             let outs: [[SampledCompletion]]
             do {
                 outs = try ad.sampler.sampleBatch(model: mo.model, images: imgs, prompts: questions.map { enc.tokens(for: $0).prompt },
-                                                  count: g, eos: mo.tokenizer.eos)
+                                                  count: g, eos: mo.tokenizer.eos, decode: enc.text(of:))
             } catch let e as RLError { throw libraryError(a, e) }
-            var cs: [Completion] = []
-            for (p, s) in questions.enumerated() {
-                for (k, o) in outs[p].enumerated() {
-                    cs.append(Completion(text: enc.text(of: o.tokens), sample: s, tokens: o.tokens, logProbs: o.logProbs,
-                                         finishReason: o.finishReason, promptIndex: p, groupIndex: k))
-                }
-            }
-            let rs = try rewardOptions(a, ctx)
-            let table = try RewardTable.evaluate(rs, on: cs)
-            let r = ScoredRollout(completions: cs, rewards: table, group: g, scaleRewards: try a.namedBool("scale_rewards") ?? true)
+            let cs = Rollout.completions(samples: questions, outputs: outs, text: enc.text(of:))
+            let r = try Rollout.score(cs, group: g, rewards: try rewardOptions(a, ctx), scaleRewards: try scaleRewardsOption(a) ?? .group)
             return questions.count == 1 ? .host(GroupObject(r, prompt: 0)) : .host(RolloutObject(r))
         }
         add("rescore", options: ["with", "weights", "scale_rewards"]) { a, ctx in
             try a.expect(1...1, "rescore t.last with: [format(), accuracy(), my_reward]")
-            let ro: ScoredRollout
+            let ro: Rollout
             switch a.positional[0] {
             case .host(let r as RolloutObject): ro = r.rollout
-            case .host(let g as GroupObject):
-                let rg = g.rollout.range(g.prompt)
-                ro = ScoredRollout(completions: Array(g.rollout.completions[rg]),
-                                   rewards: RewardTable(names: g.rollout.rewards.names, weights: g.rollout.rewards.weights,
-                                                        values: g.rollout.rewards.values.map { Array($0[rg]) }),
-                                   group: g.rollout.group, scaleRewards: g.rollout.scaleRewards)
+            case .host(let g as GroupObject): ro = g.rollout.prompts(g.prompt..<(g.prompt + 1))
             case .host(let t as TrainerObject):
                 guard let r = t.lastRollout else { throw a.error("the trainer has no rollout yet; run step t first") }
                 ro = r
@@ -433,14 +398,11 @@ extension Bindings {
             }
             guard let xs = try a.namedList("with") else { throw a.error("say which rewards: rescore t.last with: [format(), my_reward]") }
             guard !xs.isEmpty else { throw a.error("with: is empty; give at least one reward") }
-            let ws = try a.namedList("weights").map { try $0.enumerated().map { k, v -> Double in
-                guard case .number(let x) = v else { throw a.error("weights[\(k)] must be a number, got \(v.typeName)") }
-                return x
-            } }
-            var base = ro
-            if let sr = try a.namedBool("scale_rewards") { base.scaleRewards = sr }
-            let after: ScoredRollout
-            do { after = try base.rescored(with: try rewards(xs, weights: ws, a, ctx)) } catch let e as RewardError {
+            let ws = try weightsOption(a)
+            let after: Rollout
+            do {
+                after = try ro.rescored(with: try rewards(xs, weights: ws, a, ctx), scaleRewards: try scaleRewardsOption(a))
+            } catch let e as RewardError {
                 throw a.error(e.description.replacingOccurrences(of: " The step was not applied;", with: ""))
             }
             return .host(RolloutObject(after, previous: ro))

@@ -1,9 +1,10 @@
 // Trainer bindings: `sft(m, data, ...)` and `grpo(m, data, rewards: [...], ...)`
 // with every option of SFTConfig / GRPOConfig as a keyword argument, `step t`
-// and `step t, n` (progress bar on a terminal, a compact line per step or every
-// ~n/10 steps, Ctrl-C handling), the trainer's fields (`t.last`, `t.metrics`,
-// `t.history`, `t.step`, `t.config`), `t.set(...)` between steps, and save /
-// resume / load_model.
+// and `step t, n` (MedR1Lib's Trainer.train with hooks for Ctrl-C, the progress
+// bar on a terminal and a compact line per step or every ~n/10 steps), `step t,
+// with: r` (one GRPO step on a rescored rollout), the trainer's fields (`t.last`,
+// `t.metrics`, `t.history`, `t.step`, `t.config`), `t.set(...)` between steps
+// (a GRPO trainer's rewards and weights too), and save / resume / load_model.
 //
 // Ctrl-C: one press stops after the current step (the trainer is consistent:
 // counts, history and the --metrics file agree). A second press during a GRPO
@@ -17,45 +18,27 @@ import MedR1Lib
 
 /// A GRPO or SFT trainer seen from a script.
 public final class TrainerObject: HostObject {
-    enum Kind {
-        case grpo(GRPOTrainer)
-        case sft(SFTTrainer)
-    }
-    let kind: Kind
+    let trainer: any Trainer
     /// The model being trained (the same object the script holds: training changes it).
     let modelObject: ModelObject
     let data: Dataset
     /// Planned steps given with `steps:` (the cosine horizon), for the summary.
     var planned: Int?
 
-    init(_ kind: Kind, model: ModelObject, data: Dataset, planned: Int?) {
-        self.kind = kind
+    init(_ trainer: any Trainer, model: ModelObject, data: Dataset, planned: Int?) {
+        self.trainer = trainer
         modelObject = model
         self.data = data
         self.planned = planned
     }
 
-    var mode: String { if case .grpo = kind { return "grpo" } else { return "sft" } }
-    var stepCount: Int {
-        switch kind { case .grpo(let t): return t.stepCount; case .sft(let t): return t.stepCount }
-    }
-    var history: MetricsHistory {
-        switch kind { case .grpo(let t): return t.history; case .sft(let t): return t.history }
-    }
-    var grpoConfig: GRPOConfig? { if case .grpo(let t) = kind { return t.config } else { return nil } }
+    var mode: String { trainer.mode }
+    var stepCount: Int { trainer.stepCount }
+    var history: MetricsHistory { trainer.history }
+    var grpo: GRPOTrainer? { trainer as? GRPOTrainer }
+    var grpoConfig: GRPOConfig? { grpo?.config }
 
-    var lastRollout: ScoredRollout? {
-        guard case .grpo(let t) = kind, let r = t.last else { return nil }
-        return ScoredRollout(r, scaleRewards: t.config.scaleRewards)
-    }
-
-    /// One step; throws as the trainer does (a failed GRPO step changes nothing).
-    func stepOnce() throws -> StepMetrics {
-        switch kind {
-        case .grpo(let t): return try t.step()
-        case .sft(let t): return try t.step()
-        }
-    }
+    var lastRollout: Rollout? { grpo?.last }
 
     public var typeName: String { "trainer" }
     public var summary: String {
@@ -65,14 +48,13 @@ public final class TrainerObject: HostObject {
     }
     public var display: String {
         var lines = ["\(mode) trainer on \(data.name) (\(data.count) samples): step \(stepCount)" + (planned.map { " of \($0) planned" } ?? "")]
-        switch kind {
-        case .grpo(let t):
+        if let t = grpo {
             let c = t.config
             lines.append("  \(c.promptsPerStep) prompts x G \(c.group), lr \(formatNumber(c.learningRate)) (\(c.schedule)), beta \(formatNumber(c.beta)), "
                          + "loss \(c.lossType.rawValue), eps \(formatNumber(c.epsLow))/\(formatNumber(c.epsHigh)), "
                          + "temperature \(formatNumber(c.temperature)), max_tokens \(c.maxTokens)")
             lines.append("  rewards: " + t.rewards.map { $0.weight == 1 ? $0.name : "\(formatNumber($0.weight)) x \($0.name)" }.joined(separator: " + "))
-        case .sft(let t):
+        } else if let t = trainer as? SFTTrainer {
             let c = t.config
             lines.append("  batch \(c.batchSize), lr \(formatNumber(c.learningRate)) (\(c.schedule)), template \(t.encoder.template.rawValue)")
         }
@@ -83,10 +65,7 @@ public final class TrainerObject: HostObject {
     public var fieldNames: [String] { ["step", "config", "metrics", "history", "last", "model", "data", "mode", "rewards"] }
     public var methodNames: [String] { ["set"] }
     public func methodOptions(_ name: String) -> [String] {
-        switch kind {
-        case .grpo: return GRPOConfig.optionRules.keywords()
-        case .sft: return SFTConfig.optionRules.keywords()
-        }
+        Bindings.optionKeywords(trainer) + (grpo == nil ? [] : ["rewards", "weights", "reward_weights"])
     }
 
     public func field(_ name: String) throws -> Value? {
@@ -100,7 +79,7 @@ public final class TrainerObject: HostObject {
         case "data": return .host(DatasetObject(data))
         case "mode": return .string(mode)
         case "rewards":
-            guard case .grpo(let t) = kind else { return .null }
+            guard let t = grpo else { return .null }
             return .list(t.rewards.map { .host(RewardObject($0)) })
         default: return nil
         }
@@ -109,32 +88,22 @@ public final class TrainerObject: HostObject {
     /// Every setting under its keyword, from the config's option table, then the trainer's
     /// other settings.
     var configRecord: Record {
-        switch kind {
-        case .grpo(let t):
-            return Record(Bindings.optionFields(GRPOConfig.optionRules, t.config)
-                          + [("seed", .number(Double(t.config.seed))),
-                             ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue)),
-                             ("rewards", .list(t.rewards.map { .string($0.name) })), ("weights", .list(t.rewards.map { .number($0.weight) }))])
-        case .sft(let t):
-            return Record(Bindings.optionFields(SFTConfig.optionRules, t.config)
-                          + [("seed", .number(Double(t.config.seed))),
-                             ("template", .string(t.encoder.template.rawValue)), ("answer_style", .string(t.encoder.answerStyle.rawValue))])
+        var fields = Bindings.settingFields(trainer)
+        if let t = grpo {
+            fields += [("rewards", .list(t.rewards.map { .string($0.name) })), ("weights", .list(t.rewards.map { .number($0.weight) }))]
         }
+        return Record(fields)
     }
 
-    /// `t.set(lr: 3e-4, beta: 0.02)`: change settings between steps.
+    /// `t.set(lr: 3e-4, beta: 0.02)`: change settings between steps; a GRPO trainer's
+    /// `rewards:` and `weights:` too (reference model and optimiser state stay).
     public func callMethod(_ name: String, _ a: Arguments, _ ctx: CallContext) throws -> Value {
         guard name == "set" else { throw RuntimeError("trainer has no method '\(name)'; methods: set") }
         try a.expect(0...0, "t.set(lr: 3e-4, beta: 0.02)")
-        switch kind {
-        case .grpo(let t):
-            var c = t.config
-            try Bindings.applyOptions(a, GRPOConfig.optionRules, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
-        case .sft(let t):
-            var c = t.config
-            try Bindings.applyOptions(a, SFTConfig.optionRules, &c)
-            do { try t.update { $0 = c } } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
+        let newRewards = try Bindings.trainerRewards(self, a, ctx)
+        try Bindings.setOptions(trainer, a)
+        if let rs = newRewards, let t = grpo {
+            do { try t.set(rewards: rs) } catch let e as RLError { throw Bindings.libraryError(a, e, owner: mode) }
         }
         if let p = try a.namedInt("steps") { planned = p }
         return .null
@@ -150,21 +119,71 @@ extension Bindings {
     // MARK: - Options
 
     /// Keywords `grpo` and `sft` take besides their config's options (which `t.set` may change).
-    static let grpoOptions = ["rewards", "weights"] + GRPOConfig.optionRules.keywords() + ["seed", "template", "answer_style", "reference"]
-    static let sftOptions = SFTConfig.optionRules.keywords() + ["seed", "template", "answer_style"]
+    static let grpoOptions = ["rewards", "weights", "reward_weights"] + GRPOConfig.optionRules.names() + ["seed", "template", "answer_style", "reference"]
+    static let sftOptions = SFTConfig.optionRules.names() + ["seed", "template", "answer_style"]
 
-    /// The values given in `a` for the options of a table, each read as its kind asks
-    /// (numbers for numbers and whole numbers, true/false for flags, strings for words).
+    /// The values given in `a` for the options of a table, under the option's keyword or TRL's
+    /// name (not both), each read as its kind asks (numbers for numbers and whole numbers,
+    /// true/false for flags, strings for words, and true/false for a word that takes them).
     static func optionValues<C>(_ a: Arguments, _ rules: [OptionRule<C>]) throws -> [String: OptionValue] {
         var given: [String: OptionValue] = [:]
         for r in rules {
+            let names = r.names.filter { a.has($0) }
+            guard let name = names.first else { continue }
+            if names.count > 1 { throw a.error("\(names[0]): and \(names[1]): are the same option; give one of them") }
             switch r.kind {
-            case .number, .integer: if let x = try a.namedNumber(r.keyword) { given[r.keyword] = .number(x) }
-            case .flag: if let b = try a.namedBool(r.keyword) { given[r.keyword] = .flag(b) }
-            case .word: if let w = try a.namedString(r.keyword) { given[r.keyword] = .word(w) }
+            case .number, .integer: if let x = try a.namedNumber(name) { given[r.keyword] = .number(x) }
+            case .flag: if let b = try a.namedBool(name) { given[r.keyword] = .flag(b) }
+            case .strings:
+                guard let xs = try a.namedList(name) else { continue }
+                given[r.keyword] = .strings(try xs.enumerated().map { k, v in
+                    guard case .string(let w) = v else { throw a.error("\(name)[\(k)] must be a string, got \(v.typeName)") }
+                    return w
+                })
+            case .word:
+                if r.flagWords != nil, case .bool(let b)? = a.namedValue(name) { given[r.keyword] = .flag(b) }
+                else if let w = try a.namedString(name) { given[r.keyword] = .word(w) }
             }
         }
         return given
+    }
+
+    /// The keywords of a trainer's settings (its config's option table, and TRL's names).
+    static func optionKeywords<T: Trainer>(_ t: T) -> [String] { T.Config.optionRules.names() }
+
+    /// A trainer's settings as record fields: its options in table order, then seed,
+    /// template and answer style.
+    static func settingFields<T: Trainer>(_ t: T) -> [(String, Value)] {
+        optionFields(T.Config.optionRules, t.config)
+            + [("seed", .number(Double(t.config.seed))), ("template", .string(t.encoder.template.rawValue)),
+               ("answer_style", .string(t.encoder.answerStyle.rawValue))]
+    }
+
+    /// `t.set(...)`'s options applied to the trainer (nothing changes when one is out of range).
+    static func setOptions<T: Trainer>(_ t: T, _ a: Arguments) throws {
+        var c = t.config
+        try applyOptions(a, T.Config.optionRules, &c)
+        do { try t.update { $0 = c } } catch let e as RLError { throw libraryError(a, e, owner: t.mode) }
+    }
+
+    /// The rewards `t.set(rewards: [...], weights: [...])` asks for, checked (nil when neither
+    /// is given): new rewards with their weights, or the trainer's rewards with new weights.
+    static func trainerRewards(_ t: TrainerObject, _ a: Arguments, _ ctx: CallContext) throws -> [Reward]? {
+        guard a.has("rewards") || a.has("weights") || a.has("reward_weights") else { return nil }
+        guard let g = t.grpo else { throw a.error("an \(t.mode) trainer has no rewards to set") }
+        let rs: [Reward]
+        if a.has("rewards") {
+            rs = abortable(try rewardOptions(a, ctx))
+        } else {
+            let ws = try weightsOption(a) ?? []
+            guard ws.count == g.rewards.count else {
+                throw a.error("weights has \(ws.count) entries for the trainer's \(g.rewards.count) rewards ("
+                              + g.rewards.map(\.name).joined(separator: ", ") + ")")
+            }
+            rs = zip(g.rewards, ws).map { $0.weighted($1) }
+        }
+        do { try Reward.checkWeights(rs, owner: "grpo") } catch let e as RLError { throw libraryError(a, e, owner: "grpo") }
+        return rs
     }
 
     /// Sets every option of the table given in `a` on `c`; the library checks each value
@@ -180,6 +199,7 @@ extension Bindings {
         case .number(let x): return .number(x)
         case .flag(let b): return .bool(b)
         case .word(let w): return .string(w)
+        case .strings(let ws): return .list(ws.map { .string($0) })
         }
     }
 
@@ -207,7 +227,7 @@ extension Bindings {
     /// GRPOTrainer drop the whole step.
     static func abortable(_ rs: [Reward]) -> [Reward] {
         rs.map { r in
-            Reward(name: r.name, weight: r.weight) { c in
+            Reward(name: r.name, weight: r.weight, origin: r.origin) { c in
                 if Interrupt.isAbortRequested { throw StepAborted() }
                 return try r.function(c)
             }
@@ -264,11 +284,17 @@ extension Bindings {
         return i.sink is StandardOutputSink
     }
 
+    /// The session's updating progress display for a loop (the Jupyter kernel's), if its sink shows one.
+    static func progressDisplay(_ ctx: CallContext, label: String, total: Int) -> ProgressDisplay? {
+        ((ctx as? Interpreter)?.sink as? ProgressSink)?.beginProgress(label: label, total: total)
+    }
+
     /// `step t, n`: up to n steps with progress, printed lines, metrics recording and Ctrl-C.
     static func runSteps(_ t: TrainerObject, _ n: Int, every: Int?, quiet: Bool, _ a: Arguments, _ ctx: CallContext) throws {
         let session = (ctx as? Interpreter)?.session
         let bar = ProgressBar(total: n, label: t.mode, enabled: showProgress(ctx))
-        defer { bar.finish() }
+        let display = progressDisplay(ctx, label: "\(t.mode) step", total: n)
+        defer { bar.finish(); display?.end() }
         let every = max(1, every ?? autoEvery(n))
         let t0 = Date()
         var done: [StepMetrics] = []
@@ -276,26 +302,23 @@ extension Bindings {
             bar.finish()
             ctx.emit(.text(s))
         }
-        for i in 0..<n {
-            if Interrupt.isRequested { break }
-            let m: StepMetrics
-            do { m = try t.stepOnce() } catch {
-                if Interrupt.isRequested {
-                    if !done.isEmpty && !quiet { say(compactLine(done.last!, planned: nil)) }
-                    throw InterruptedError("aborted step \(t.stepCount + 1): the model, optimiser and sampler are as before it; "
-                                           + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)", stepsDone: done.count)
-                }
-                if let e = error as? RewardError { throw a.error(e.description) }
-                if let e = error as? RLError { throw libraryError(a, e) }
-                throw error
-            }
+        var recordFailed = false
+        let hooks = TrainingHooks(shouldStop: { Interrupt.isRequested }, onStep: { m in
             done.append(m)
-            if let session { try session.recordMetrics(jsonLine: m.jsonLine) }
-            if !quiet && ((i + 1) % every == 0 || i == n - 1) { say(compactLine(m, planned: nil)) }
-            var status = m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
-                                          : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""
-            if let kl = m["kl"] { status += String(format: " kl %.4f", kl) }
-            bar.update(done: i + 1, status: status)
+            do { try session?.recordMetrics(jsonLine: m.jsonLine, trainer: t, mode: m.mode) } catch { recordFailed = true; throw error }
+            if !quiet && (done.count % every == 0 || done.count == n) { say(compactLine(m, planned: nil)) }
+        }, progress: { k, _ in
+            guard let m = done.last else { return }
+            var status = [m.mode == "grpo" ? m["reward"].map { String(format: "reward %.3f", $0) } ?? ""
+                                           : m["loss"].map { String(format: "loss %.4f", $0) } ?? ""].filter { !$0.isEmpty }
+            if let kl = m["kl"] { status.append(String(format: "kl %.4f", kl)) }
+            bar.update(done: k, status: status.joined(separator: " "))
+            display?.update(done: k, status: status)
+        })
+        do { try t.trainer.train(steps: n, hooks: hooks) } catch {
+            // An error recording the metrics is passed on as it is.
+            if recordFailed { throw error }
+            try stepFailed(error, t, done: done, n, quiet: quiet, a, say)
         }
         if done.count > 1 && !quiet {
             let secs = Date().timeIntervalSince(t0)
@@ -314,6 +337,20 @@ extension Bindings {
             throw InterruptedError("stopped after step \(t.stepCount) (\(done.count) of \(n) steps done); the trainer is consistent",
                                    stepsDone: done.count)
         }
+    }
+
+    /// A step that threw, as the language reports it: an abort by Ctrl-C, a reward's error,
+    /// or the library's.
+    static func stepFailed(_ error: Error, _ t: TrainerObject, done: [StepMetrics], _ n: Int, quiet: Bool,
+                           _ a: Arguments, _ say: (String) -> Void) throws -> Never {
+        if Interrupt.isRequested {
+            if !done.isEmpty && !quiet { say(compactLine(done.last!, planned: nil)) }
+            throw InterruptedError("aborted step \(t.stepCount + 1): the model, optimiser and sampler are as before it; "
+                                   + "\(done.count) of \(n) steps done, t.step = \(t.stepCount)", stepsDone: done.count)
+        }
+        if let e = error as? RewardError { throw a.error(e.description) }
+        if let e = error as? RLError { throw libraryError(a, e) }
+        throw error
     }
 
     // MARK: - Builtins
@@ -342,7 +379,7 @@ extension Bindings {
                 let t = try GRPOTrainer(model: mo.model, reference: reference, tokenizer: mo.tokenizer, dataset: d, rewards: rs,
                                         config: c, template: try template(a), answerStyle: try answerStyle(a),
                                         images: imageCache(mo.model.config, ctx))
-                return .host(TrainerObject(.grpo(t), model: mo, data: d, planned: try a.namedInt("steps")))
+                return .host(TrainerObject(t, model: mo, data: d, planned: try a.namedInt("steps")))
             } catch let e as RLError { throw libraryError(a, e) }
         }
         add("sft", options: sftOptions) { a, ctx in
@@ -356,12 +393,16 @@ extension Bindings {
                 let t = try SFTTrainer(model: mo.model, tokenizer: mo.tokenizer, dataset: d, config: c,
                                        template: try template(a), answerStyle: try answerStyle(a),
                                        images: imageCache(mo.model.config, ctx))
-                return .host(TrainerObject(.sft(t), model: mo, data: d, planned: try a.namedInt("steps")))
+                return .host(TrainerObject(t, model: mo, data: d, planned: try a.namedInt("steps")))
             } catch let e as RLError { throw libraryError(a, e) }
         }
-        add("step", options: ["every", "quiet"]) { a, ctx in
+        add("step", options: ["every", "quiet", "with"]) { a, ctx in
             try a.expect(1...2, "step t or step t, 50")
             let t = try a.host(0, "trainer", as: TrainerObject.self, typeName: "trainer (from sft(...) or grpo(...))")
+            if a.has("with") {
+                try stepOn(t, a, ctx)
+                return .null
+            }
             let n = a.count > 1 ? try a.int(1, "n") : 1
             guard n >= 0 else { throw a.error("n must be 0 or more, got \(n)") }
             try runSteps(t, n, every: try a.namedInt("every"), quiet: try a.namedBool("quiet") ?? false, a, ctx)
@@ -374,10 +415,7 @@ extension Bindings {
             do {
                 switch a.positional[0] {
                 case .host(let t as TrainerObject) where url.pathExtension != "safetensors":
-                    switch t.kind {
-                    case .grpo(let g): try g.save(to: url)
-                    case .sft(let s): try s.save(to: url)
-                    }
+                    try t.trainer.save(to: url)
                     ctx.emit(.text("saved \(t.mode) trainer at step \(t.stepCount) to \(path)"))
                 case .host(let t as TrainerObject):
                     try saveModel(t.modelObject, url)
@@ -399,23 +437,17 @@ extension Bindings {
             }
             return .null
         }
-        add("resume", options: ["rewards", "weights"]) { a, ctx in
+        add("resume", options: ["rewards", "weights", "reward_weights"]) { a, ctx in
             try a.expect(2...2, "resume(\"runs/x.ckpt\", data, rewards: [format(), accuracy()])")
             let path = try a.string(0, "path")
             let dir = ctx.resolve(path)
             let d = try a.host(1, "data", as: DatasetObject.self, typeName: "dataset (the one the trainer was trained on)").dataset
+            try checkTrainerState(dir, path, a)
+            let rs = abortable(try rewardOptions(a, ctx))
             do {
-                let (kind, cfg) = try trainerKind(dir, path, a)
-                switch kind {
-                case "grpo":
-                    let rs = abortable(try rewardOptions(a, ctx))
-                    let t = try GRPOTrainer.resume(from: dir, dataset: d, rewards: rs, images: imageCache(cfg, ctx))
-                    return .host(TrainerObject(.grpo(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
-                default:
-                    guard !a.has("rewards") else { throw a.error("\(path) holds an SFT trainer, which takes no rewards") }
-                    let t = try SFTTrainer.resume(from: dir, dataset: d, images: imageCache(cfg, ctx))
-                    return .host(TrainerObject(.sft(t), model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
-                }
+                let t = try TrainerCheckpoint.resume(from: dir, dataset: d, rewards: rs, images: { imageCache($0, ctx) })
+                guard t is GRPOTrainer || !a.has("rewards") else { throw a.error("\(path) holds an SFT trainer, which takes no rewards") }
+                return .host(TrainerObject(t, model: ModelObject(model: t.model, tokenizer: t.encoder.tokenizer), data: d, planned: nil))
             } catch let e as RLError { throw a.error(e.description) } catch let e as CheckpointError {
                 throw a.error("cannot resume from \(path): \(e.description)")
             }
@@ -437,12 +469,29 @@ extension Bindings {
         try Checkpoint.save(model: m.model, tokenizerJSON: m.tokenizer.toJSON(), extraMetadata: ["written_by": "medr1 \(Medr1Version.version)"], to: url)
     }
 
-    /// "grpo" or "sft" and the policy's config, from the state folder's trainer.json (checked).
-    static func trainerKind(_ dir: URL, _ path: String, _ a: Arguments) throws -> (String, ModelConfig) {
+    /// A state folder must hold a trainer.json (read by TrainerCheckpoint.resume).
+    static func checkTrainerState(_ dir: URL, _ path: String, _ a: Arguments) throws {
         TrainerCheckpoint.recover(dir)
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("trainer.json").path) else {
             throw a.error("\(path) is not a trainer state (no readable trainer.json in it); make one with save t, \"\(path)\"")
         }
-        return try TrainerCheckpoint.describe(dir)
+    }
+
+    /// `step t, with: r`: one update of a GRPO trainer on the rollout r (e.g. t.last rescored
+    /// under other rewards), without sampling; then t.last is r.
+    static func stepOn(_ t: TrainerObject, _ a: Arguments, _ ctx: CallContext) throws {
+        guard a.count == 1 else { throw a.error("step t, with: r trains one update on the rollout r; give no step count") }
+        guard let g = t.grpo else { throw a.error("with: trains a GRPO trainer on a rollout, not an \(t.mode) trainer") }
+        let r: Rollout
+        switch a.namedValue("with") {
+        case .host(let ro as RolloutObject)?: r = ro.rollout
+        case .host(let go as GroupObject)? where go.scored: r = go.rollout.prompts(go.prompt..<(go.prompt + 1))
+        case let v: throw a.error("with: must be a rollout (e.g. rescore t.last with: [...]), got "
+                                  + (v.map { "\($0.typeName) \($0.summary)" } ?? "nothing"))
+        }
+        let m: StepMetrics
+        do { m = try g.update(with: r) } catch let e as RLError { throw libraryError(a, e) }
+        try (ctx as? Interpreter)?.session?.recordMetrics(jsonLine: m.jsonLine, trainer: t, mode: m.mode)
+        if !((try a.namedBool("quiet")) ?? false) { ctx.emit(.text(compactLine(m, planned: nil))) }
     }
 }

@@ -17,8 +17,12 @@ extension Builtins {
         Bindings.registerModel(add)
         Bindings.registerPlot(add)
         Bindings.registerSampling(add)
+        Bindings.registerScoring(add)
         Bindings.registerTraining(add)
         Bindings.registerEval(add)
+        Bindings.registerExport(add)
+        Bindings.registerRuns(add)
+        Bindings.registerStudy(add)
     }
 }
 
@@ -40,13 +44,14 @@ extension Bindings {
     }
 
     static func registerSynth(_ add: Builtins.Register) {
-        add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "modalities", "types"]) { a, ctx in
+        add("synth", options: ["n", "seed", "size", "to", "options", "noise", "contrast", "lesion_scale", "modalities", "types"]) { a, ctx in
             try a.expect(0...0, "synth(n: 2000, seed: 7, size: 64, to: \"medr1-data\")")
             var cfg = SynthMedConfig(count: try a.namedInt("n") ?? 1000, imageSize: try a.namedInt("size") ?? 64,
                                      seed: try Bindings.seedOption(a, ctx))
             if let o = try a.namedInt("options") { cfg.options = o }
             if let x = try a.namedNumber("noise") { cfg.noise = x }
             if let x = try a.namedNumber("contrast") { cfg.lesionContrast = x }
+            if let x = try a.namedNumber("lesion_scale") { cfg.lesionScale = x }
             if let mods = try a.namedList("modalities") {
                 let set = Set(try mods.map { try parseModality($0, a) })
                 cfg.modalityWeights = Dictionary(uniqueKeysWithValues: Modality.allCases.map { ($0, set.contains($0) ? 1.0 : 0.0) })

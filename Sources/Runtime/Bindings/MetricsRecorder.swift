@@ -1,7 +1,9 @@
-// `--metrics FILE.jsonl`: every trainer step appends one JSON line. The file
-// starts with a header line naming the script's hash, the seed, the thread
-// count and the program version, so `replay` can check it is comparing like
-// with like.
+// `--metrics FILE.jsonl`: every trainer step appends one JSON line, tagged
+// with its run (`"run": "grpo-2"`: the trainer's kind and its place among the
+// session's trainers), so the steps of several trainers in one file, or of
+// several files put together, stay apart. The file starts with a header line
+// naming the script's hash, the seed, the thread count, the program version
+// and the first trainer, so `replay` can check it is comparing like with like.
 
 import Foundation
 import MedR1Lib
@@ -15,9 +17,20 @@ final class MetricsRecorder {
 
     init(path: String) { self.path = path }
 
-    /// The header line: {"header": "medr1-metrics", "script_hash": ..., "seed": ..., "threads": ..., "version": ...}.
-    static func header(scriptHash: String, seed: UInt64, threads: Int, version: String) -> String {
-        "{\"header\": \"medr1-metrics\", \"script_hash\": \"\(scriptHash)\", \"seed\": \(seed), \"threads\": \(threads), \"version\": \"\(version)\"}"
+    /// The header line: {"header": "medr1-metrics", "script_hash": ..., "seed": ..., "threads": ...,
+    /// "version": ..., "trainer": "grpo", "run": "grpo-1"} (the trainer of the first step).
+    static func header(scriptHash: String, seed: UInt64, threads: Int, version: String,
+                       trainer: String? = nil, run: String? = nil) -> String {
+        var line = "{\"header\": \"medr1-metrics\", \"script_hash\": \"\(scriptHash)\", \"seed\": \(seed), \"threads\": \(threads), \"version\": \"\(version)\""
+        if let trainer { line += ", \"trainer\": " + JSONLiteral.string(trainer) }
+        if let run { line += ", \"run\": " + JSONLiteral.string(run) }
+        return line + "}"
+    }
+
+    /// A step's JSON object with `"run"` as its first key.
+    static func tagged(_ line: String, run: String) -> String {
+        guard line.hasPrefix("{"), line.count > 2 else { return line }
+        return "{\"run\": " + JSONLiteral.string(run) + ", " + line.dropFirst()
     }
 
     /// Append one line, writing the header first when the file is opened. A

@@ -16,6 +16,9 @@ public protocol CallContext: AnyObject {
     var isInteractive: Bool { get }
     /// Whether ANSI colour may be used.
     var useColor: Bool { get }
+    /// Paths shown in output are relative to this directory (a notebook's
+    /// page folder); nil: relative to `baseDirectory`.
+    var displayDirectory: URL? { get }
 }
 
 extension CallContext {
@@ -24,6 +27,14 @@ extension CallContext {
         let expanded = (path as NSString).expandingTildeInPath
         if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded) }
         return baseDirectory.appendingPathComponent(expanded)
+    }
+
+    public var displayDirectory: URL? { nil }
+
+    /// A file's path as output shows it: relative to the display directory,
+    /// so a page or a log names no folder of the machine that made it.
+    public func shownPath(_ path: String) -> String {
+        PagePaths.relative(path, to: displayDirectory ?? baseDirectory)
     }
 }
 

@@ -57,11 +57,11 @@ extension Builtins {
             guard !xs.isEmpty else { throw a.error("the mean of an empty list is undefined") }
             return .number(Statistics.mean(xs))
         }
-        add("std") { a, _ in
-            try a.expect(1...1, "std(xs)")
+        add("std", options: ["population"]) { a, _ in
+            try a.expect(1...1, "std(xs) or std(xs, population: true)")
             let xs = try a.numbers(0, "xs")
             guard !xs.isEmpty else { throw a.error("the standard deviation of an empty list is undefined") }
-            return .number(Statistics.std(xs))
+            return .number(Statistics.std(xs, population: try a.namedBool("population") ?? false))
         }
         add("sort", options: ["by", "descending"]) { a, ctx in
             try a.expect(1...1, "sort(xs, by: f, descending: false)")
@@ -77,7 +77,10 @@ extension Builtins {
                 if failure is InterruptedError { return i < j }
                 if Interrupt.isRequested { failure = InterruptedError("sort"); return i < j }
                 switch (keys[i], keys[j]) {
-                case (.number(let x), .number(let y)): return x < y || (x == y && i < j)
+                case (.number(let x), .number(let y)):
+                    // NaN is unordered under <, so it gets a place: after every number, in input order.
+                    if x.isNaN || y.isNaN { return y.isNaN && (!x.isNaN || i < j) }
+                    return x < y || (x == y && i < j)
                 case (.string(let x), .string(let y)): return x < y || (x == y && i < j)
                 default:
                     failure = a.error("can only sort numbers or strings (all of one kind), got \(keys[i].typeName) and \(keys[j].typeName); pass by: fn(x) => ... to pick a key")
@@ -87,7 +90,10 @@ extension Builtins {
             if let f = failure { throw f }
             if try a.namedBool("descending") == true {
                 // Stable descending: reverse runs of equal keys back to input order.
-                order = order.reversed()
+                // NaN keys stay last, in input order.
+                let nanCount = order.reversed().prefix { if case .number(let x) = keys[$0] { x.isNaN } else { false } }.count
+                let nans = order.suffix(nanCount)
+                order = order.dropLast(nanCount).reversed()
                 var out: [Int] = []
                 var k = 0
                 while k < order.count {
@@ -96,7 +102,7 @@ extension Builtins {
                     out += order[k...e].reversed()
                     k = e + 1
                 }
-                order = out
+                order = out + nans
             }
             return .list(order.map { xs[$0] })
         }
@@ -184,8 +190,10 @@ extension Builtins {
 
 enum Statistics {
     static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
-    /// Population standard deviation (divide by n), as GRPO's group normalisation.
-    static func std(_ xs: [Double]) -> Double {
+    /// Standard deviation with the n - 1 denominator (torch.std's, and the one GRPO divides a
+    /// group's advantages by; 0 for one value), or with n when `population`.
+    static func std(_ xs: [Double], population: Bool = false) -> Double {
+        if !population { return RLStats.meanStd(xs).std }
         let m = mean(xs)
         return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
     }

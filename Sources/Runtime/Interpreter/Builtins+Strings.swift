@@ -171,10 +171,10 @@ enum Regexes {
             guard let m else {
                 reports += 1
                 if Interrupt.isRequested {
-                    failure = InterruptedError("regular expression \(quoteString(re.pattern))")
+                    failure = InterruptedError("regular expression \(Escaping.literal(re.pattern))")
                     stop.pointee = true
                 } else if reports > budget {
-                    failure = RuntimeError("\(callee): the regular expression \(quoteString(re.pattern)) takes too long on this text (over \(stepReports / 100) million steps); avoid nested repetition such as (a+)+")
+                    failure = RuntimeError("\(callee): the regular expression \(Escaping.literal(re.pattern)) takes too long on this text (over \(stepReports / 100) million steps); avoid nested repetition such as (a+)+")
                     stop.pointee = true
                 }
                 return
@@ -198,7 +198,7 @@ enum Regexes {
             cache[pattern] = re
             return re
         } catch {
-            throw RuntimeError("\(callee): invalid regular expression \(quoteString(pattern)): check brackets and escapes (write \\\\s for \\s inside a string)")
+            throw RuntimeError("\(callee): invalid regular expression \(Escaping.literal(pattern)): check brackets and escapes (write \\\\s for \\s inside a string)")
         }
     }
 

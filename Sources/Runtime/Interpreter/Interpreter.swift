@@ -22,6 +22,8 @@ public final class Interpreter: CallContext {
     public private(set) var globals: Environment
     public var sink: OutputSink
     public var baseDirectory: URL
+    /// Paths in output are shown relative to this directory (nil: `baseDirectory`).
+    public var displayDirectory: URL?
     public var isInteractive: Bool
     public var useColor: Bool
     /// The session running this interpreter (bindings use its seed, metrics and plot mode).
@@ -486,7 +488,7 @@ public final class Interpreter: CallContext {
             return .string(String(chars[try listIndex(key, count: chars.count, at: span)]))
         case (.record(let r), .string(let k)):
             guard let v = r[k] else {
-                throw RuntimeError("record has no field \(quoteString(k))" + (r.count > 0 ? "; fields: \(r.keys.joined(separator: ", "))" : ""), at: location(span))
+                throw RuntimeError("record has no field \(Escaping.literal(k))" + (r.count > 0 ? "; fields: \(r.keys.joined(separator: ", "))" : ""), at: location(span))
             }
             return v
         case (.host(let h), _):
@@ -640,7 +642,7 @@ public final class Interpreter: CallContext {
         switch v {
         case .string(let topic):
             if let t = HelpTable.text(for: topic) { return .string(t) }
-            throw a.error("no help for \(quoteString(topic)); topics: \(HelpTable.topics.joined(separator: ", "))")
+            throw a.error("no help for \(Escaping.literal(topic)); topics: \(HelpTable.topics.joined(separator: ", "))")
         case .function(let f):
             let n = (f as? BoundBuiltin)?.builtin.name ?? f.name
             if let t = HelpTable.text(for: n) { return .string(t) }

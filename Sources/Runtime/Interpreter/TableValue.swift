@@ -65,15 +65,17 @@ public final class TableValue: HostObject {
     /// Aligned columns; numbers right-aligned, text left-aligned. Control
     /// characters in names and cells (newlines and tabs too, which would break
     /// the layout) are shown as escapes before the widths are measured, so a
-    /// cell with `\u{1B}` in it is as wide as it prints.
+    /// cell with `\u{1B}` in it is as wide as it prints. Widths are terminal
+    /// columns (`DisplayWidth`): a CJK character or an emoji takes two, a
+    /// combining accent none.
     public func render() -> String {
         let shown = { (s: String) in Escaping.visibleControls(s) }
         let cells = stringRows.map { $0.map(shown) }
         let columns = self.columns.map(shown)
-        var widths = columns.map(\.count)
-        for r in cells { for (j, c) in r.enumerated() where j < widths.count { widths[j] = max(widths[j], c.count) } }
+        var widths = columns.map(DisplayWidth.of)
+        for r in cells { for (j, c) in r.enumerated() where j < widths.count { widths[j] = max(widths[j], DisplayWidth.of(c)) } }
         func pad(_ s: String, _ w: Int, right: Bool) -> String {
-            let fill = String(repeating: " ", count: max(0, w - s.count))
+            let fill = String(repeating: " ", count: max(0, w - DisplayWidth.of(s)))
             return right ? fill + s : s + fill
         }
         // A column of numbers (nil allowed) is right-aligned, header included.
@@ -90,7 +92,7 @@ public final class TableValue: HostObject {
         lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
         for (i, r) in cells.enumerated() {
             lines.append(r.enumerated().map { j, c in
-                pad(c, j < widths.count ? widths[j] : c.count, right: j < numeric.count && numeric[j])
+                pad(c, j < widths.count ? widths[j] : 0, right: j < numeric.count && numeric[j])
             }.joined(separator: "  ").replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression))
         }
         return lines.joined(separator: "\n")

@@ -1,11 +1,18 @@
 // Text from values (record keys, metric and modality names, questions,
 // completions) on its way to another interpreter: gnuplot's command stream,
-// an HTML page, the user's terminal. One function per target; every place
-// that hands data text to one of them goes through it.
+// an HTML page, the user's terminal, or the language itself (a string shown
+// as a literal). One function per target; every place that hands data text
+// to one of them goes through it.
 
 import Foundation
+import Lang
 
 public enum Escaping {
+    /// A string literal of the language that reads back as `text` (Lang's
+    /// printer: quote, backslash, control characters and `$` before `{`
+    /// escaped): how a value shows a string in the REPL and inside lists.
+    public static func literal(_ text: String) -> String { Printer.quote(text) }
+
     /// Whether `s` is a control character: C0 (U+0000-U+001F), DEL or C1 (U+0080-U+009F).
     public static func isControl(_ s: Unicode.Scalar) -> Bool {
         s.value < 0x20 || (0x7F...0x9F).contains(s.value)
@@ -64,5 +71,39 @@ public enum Escaping {
             }
         }
         return out
+    }
+
+    /// Text from data inside a line of Markdown: HTML-escaped (Markdown passes
+    /// raw HTML through), and the Markdown characters that could end the
+    /// construct it sits in (`]` of an image's alt text, `|` of a table cell,
+    /// `*` of bold) backslash-escaped; a newline becomes a space.
+    public static func markdownInline(_ text: String) -> String {
+        var out = ""
+        for ch in html(text) {
+            switch ch {
+            case "\\", "[", "]", "|", "*", "_", "`": out += "\\" + String(ch)
+            case "\n", "\r\n": out += " "
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Removes ANSI escape sequences (colour, cursor movement) from terminal text.
+    public static func strippingANSI(_ text: String) -> String {
+        var result = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            guard scalar == "\u{1B}" else { result.append(scalar); continue }
+            guard let next = scalars.next() else { break }
+            if next == "[" {
+                // CSI: parameters and intermediates up to a final byte in @...~
+                while let c = scalars.next(), !(0x40...0x7E).contains(c.value) {}
+            } else if next == "]" {
+                // OSC: up to BEL or ESC \
+                while let c = scalars.next(), c != "\u{07}", c != "\u{1B}" {}
+            }
+        }
+        return String(result)
     }
 }

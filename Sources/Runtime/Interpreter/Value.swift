@@ -282,7 +282,7 @@ extension Value: CustomStringConvertible {
     public var repr: String {
         switch self {
         case .number(let x): return formatNumber(x)
-        case .string(let s): return quoteString(s)
+        case .string(let s): return Escaping.literal(s)
         case .bool(let b): return b ? "true" : "false"
         case .null: return "nil"
         case .list(let xs): return "[" + xs.map(\.inlineRepr).joined(separator: ", ") + "]"
@@ -313,18 +313,4 @@ extension Value: CustomStringConvertible {
             return s.count > 100 ? String(s.prefix(97)) + "..." : s
         }
     }
-}
-
-func quoteString(_ s: String) -> String {
-    var out = "\""
-    for ch in s {
-        switch ch {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default: out.append(ch)
-        }
-    }
-    return out + "\""
 }

@@ -21,6 +21,21 @@ extension Session {
         return ""
     }
 
+    /// Where the word that `completions` replaces starts (a character offset):
+    /// after the opening quote inside a string, else the start of the name
+    /// (with its dots) that ends at `cursor`.
+    public func completionStart(line: String, cursor: Int) -> Int {
+        let chars = Array(line)
+        let end = min(max(cursor, 0), chars.count)
+        let before = chars[0..<end]
+        if before.filter({ $0 == "\"" }).count % 2 == 1, let q = before.lastIndex(of: "\"") { return q + 1 }
+        var start = end
+        while start > 0, chars[start - 1].isLetter || chars[start - 1].isNumber || chars[start - 1] == "_" || chars[start - 1] == "." {
+            start -= 1
+        }
+        return start
+    }
+
     /// Candidates replacing the word that ends at `cursor` (a character offset
     /// in `line`). A word may contain dots (`t.la` -> `t.last`); inside a
     /// string the word is the path typed so far.
@@ -34,10 +49,7 @@ extension Session {
             return pathCompletions(String(before[before.index(after: q)...]))
         }
 
-        var start = end
-        while start > 0, chars[start - 1].isLetter || chars[start - 1].isNumber || chars[start - 1] == "_" || chars[start - 1] == "." {
-            start -= 1
-        }
+        let start = completionStart(line: line, cursor: cursor)
         let word = String(chars[start..<end])
 
         if let dot = word.lastIndex(of: ".") {

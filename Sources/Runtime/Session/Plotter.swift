@@ -17,13 +17,33 @@ public struct PlotSeries: Equatable, Sendable {
     }
 }
 
+/// The mean of a metric over runs at each x, and its standard deviation.
+public struct PlotBand: Equatable, Sendable {
+    public var name: String
+    public var x: [Double]
+    public var mean: [Double]
+    public var std: [Double]
+    public init(name: String, x: [Double], mean: [Double], std: [Double]) {
+        self.name = name
+        self.x = x
+        self.mean = mean
+        self.std = std
+    }
+}
+
 /// What to draw.
 public enum PlotKind: Equatable, Sendable {
     /// Each series raw (thin) and, when `smooth` > 1 points, its trailing
     /// moving average over `smooth` points (thick).
     case lines([PlotSeries], smooth: Int)
+    /// Each band's mean as a line over a shaded mean ± std (both smoothed
+    /// over `smooth` points when > 1); in a text chart, three lines.
+    case bands([PlotBand], smooth: Int)
     /// Rows x columns of values in [0, 1] (nil = no data), e.g. accuracy by modality x question type.
-    case heatmap(rows: [String], columns: [String], values: [[Double?]])
+    /// `labels` replace the printed values in the cells (e.g. "0.71±0.03", number characters
+    /// only); `signed` draws
+    /// values in [-1, 1] on a diverging palette (changes), otherwise [0, 1].
+    case heatmap(rows: [String], columns: [String], values: [[Double?]], labels: [[String]]? = nil, signed: Bool = false)
 }
 
 public struct PlotSpec: Equatable, Sendable {
@@ -74,6 +94,9 @@ public enum Plotter {
         return out
     }
 
+    /// The moving-average windows `plot(..., smooth: n)` accepts (1: no smoothing).
+    public static let smoothRange = 1...1_000_000
+
     /// A default smoothing window: a tenth of the points, none below 10 points.
     public static func defaultWindow(points n: Int) -> Int { n < 10 ? 1 : max(2, n / 10) }
 
@@ -116,8 +139,35 @@ public enum Plotter {
             }
             s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
             for b in blocks { s += b + "\ne\n" }
-        case .heatmap(let rows, let cols, let values):
-            s += "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
+        case .bands(let bands, let window):
+            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below\n" }
+            s += "set grid\n"
+            var clauses: [String] = []
+            var blocks: [String] = []
+            for (k, band) in bands.enumerated() {
+                let color = palette[k % palette.count]
+                let mean = smooth(band.mean, window: window), std = smooth(band.std, window: window)
+                let low = zip(mean, std).map { $0 - $1 }, high = zip(mean, std).map { $0 + $1 }
+                let meanTitle = gq(band.name + (window > 1 ? " mean (smoothed over \(window))" : " mean"))
+                if case .dumb = target {
+                    clauses.append("'-' using 1:2 with lines lc rgb '\(color)' title \(meanTitle)")
+                    blocks.append(zip(band.x, mean).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines dt 2 lc rgb '\(color)' title \(gq(band.name + " ± std"))")
+                    blocks.append(zip(band.x, low).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines dt 2 lc rgb '\(color)' notitle")
+                    blocks.append(zip(band.x, high).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                } else {
+                    clauses.append("'-' using 1:2:3 with filledcurves fc rgb '\(color)' fs transparent solid 0.2 noborder title \(gq(band.name + " ± std"))")
+                    blocks.append(band.x.indices.map { "\(num(band.x[$0])) \(num(low[$0])) \(num(high[$0]))" }.joined(separator: "\n"))
+                    clauses.append("'-' using 1:2 with lines lw 2 lc rgb '\(color)' title \(meanTitle)")
+                    blocks.append(zip(band.x, mean).map { "\(num($0)) \(num($1))" }.joined(separator: "\n"))
+                }
+            }
+            s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
+            for b in blocks { s += b + "\ne\n" }
+        case .heatmap(let rows, let cols, let values, let cellLabels, let signed):
+            s += signed ? "unset key\nset cbrange [-1:1]\nset palette defined (-1 '#b2182b', 0 '#f7f7f7', 1 '#2166ac')\n"
+                : "unset key\nset cbrange [0:1]\nset palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n"
             s += "set xtics (" + cols.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") rotate by -30 noenhanced\n"
             s += "set ytics (" + rows.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") noenhanced\n"
             s += "set xrange [-0.5:\(Double(cols.count) - 0.5)]\nset yrange [\(Double(rows.count) - 0.5):-0.5]\n"
@@ -126,14 +176,20 @@ public enum Plotter {
             for (i, row) in values.enumerated() {
                 for (j, v) in row.enumerated() {
                     data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
-                    if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                    if let text = cellLabels.flatMap({ i < $0.count && j < $0[i].count ? $0[i][j] : nil }) {
+                        // inline data: a label is one column, so it keeps only number characters
+                        let kept = String(text.filter { "0123456789.+-±".contains($0) })
+                        if !kept.isEmpty { labels += "\(j) \(i) \(kept)\n" }
+                    } else if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
                 }
                 data += "\n"
             }
             if case .dumb = target {
                 s += "plot '-' using 1:2:3 with labels\n" + labels + "e\n"
             } else {
-                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels tc rgb '#d62728'\n" + data + "e\n" + labels + "e\n"
+                // longer labels (mean±std) in a smaller font; black on the red-blue palette
+                let style = (signed ? " tc rgb '#000000'" : " tc rgb '#d62728'") + (cellLabels == nil ? "" : " font ',8'")
+                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels" + style + "\n" + data + "e\n" + labels + "e\n"
             }
         }
         return s
@@ -158,6 +214,9 @@ public enum Plotter {
             }
         case .dumb, .pngData: break
         }
+        if case .dumb(let width, _) = target, case .heatmap(let rows, let columns, let values, _, _) = spec.kind {
+            return PlotResult(text: textHeatmap(title: spec.title, rows: rows, columns: columns, values: values, width: width), png: nil)
+        }
         let script = script(spec, target: target)
         let out = try runGnuplot(script)
         switch target {
@@ -170,6 +229,55 @@ public enum Plotter {
         case .pngFile(let url, _, _): return PlotResult(text: nil, png: try? Data(contentsOf: url))
         case .svgFile: return PlotResult(text: nil, png: nil)
         }
+    }
+
+    /// A heatmap as text for the terminal: every row on a line of its own
+    /// (gnuplot's dumb terminal drops tick labels when rows outnumber the
+    /// lines it has), column labels wrapped over up to three lines in their
+    /// own columns, each value with a shade from light to dark. Fits `width`
+    /// whenever each column can have 6 characters.
+    public static func textHeatmap(title: String, rows: [String], columns: [String], values: [[Double?]], width: Int) -> String {
+        let shown = { (s: String) in Escaping.visibleControls(s) }
+        let rowLabels = rows.map(shown)
+        let labelWidth = min(rowLabels.map(\.count).max() ?? 0, max(8, width / 4))
+        let columnWidth = max(6, (width - labelWidth) / max(1, columns.count))
+        func fit(_ s: String, _ w: Int) -> String { s.count <= w ? s : String(s.prefix(max(0, w - 1))) + "…" }
+        func pad(_ s: String, _ w: Int, right: Bool) -> String {
+            let fill = String(repeating: " ", count: max(0, w - s.count))
+            return right ? fill + s : s + fill
+        }
+        // Column labels: words wrapped to the column, at most three lines.
+        let wrapped: [[String]] = columns.map { label in
+            var lines: [String] = []
+            var line = ""
+            for word in shown(label).split(separator: " ").map(String.init) {
+                if line.isEmpty { line = word } else if line.count + 1 + word.count <= columnWidth - 1 { line += " " + word } else {
+                    lines.append(line)
+                    line = word
+                }
+            }
+            if !line.isEmpty { lines.append(line) }
+            if lines.count > 3 { lines = Array(lines.prefix(3)); lines[2] += "…" }
+            return lines.map { fit($0, columnWidth - 1) }
+        }
+        let headerLines = wrapped.map(\.count).max() ?? 0
+        var out = [fit(shown(title), width)]
+        for k in 0..<headerLines {
+            let cells = wrapped.map { pad(k < $0.count ? $0[k] : "", columnWidth, right: true) }
+            out.append(pad("", labelWidth, right: false) + cells.joined())
+        }
+        let shades: [Character] = [" ", "░", "▒", "▓", "█"]
+        for (i, label) in rowLabels.enumerated() {
+            let cells = columns.indices.map { j -> String in
+                guard i < values.count, j < values[i].count, let v = values[i][j], v.isFinite else {
+                    return pad("-  ", columnWidth, right: true)
+                }
+                let shade = shades[min(4, max(0, Int((v * 4).rounded())))]
+                return pad(String(format: "%.2f", v) + " " + String(shade), columnWidth, right: true)
+            }
+            out.append(pad(fit(label, labelWidth), labelWidth, right: false) + cells.joined())
+        }
+        return out.map { $0.replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression) }.joined(separator: "\n") + "\n"
     }
 
     /// The gnuplot executable: $MEDR1_GNUPLOT, else `gnuplot` on PATH.
@@ -237,7 +345,12 @@ public enum Plotter {
     /// The dumb target sized to the window: full width (10..200), about half the height (12..40).
     public static func dumbTarget() -> PlotTarget {
         let (c, r) = terminalSize()
-        return .dumb(width: min(max(c, 40), 200), height: min(max(r / 2, 12), 40))
+        return dumbTargetFor(columns: c, rows: r)
+    }
+
+    /// The dumb target for a window of `c` columns and `r` rows.
+    public static func dumbTargetFor(columns c: Int, rows r: Int) -> PlotTarget {
+        .dumb(width: min(max(c, 40), 200), height: min(max(r / 2, 12), 40))
     }
 }
 

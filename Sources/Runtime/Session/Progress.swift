@@ -62,3 +62,34 @@ public final class ProgressBar {
         writeStderr("\r\u{1B}[2K")
     }
 }
+
+/// A sink that shows progress itself, as one display updated in place (the
+/// Jupyter kernel). Loops ask the session's sink for it; other sinks show none.
+public protocol ProgressSink: AnyObject {
+    /// A loop of `total` steps begins; `label` names it ("grpo step", "eval").
+    func beginProgress(label: String, total: Int) -> ProgressDisplay
+}
+
+/// One loop's display: `update` after each step with its status parts
+/// (such as "reward 0.412", "kl 0.0031"), `end` once when the loop ends or
+/// is interrupted, leaving the display in its last state.
+public protocol ProgressDisplay: AnyObject {
+    func update(done: Int, status: [String])
+    func end()
+}
+
+extension ProgressBar {
+    /// The updating display's plain text: "grpo step 37/200  reward 0.412  kl 0.0031  12.3 s",
+    /// with "  stopped" when the loop ended before its total.
+    public static func displayText(label: String, done: Int, total: Int, status: [String], elapsed: Double,
+                                   stopped: Bool) -> String {
+        ([("\(label) \(done)/\(total)")] + status + [String(format: "%.1f s", elapsed)] + (stopped ? ["stopped"] : []))
+            .joined(separator: "  ")
+    }
+
+    /// The same as HTML: a progress bar and the text, escaped.
+    public static func displayHTML(done: Int, total: Int, text: String) -> String {
+        "<div class=\"medr1-progress\"><progress value=\"\(max(0, min(done, total)))\" max=\"\(max(total, 1))\" "
+            + "style=\"width: 20em; vertical-align: middle\"></progress> <code>\(Escaping.html(text))</code></div>"
+    }
+}

@@ -23,6 +23,8 @@ public struct SessionOptions {
     public var sink: OutputSink = StandardOutputSink()
     /// Relative paths in scripts resolve against this directory.
     public var baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    /// Where trainers also write TensorBoard event files, one folder per run.
+    public var tensorboardPath: String? = nil
 
     public init(seed: UInt64 = 0, threads: Int? = nil, metricsPath: String? = nil, color: Bool = false,
                 interactive: Bool = false, sink: OutputSink = StandardOutputSink(),
@@ -62,6 +64,8 @@ public struct CellResult {
     public var outputs: [OutputEvent]
     /// False when a statement of the cell failed (the later cells still run).
     public var ok: Bool
+    /// A prose cell (`# %% [markdown]`): `source` is its Markdown, and nothing ran.
+    public var isMarkdown = false
 }
 
 /// A script file that is not UTF-8: its diagnostics, rendered.
@@ -87,8 +91,12 @@ public final class Session {
     var plotToPNG = false
     /// Trainer metrics recording (opened at the first step when `metricsPath` is set).
     let metrics: MetricsRecorder?
+    /// TensorBoard event files (with `tensorboardPath`).
+    let tensorboard: TensorBoardWriter?
     /// Seeds handed out to bindings called without `seed:` (deterministic per session).
     var seedCounter: UInt64 = 0
+    /// Run ids by trainer (the trainer is kept, so its identifier is never reused).
+    private var runIDs: [ObjectIdentifier: (trainer: AnyObject, id: String)] = [:]
     /// Hash of the source being run (named in the metrics header).
     var scriptHash = MetricsRecorder.hash("")
     /// Preprocessed images by model image size ("32x3"), shared by trainers, `sample` and `eval`.
@@ -99,6 +107,7 @@ public final class Session {
         interpreter = Interpreter(sink: options.sink, baseDirectory: options.baseDirectory,
                                   interactive: options.interactive, color: options.color)
         metrics = options.metricsPath.map { MetricsRecorder(path: $0) }
+        tensorboard = options.tensorboardPath.map { TensorBoardWriter(directory: URL(fileURLWithPath: $0)) }
         interpreter.session = self
         Bindings.configure(threads: options.threads)
     }
@@ -195,6 +204,14 @@ public final class Session {
         }
         var results: [CellResult] = []
         for c in cells {
+            if let title = c.title, case let marker = CellMarker.parse(title), marker.markdown {
+                var body = c.first <= c.last ? Array(lines[(c.first - 1)..<c.last]) : []
+                while let l = body.last, l.trimmingCharacters(in: .whitespaces).isEmpty { body.removeLast() }
+                while let l = body.first, l.trimmingCharacters(in: .whitespaces).isEmpty { body.removeFirst() }
+                results.append(CellResult(title: marker.title.isEmpty ? nil : marker.title,
+                                          source: CellMarker.prose(body), outputs: [], ok: true, isMarkdown: true))
+                continue
+            }
             let collector = CollectingSink()
             interpreter.sink = collector
             var cellLines = c.first <= c.last ? Array(lines[(c.first - 1)..<c.last]) : []
@@ -216,6 +233,26 @@ public final class Session {
             results.append(CellResult(title: c.title, source: cellLines.joined(separator: "\n"), outputs: collector.events, ok: ok))
         }
         return results
+    }
+
+    /// Runs one cell typed in a notebook front end (the Jupyter kernel): its
+    /// outputs go to `sink` as they come, plots as PNG, and a bare expression
+    /// at the end is shown. False when a statement failed (reported to `sink`).
+    public func runCell(source: String, file: String, sink: OutputSink) -> Bool {
+        let saved = interpreter.sink
+        let savedPNG = plotToPNG
+        interpreter.sink = sink
+        plotToPNG = true
+        defer { interpreter.sink = saved; plotToPNG = savedPNG }
+        let (program, diags) = Parser.parseScript(source: source, file: file)
+        if !diags.isEmpty {
+            for d in diags { sink.emit(.error(d.rendered())) }
+            return false
+        }
+        let text = SourceText(source)
+        sources[file] = text
+        scriptHash = MetricsRecorder.hash((successfulStatements + [source]).joined(separator: "\n"))
+        return runStatements(program.statements, source: text, echo: false, echoLast: true)
     }
 
     // MARK: - Running statements
@@ -349,15 +386,33 @@ public final class Session {
     }
 
     /// Append one trainer step's JSON line to the `--metrics` file (no-op
-    /// without one); called after every trainer step, which it counts. The first call writes the header: script hash, seed,
-    /// threads and version, which `replay` compares.
-    public func recordMetrics(jsonLine: String) throws {
+    /// without one), tagged with its run id; called after every trainer step,
+    /// which it counts. The first call writes the header: script hash, seed,
+    /// threads and version, which `replay` compares, and the trainer.
+    public func recordMetrics(jsonLine: String, trainer: AnyObject? = nil, mode: String? = nil) throws {
         stepsTaken += 1
-        guard let metrics else { return }
-        try metrics.append(jsonLine) {
-            MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,
-                                   threads: options.threads ?? Parallelism.threads, version: Medr1Version.version)
+        let run = trainer.map { runID(for: $0, mode: mode ?? "trainer") }
+        if let tensorboard, let step = try? StepMetrics(jsonLine: jsonLine) {
+            // TRL's TensorBoard tags: "train/" + the metric's name; wall-clock seconds are left out.
+            let scalars = zip(step.names, step.values).filter { $0.0 != "seconds" }.map { (tag: "train/" + $0.0, value: $0.1) }
+            try tensorboard.append(run: run ?? step.mode, step: step.step, scalars: scalars)
         }
+        guard let metrics else { return }
+        try metrics.append(run.map { MetricsRecorder.tagged(jsonLine, run: $0) } ?? jsonLine) {
+            MetricsRecorder.header(scriptHash: scriptHash, seed: options.seed,
+                                   threads: options.threads ?? Parallelism.threads, version: Medr1Version.version,
+                                   trainer: mode, run: run)
+        }
+    }
+
+    /// A trainer's run id: its kind and its place among this session's
+    /// trainers ("sft-1", "grpo-2"); the same for every step it takes.
+    func runID(for trainer: AnyObject, mode: String) -> String {
+        let key = ObjectIdentifier(trainer)
+        if let id = runIDs[key]?.id { return id }
+        let id = "\(mode)-\(runIDs.count + 1)"
+        runIDs[key] = (trainer, id)
+        return id
     }
 
     /// A seed for a binding called without `seed:`: the session seed, then +1 per use.

@@ -1,49 +1,69 @@
 // Renders the cells of a `# %%` script after they ran: one self-contained HTML
-// page (images as base64 data URIs, no external files or scripts), or Markdown
-// with its images written beside it in `<name>_files/` (as nbconvert does).
+// page (images as base64 data URIs, no external files or scripts), Markdown
+// with its images written beside it in `<name>_files/` (as nbconvert does), or
+// a Jupyter notebook (nbformat 4). Prose cells are Markdown (see Prose).
 // The HTML is also well-formed XML (void elements closed, everything escaped),
 // so tests parse it with XMLParser.
 import Foundation
-import Runtime
 
 /// Turns executed notebook cells into a page.
-struct NotebookRenderer {
+public struct NotebookRenderer {
     /// The page title (the script's file name).
-    var title: String
+    public var title: String
     /// One line under the title: seed, threads, version.
-    var subtitle: String
+    public var subtitle: String
+
+    public init(title: String, subtitle: String) {
+        self.title = title
+        self.subtitle = subtitle
+    }
+
+    /// Execution counts: code cells are numbered 1, 2, ... in order; prose cells have none.
+    static func numbers(_ cells: [NotebookCell]) -> [Int?] {
+        var next = 0
+        return cells.map { cell in
+            guard cell.kind == .code else { return nil }
+            next += 1
+            return next
+        }
+    }
 
     // MARK: - HTML
 
     /// The whole page; `cells` in order, each with its source and outputs.
-    func html(_ cells: [NotebookCell]) -> String {
+    public func html(_ cells: [NotebookCell]) -> String {
         var page = """
         <!DOCTYPE html>
         <html lang="en">
         <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>\(escapeHTML(title))</title>
+        <title>\(Escaping.html(title))</title>
         <style>\(Self.css)</style>
         </head>
         <body>
-        <header><h1>\(escapeHTML(title))</h1><p class="meta">\(escapeHTML(subtitle))</p></header>
+        <header><h1>\(Escaping.html(title))</h1><p class="meta">\(Escaping.html(subtitle))</p></header>
 
         """
-        for (index, cell) in cells.enumerated() {
-            page += htmlCell(cell, number: index + 1)
+        for (index, (cell, number)) in zip(cells, Self.numbers(cells)).enumerated() {
+            if let number {
+                page += htmlCell(cell, number: number)
+            } else {
+                page += "<section class=\"prose\" id=\"prose-\(index + 1)\">\n"
+                    + (cell.title.map { "<h2>\(Escaping.html($0))</h2>\n" } ?? "")
+                    + Prose.html(cell.source) + "\n</section>\n"
+            }
         }
         page += "</body>\n</html>\n"
         return page
     }
 
     private func htmlCell(_ cell: NotebookCell, number: Int) -> String {
-        let failed = cell.outputs.contains { if case .error = $0 { return true } else { return false } }
-        var html = "<section class=\"cell\(failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
-        let heading = cell.title.map { " " + escapeHTML($0) } ?? ""
+        var html = "<section class=\"cell\(cell.failed ? " failed" : "")\" id=\"cell-\(number)\">\n"
+        let heading = cell.title.map { " " + Escaping.html($0) } ?? ""
         html += "<h2><span class=\"number\">[\(number)]</span>\(heading)</h2>\n"
         if !cell.source.isEmpty {
-            html += "<pre class=\"source\"><code>\(escapeHTML(cell.source))</code></pre>\n"
+            html += "<pre class=\"source\"><code>\(Escaping.html(cell.source))</code></pre>\n"
         }
         if !cell.outputs.isEmpty {
             html += "<div class=\"outputs\">\n"
@@ -53,21 +73,21 @@ struct NotebookRenderer {
         return html + "</section>\n"
     }
 
-    private func htmlOutput(_ output: NotebookOutput) -> String {
+    func htmlOutput(_ output: NotebookOutput) -> String {
         switch output {
         case .text(let text):
-            return "<pre class=\"output\">\(escapeHTML(stripANSI(text)))</pre>\n"
+            return "<pre class=\"output\">\(Escaping.html(Escaping.strippingANSI(text)))</pre>\n"
         case .error(let text):
-            return "<pre class=\"error\">\(escapeHTML(stripANSI(text)))</pre>\n"
+            return "<pre class=\"error\">\(Escaping.html(Escaping.strippingANSI(text)))</pre>\n"
         case .table(let title, let columns, let rows):
-            var html = "<table>\n" + (title.map { "<caption>\(escapeHTML($0))</caption>\n" } ?? "") + "<thead><tr>"
-            html += columns.map { "<th>\(escapeHTML($0))</th>" }.joined()
+            var html = "<table>\n" + (title.map { "<caption>\(Escaping.html($0))</caption>\n" } ?? "") + "<thead><tr>"
+            html += columns.map { "<th>\(Escaping.html($0))</th>" }.joined()
             html += "</tr></thead>\n<tbody>\n"
             for row in rows {
                 html += "<tr>" + row.map { cell in
                     // Numbers right-aligned so digits line up; text (completions, names) left.
-                    let numeric = Double(cell.trimmingBlanks().replacingOccurrences(of: "+", with: "")) != nil
-                    return (numeric ? "<td class=\"num\">" : "<td>") + escapeHTML(cell) + "</td>"
+                    let numeric = Double(cell.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "+", with: "")) != nil
+                    return (numeric ? "<td class=\"num\">" : "<td>") + Escaping.html(cell) + "</td>"
                 }.joined() + "</tr>\n"
             }
             return html + "</tbody>\n</table>\n"
@@ -79,9 +99,9 @@ struct NotebookRenderer {
     }
 
     private func figure(src: String, caption: String?) -> String {
-        let alt = escapeHTML(caption ?? "figure")
+        let alt = Escaping.html(caption ?? "figure")
         var html = "<figure><img src=\"\(src)\" alt=\"\(alt)\" />"
-        if let caption { html += "<figcaption>\(escapeHTML(caption))</figcaption>" }
+        if let caption { html += "<figcaption>\(Escaping.html(caption))</figcaption>" }
         return html + "</figure>\n"
     }
 
@@ -105,6 +125,10 @@ struct NotebookRenderer {
     figure { margin: 0.6em 0; }
     figure img { max-width: 100%; image-rendering: pixelated; min-width: 128px; }
     figcaption { color: #555; font-size: 0.85em; }
+    .prose { margin: 1.5em 0; padding: 0 1.2em; line-height: 1.5; }
+    .prose code { background: #eef2f7; padding: 0 0.2em; }
+    .prose pre code { background: none; padding: 0; }
+    .prose pre { background: #eef2f7; }
 
     """
 
@@ -112,38 +136,41 @@ struct NotebookRenderer {
 
     /// The Markdown text and the images to write into `assetDirectory` (a path
     /// relative to the Markdown file, used verbatim in the image links).
-    func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
-        var text = "# \(escapeMarkdownInline(title))\n\n_\(escapeMarkdownInline(subtitle))_\n"
+    public func markdown(_ cells: [NotebookCell], assetDirectory: String) -> (text: String, assets: [(name: String, data: Data)]) {
+        var text = "# \(Escaping.markdownInline(title))\n\n_\(Escaping.markdownInline(subtitle))_\n"
         // The folder name comes from the page's file name: spaces or brackets there must not end the link.
         let assetLink = assetDirectory.addingPercentEncoding(withAllowedCharacters: Self.linkSafe) ?? assetDirectory
         var assets: [(name: String, data: Data)] = []
-        for (index, cell) in cells.enumerated() {
-            let number = index + 1
-            text += "\n## [\(number)]" + (cell.title.map { " " + escapeMarkdownInline($0) } ?? "") + "\n\n"
+        for (cell, number) in zip(cells, Self.numbers(cells)) {
+            guard let number else {
+                text += "\n" + (cell.title.map { "## \(Escaping.markdownInline($0))\n\n" } ?? "") + Prose.markdown(cell.source).ensuringNewline
+                continue
+            }
+            text += "\n## [\(number)]" + (cell.title.map { " " + Escaping.markdownInline($0) } ?? "") + "\n\n"
             if !cell.source.isEmpty { text += fenced(cell.source, info: "medr1") }
             var figure = 0
             for output in cell.outputs {
                 switch output {
                 case .text(let output):
-                    text += fenced(stripANSI(output), info: "text")
+                    text += fenced(Escaping.strippingANSI(output), info: "text")
                 case .error(let message):
-                    text += "**Error:**\n\n" + fenced(stripANSI(message), info: "text")
+                    text += "**Error:**\n\n" + fenced(Escaping.strippingANSI(message), info: "text")
                 case .table(let title, let columns, let rows):
-                    if let title { text += "**\(escapeMarkdownInline(title))**\n\n" }
-                    text += "| " + columns.map(escapeMarkdownInline).joined(separator: " | ") + " |\n"
+                    if let title { text += "**\(Escaping.markdownInline(title))**\n\n" }
+                    text += "| " + columns.map(Escaping.markdownInline).joined(separator: " | ") + " |\n"
                     text += "|" + String(repeating: " ---: |", count: columns.count) + "\n"
-                    for row in rows { text += "| " + row.map(escapeMarkdownInline).joined(separator: " | ") + " |\n" }
+                    for row in rows { text += "| " + row.map(Escaping.markdownInline).joined(separator: " | ") + " |\n" }
                     text += "\n"
                 case .png(let data, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).png"
                     assets.append((name, data))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
+                    text += "![\(Escaping.markdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 case .svg(let svg, let caption):
                     figure += 1
                     let name = "cell\(number)-\(figure).svg"
                     assets.append((name, Data(svg.utf8)))
-                    text += "![\(escapeMarkdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
+                    text += "![\(Escaping.markdownInline(caption ?? "figure"))](\(assetLink)/\(name))\n\n"
                 }
             }
         }
@@ -151,7 +178,7 @@ struct NotebookRenderer {
     }
 
     /// Characters left as they are in a Markdown link destination.
-    static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
+    public static let linkSafe = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "()<> "))
 
     /// A fenced block whose fence is longer than any run of backticks inside.
     private func fenced(_ body: String, info: String) -> String {
@@ -165,39 +192,7 @@ struct NotebookRenderer {
     }
 }
 
-/// Escapes text for HTML element content and attribute values (the Runtime's one HTML escaper).
-func escapeHTML(_ text: String) -> String { Escaping.html(text) }
-
-/// Text from data inside a line of Markdown: HTML-escaped (Markdown passes
-/// raw HTML through), and the Markdown characters that could end the
-/// construct it sits in (`]` of an image's alt text, `|` of a table cell,
-/// `*` of bold) backslash-escaped; a newline becomes a space.
-func escapeMarkdownInline(_ text: String) -> String {
-    var out = ""
-    for ch in escapeHTML(text) {
-        switch ch {
-        case "\\", "[", "]", "|", "*", "_", "`": out += "\\" + String(ch)
-        case "\n", "\r\n": out += " "
-        default: out.append(ch)
-        }
-    }
-    return out
-}
-
-/// Removes ANSI escape sequences (colour, cursor movement) from terminal text.
-func stripANSI(_ text: String) -> String {
-    var result = String.UnicodeScalarView()
-    var scalars = text.unicodeScalars.makeIterator()
-    while let scalar = scalars.next() {
-        guard scalar == "\u{1B}" else { result.append(scalar); continue }
-        guard let next = scalars.next() else { break }
-        if next == "[" {
-            // CSI: parameters and intermediates up to a final byte in @...~
-            while let c = scalars.next(), !(0x40...0x7E).contains(c.value) {}
-        } else if next == "]" {
-            // OSC: up to BEL or ESC \
-            while let c = scalars.next(), c != "\u{07}", c != "\u{1B}" {}
-        }
-    }
-    return String(result)
+extension String {
+    /// The string with a final newline, added when missing (empty stays empty).
+    public var ensuringNewline: String { isEmpty || hasSuffix("\n") ? self : self + "\n" }
 }

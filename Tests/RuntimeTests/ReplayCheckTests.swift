@@ -1,5 +1,6 @@
 import XCTest
-@testable import medr1_repl
+import MedR1Lib
+import Runtime
 
 /// The bit-for-bit comparison behind `replay`, on recordings written by hand.
 final class ReplayCheckTests: XCTestCase {
@@ -17,6 +18,14 @@ final class ReplayCheckTests: XCTestCase {
         XCTAssertEqual(a.steps.count, 2)
         XCTAssertEqual(ReplayComparison.compare(recorded: a, replayed: b), .reproduced(steps: 2))
         XCTAssertEqual(ReplayComparison.compare(recorded: a, replayed: b).message, "reproduced 2 steps exactly")
+    }
+
+    /// A recording made before steps carried their run id still replays.
+    func testRunIdsAreNotCompared() throws {
+        let old = try recording([#"{"step": 1, "mode": "grpo", "reward": 0.1}"#])
+        let new = try recording([#"{"run": "grpo-1", "step": 1, "mode": "grpo", "reward": 0.1}"#])
+        XCTAssertEqual(ReplayComparison.compare(recorded: old, replayed: new), .reproduced(steps: 1))
+        XCTAssertEqual(ReplayComparison.compare(recorded: new, replayed: old), .reproduced(steps: 1))
     }
 
     func testLastBitDifferenceIsADivergence() throws {
@@ -68,7 +77,7 @@ final class ReplayCheckTests: XCTestCase {
 
     func testMalformedLineNamesFileLineAndColumn() {
         XCTAssertThrowsError(try Recording(text: "{\"step\": 1}\n{\"step\": 2, \"x\": }\n", name: "run.jsonl")) { error in
-            XCTAssertEqual("\(error)", "run.jsonl:2: column 18: expected a value, found '}'")
+            XCTAssertEqual("\(error)", "run.jsonl:2: column 18: unexpected character '}'")
         }
         XCTAssertThrowsError(try Recording(text: "[1, 2]\n", name: "r.jsonl")) { error in
             XCTAssertEqual("\(error)", "r.jsonl:1: expected a JSON object per line, found [1, 2]")
@@ -90,7 +99,24 @@ final class ReplayCheckTests: XCTestCase {
     }
 
     func testStringEscapesAreDecoded() throws {
-        var reader = JSONLineReader(#"{"a\"b": "x\nyé\u00e9"}"#)
-        XCTAssertEqual(try reader.readDocument(), .object([(key: "a\"b", value: .string("x\nyéé"))]))
+        let r = try Recording(text: #"{"step": 1, "a\"b": "x\nyé\u00e9\ud83d\ude00"}"#, name: "r.jsonl")
+        XCTAssertEqual(r.steps, [.object([(key: "step", value: .number("1")), (key: "a\"b", value: .string("x\nyéé😀"))])])
+    }
+
+    /// A line nested deeper than the reader allows is an error, not a stack overflow.
+    func testDeeplyNestedLineIsAnError() {
+        // The object is the first level, so the 1000th bracket (column 9 + 1000) is one too many.
+        let deep = "{\"step\": " + String(repeating: "[", count: 100_000) + "\n"
+        XCTAssertThrowsError(try Recording(text: deep, name: "r.jsonl")) { error in
+            XCTAssertEqual("\(error)", "r.jsonl:1: column 1009: arrays and objects nested deeper than 1000 levels")
+        }
+    }
+
+    /// A divergence in a string shows it as JSON: quotes and control characters escaped.
+    func testStringDivergenceShowsEscapedText() throws {
+        let a = try recording([#"{"step": 1, "note": "a\"b"}"#])
+        let b = try recording([#"{"step": 1, "note": "a\nb\u001b[2J"}"#])
+        XCTAssertEqual(ReplayComparison.compare(recorded: a, replayed: b).message,
+                       #"diverged at step 1, metric note: recorded "a\"b", replayed "a\nb\u001b[2J""#)
     }
 }
