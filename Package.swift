@@ -67,7 +67,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"],
                     resources: [.copy("Scripts")]),
-        .testTarget(name: "ReplTests", dependencies: ["medr1-repl", "TestSupport"]),
+        .testTarget(name: "ReplTests", dependencies: ["medr1-repl", "MedR1Lib", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["medr1-fuzz"], resources: [.copy("Regressions")]),
     ]
 )

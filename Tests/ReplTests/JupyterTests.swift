@@ -1,4 +1,5 @@
 import XCTest
+import MedR1Lib
 import TestSupport
 
 /// Notebooks as Jupyter reads them: `notebook -o x.ipynb` checked with the
@@ -266,6 +267,89 @@ final class JupyterTests: XCTestCase {
         XCTAssertTrue(lines.contains("inspect True band(runs, \"metric\")"), result.output)
         XCTAssertTrue(lines.contains("interrupt error interrupted"), result.output)
         XCTAssertTrue(lines.contains("after ok"), result.output + result.errors)
+    }
+
+    /// The shipped notebook, executed through the kernel under nbclient, turned
+    /// into HTML by nbconvert and opened in headless Chromium: the screenshot
+    /// shows text above and below the plot, and the plot the kernel sent,
+    /// whole and unscaled, with its line rising as the squares do.
+    func testExecutedNotebookRendersInChromium() throws {
+        guard let python = Self.python(with: ["nbclient", "ipykernel", "jupyter_client", "nbformat", "nbconvert"]) else {
+            throw XCTSkip("no Python with nbclient, ipykernel and nbconvert (scripts/setup installs Debian's python3-nbclient, "
+                          + "python3-ipykernel and python3-nbconvert): the executed notebook's page is not checked")
+        }
+        guard let chromium = Screenshot.chromium else {
+            throw XCTSkip("no Chromium (scripts/setup installs Debian's chromium): the executed notebook's page is not checked")
+        }
+        let dir = try TestSupport.temporaryDirectory("medr1-shot")
+        // The notebook writes to ../../out, as from scripts/examples: keep that inside the temporary folder.
+        let work = dir.appendingPathComponent("a/b")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let notebook = work.appendingPathComponent("kernel_tour.ipynb")
+        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
+        try Self.installKernel(python: python, in: dir)
+        defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
+        let page = dir.appendingPathComponent("kernel_tour.html"), plot = dir.appendingPathComponent("plot.png")
+        let result = try Self.runPython(python, """
+            import base64, sys, nbformat
+            from nbclient import NotebookClient
+            from nbconvert import HTMLExporter
+            nb = nbformat.read(sys.argv[1], as_version=4)
+            NotebookClient(nb, kernel_name="medr1", timeout=120, resources={"metadata": {"path": sys.argv[2]}}).execute()
+            html, _ = HTMLExporter().from_notebook_node(nb)
+            with open(sys.argv[3], "w", encoding="utf-8") as f:
+                f.write(html)
+            plots = [o.data["image/png"] for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+            with open(sys.argv[4], "wb") as f:
+                f.write(base64.b64decode(plots[0]))
+            print("plots", len(plots))
+            """, arguments: [notebook.path, work.path, page.path, plot.path])
+        XCTAssertEqual(result.status, 0, result.output + result.errors)
+        XCTAssertEqual(result.output, "plots 1\n", result.errors)
+        guard result.status == 0 else { return }
+
+        let (width, height) = (1000, 2000)
+        let shotFile = dir.appendingPathComponent("kernel_tour.png")
+        try Screenshot.take(chromium: chromium, page: page, to: shotFile, width: width, height: height, scratch: dir)
+        let shot = try PNGImage.read(shotFile), sent = try PNGImage.read(plot)
+        let seen = "screenshot \(shotFile.path)"
+        XCTAssertEqual([shot.width, shot.height], [width, height], seen)
+
+        // Not blank, not a bare error message: text, the code cells' grey boxes, the
+        // table and the plot cover about a tenth of the page, and most of it stays white.
+        let inked = Screenshot.inkedFraction(shot)
+        XCTAssertTrue((0.03...0.5).contains(inked), "\(Int(inked * 100))% of the page is not white: \(seen)")
+
+        // The plot's line is the first colour of medr1's palette. The screenshot holds
+        // as many pixels of it as the plot the kernel sent, no more (no second plot),
+        // no fewer (not cropped, not scaled down).
+        let line = "#1f77b4"
+        let inShot = Screenshot.pixels(of: shot, near: line), inPlot = Screenshot.pixels(of: sent, near: line)
+        XCTAssertGreaterThan(inPlot.count, 200, "the kernel's plot has no line drawn in \(line)")
+        XCTAssertEqual(Double(inShot.count), Double(inPlot.count), accuracy: Double(inPlot.count) * 0.05,
+                       "pixels of the plot's line colour \(line): \(seen)")
+        guard let shotBox = inShot.box, let plotBox = inPlot.box else {
+            return XCTFail("no pixel of the plot's line colour \(line) on the page: \(seen)")
+        }
+        // Where the line sits in the screenshot places the whole plot: pixel for pixel
+        // the image the kernel sent (axes, ticks, labels and key as well as the line).
+        let (x0, y0) = (shotBox.minX - plotBox.minX, shotBox.minY - plotBox.minY)
+        let difference = Screenshot.difference(shot, sent, atX: x0, y: y0)
+        XCTAssertNotNil(difference, "the plot, placed at (\(x0), \(y0)), does not fit on the page: \(seen)")
+        XCTAssertLessThan(difference ?? 1, 0.01, "the page's plot at (\(x0), \(y0)) differs from the kernel's: \(seen)")
+        // The line rises to the right (1, 4, 9, 16): where it starts, at the left edge
+        // of the colour's box, is far below where it ends, at the right edge.
+        let column = { (x: Int) in (shotBox.minY...shotBox.maxY).filter { Screenshot.isNear(Screenshot.rgb(shot, $0, x), line) } }
+        let (start, end) = (column(shotBox.minX), column(shotBox.maxX))
+        XCTAssertGreaterThan(start.min() ?? 0, (end.max() ?? height) + 200, "the line does not rise from left to right: \(seen)")
+
+        // Text above the plot (the prose, three cells, their outputs and the table's
+        // seven lines) and below it (help's cell and its three lines).
+        let above = Screenshot.darkBands(shot, rows: 0..<y0), below = Screenshot.darkBands(shot, rows: (y0 + sent.height)..<height)
+        XCTAssertGreaterThanOrEqual(above, 15, "lines of text above the plot: \(seen)")
+        XCTAssertGreaterThanOrEqual(below, 4, "lines of text below the plot: \(seen)")
+        print("screenshot: \(Int(inked * 100))% inked, line \(inShot.count)/\(inPlot.count) px, plot at (\(x0), \(y0)) "
+              + "differs by \(difference ?? 1), \(above) lines above, \(below) below")
     }
 
     /// `--tensorboard DIR` writes event files that TensorBoard's own reader

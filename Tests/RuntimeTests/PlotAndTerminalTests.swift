@@ -16,6 +16,23 @@ final class PlotAndTerminalTests: XCTestCase {
         XCTAssertEqual(Plotter.defaultWindow(points: 50), 5)
     }
 
+    /// A few whole-number x values (list indices, early steps) get a tick at each
+    /// whole number, not at halves; fractional x and long spans keep gnuplot's ticks.
+    /// In a picture the key under the plot keeps a line clear of the x label.
+    func testTicksAndKeyPlacement() {
+        func script(_ x: [Double], _ target: PlotTarget = .pngData(width: 300, height: 200)) -> String {
+            Plotter.script(PlotSpec(title: "t", xlabel: "index", kind: .lines([PlotSeries(name: "v", x: x, y: x)], smooth: 1)),
+                           target: target)
+        }
+        XCTAssertTrue(script([0, 1, 2, 3]).contains("\nset xtics 1\n"))
+        XCTAssertTrue(script([0, 1, 2, 3], .dumb(width: 80, height: 20)).contains("\nset xtics 1\n"))
+        XCTAssertFalse(script([0, 0.5, 1]).contains("xtics"))
+        XCTAssertFalse(script([0, 5, 10, 20]).contains("xtics"))
+        XCTAssertFalse(script([3]).contains("xtics"))
+        XCTAssertTrue(script([0, 1]).contains("\nset key noenhanced below height 1\n"))
+        XCTAssertTrue(script([0, 1], .dumb(width: 80, height: 20)).contains("\nset key noenhanced top left\n"))
+    }
+
     func testPNGFileIsRealPNG() throws {
         let dir = try TestSupportDir.make()
         let url = dir.appendingPathComponent("r.png")

@@ -115,10 +115,11 @@ public enum Plotter {
         if !spec.ylabel.isEmpty { s += "set ylabel \(gq(spec.ylabel)) noenhanced\n" }
         switch spec.kind {
         case .lines(let series, let window):
-            // In a picture the key goes under the plot, clear of the curves; a text
-            // chart has no room to spare, so there it stays inside, top left.
-            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below\n" }
-            s += "set grid\n"
+            // In a picture the key goes under the plot, clear of the curves, with a
+            // line's height to spare so it does not touch the x label; a text chart
+            // has no room to spare, so there it stays inside, top left.
+            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below height 1\n" }
+            s += "set grid\n" + wholeNumberTicks(series.map(\.x))
             var clauses: [String] = []
             var blocks: [String] = []
             for (k, se) in series.enumerated() {
@@ -140,8 +141,8 @@ public enum Plotter {
             s += "plot " + clauses.joined(separator: ", \\\n     ") + "\n"
             for b in blocks { s += b + "\ne\n" }
         case .bands(let bands, let window):
-            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below\n" }
-            s += "set grid\n"
+            if case .dumb = target { s += "set key noenhanced top left\n" } else { s += "set key noenhanced below height 1\n" }
+            s += "set grid\n" + wholeNumberTicks(bands.map(\.x))
             var clauses: [String] = []
             var blocks: [String] = []
             for (k, band) in bands.enumerated() {
@@ -193,6 +194,16 @@ public enum Plotter {
             }
         }
         return s
+    }
+
+    /// `set xtics 1` when every x is a whole number (steps, list indices) over a
+    /// span shorter than 10, where gnuplot's own ticks would fall on halves;
+    /// nothing otherwise (longer spans get whole-number ticks anyway).
+    static func wholeNumberTicks(_ xs: [[Double]]) -> String {
+        let all = xs.joined()
+        guard let low = all.min(), let high = all.max(), high > low, high - low < 10,
+              all.allSatisfy({ $0 == $0.rounded() }) else { return "" }
+        return "set xtics 1\n"
     }
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
