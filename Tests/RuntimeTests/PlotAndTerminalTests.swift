@@ -33,6 +33,36 @@ final class PlotAndTerminalTests: XCTestCase {
         XCTAssertTrue(script([0, 1], .dumb(width: 80, height: 20)).contains("\nset key noenhanced top left\n"))
     }
 
+    /// A heatmap's numbers are black on light cells and white on dark ones (both
+    /// palettes), so each reads against its own cell.
+    func testHeatmapLabelsContrastWithTheirCells() {
+        func script(_ values: [[Double?]], signed: Bool = false) -> String {
+            Plotter.script(PlotSpec(title: "acc", kind: .heatmap(rows: ["a", "b"], columns: ["x", "y"], values: values, signed: signed)),
+                           target: .pngData(width: 300, height: 200))
+        }
+        XCTAssertTrue(script([[0.1, 0.9], [nil, 0.5]]).hasSuffix("""
+            plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels tc rgb '#000000', '-' using 1:2:3 with labels tc rgb '#ffffff'
+            0 0 0.1
+            1 0 0.9
+
+            0 1 NaN
+            1 1 0.5
+
+            e
+            0 0 0.10
+            1 1 0.50
+            e
+            1 0 0.90
+            e
+
+            """))
+        let signed = script([[-0.8, 0.2], [0.7, 0]], signed: true)
+        XCTAssertTrue(signed.contains("with labels tc rgb '#000000', '-' using 1:2:3 with labels tc rgb '#ffffff'\n"), signed)
+        XCTAssertTrue(signed.hasSuffix("e\n1 0 0.20\n1 1 0.00\ne\n0 0 -0.80\n0 1 0.70\ne\n"), signed)
+        // all light: no white block (gnuplot refuses an empty inline block)
+        XCTAssertFalse(script([[0.1, 0.2], [0.3, 0.4]]).contains("#ffffff"))
+    }
+
     func testPNGFileIsRealPNG() throws {
         let dir = try TestSupportDir.make()
         let url = dir.appendingPathComponent("r.png")

@@ -173,27 +173,40 @@ public enum Plotter {
             s += "set ytics (" + rows.enumerated().map { "\(gq($1)) \($0)" }.joined(separator: ", ") + ") noenhanced\n"
             s += "set xrange [-0.5:\(Double(cols.count) - 0.5)]\nset yrange [\(Double(rows.count) - 0.5):-0.5]\n"
             var data = ""
-            var labels = ""
+            // Labels on dark cells are white, the others black, so every number reads
+            // against its own cell (dark: the outer 40% of a palette's range).
+            var labels = "", darkLabels = ""
             for (i, row) in values.enumerated() {
                 for (j, v) in row.enumerated() {
                     data += "\(j) \(i) \(v.map(num) ?? "NaN")\n"
+                    var line = ""
                     if let text = cellLabels.flatMap({ i < $0.count && j < $0[i].count ? $0[i][j] : nil }) {
                         // inline data: a label is one column, so it keeps only number characters
                         let kept = String(text.filter { "0123456789.+-±".contains($0) })
-                        if !kept.isEmpty { labels += "\(j) \(i) \(kept)\n" }
-                    } else if let v { labels += "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                        if !kept.isEmpty { line = "\(j) \(i) \(kept)\n" }
+                    } else if let v { line = "\(j) \(i) \(String(format: "%.2f", v))\n" }
+                    if let v, Self.isDarkCell(v, signed: signed), !line.isEmpty { darkLabels += line } else { labels += line }
                 }
                 data += "\n"
             }
             if case .dumb = target {
-                s += "plot '-' using 1:2:3 with labels\n" + labels + "e\n"
+                s += "plot '-' using 1:2:3 with labels\n" + labels + darkLabels + "e\n"
             } else {
-                // longer labels (mean±std) in a smaller font; black on the red-blue palette
-                let style = (signed ? " tc rgb '#000000'" : " tc rgb '#d62728'") + (cellLabels == nil ? "" : " font ',8'")
-                s += "plot '-' using 1:2:3 with image, '-' using 1:2:3 with labels" + style + "\n" + data + "e\n" + labels + "e\n"
+                // longer labels (mean±std) in a smaller font
+                let font = cellLabels == nil ? "" : " font ',8'"
+                var clauses = ["'-' using 1:2:3 with image"], blocks = [data]
+                if !labels.isEmpty { clauses.append("'-' using 1:2:3 with labels tc rgb '#000000'" + font); blocks.append(labels) }
+                if !darkLabels.isEmpty { clauses.append("'-' using 1:2:3 with labels tc rgb '#ffffff'" + font); blocks.append(darkLabels) }
+                s += "plot " + clauses.joined(separator: ", ") + "\n" + blocks.map { $0 + "e\n" }.joined()
             }
         }
         return s
+    }
+
+    /// Whether a heatmap cell's colour is dark enough for a white label: above 0.6 on
+    /// the 0...1 blue palette, beyond ±0.6 on the signed red-white-blue one.
+    static func isDarkCell(_ v: Double, signed: Bool) -> Bool {
+        signed ? abs(v) > 0.6 : v > 0.6
     }
 
     /// `set xtics 1` when every x is a whole number (steps, list indices) over a
