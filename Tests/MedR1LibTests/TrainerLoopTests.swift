@@ -54,6 +54,29 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(t.stepCount, 1)
     }
 
+    /// A step abandoned between the shards of its training pass (the loop's shouldAbort,
+    /// a second Ctrl-C) throws `RLError.aborted` and changes nothing: the next steps give
+    /// what a trainer that never aborted gives, weights bit for bit.
+    func testAbortMidStepChangesNothingForEitherKind() throws {
+        for (t, twin) in [(try sft(), try sft()), (try grpo(), try grpo())] as [(any Trainer, any Trainer)] {
+            try t.train(steps: 1); try twin.train(steps: 1)
+            var polls = 0
+            XCTAssertThrowsError(try t.train(steps: 3, hooks: TrainingHooks(shouldAbort: { polls += 1; return true }))) {
+                XCTAssertEqual($0 as? RLError, .aborted("\(t.mode): step 2 aborted; nothing was applied"))
+            }
+            XCTAssertEqual(polls, 1, "the pass stops at the first shard that sees the abort")
+            XCTAssertEqual(t.stepCount, 1)
+            XCTAssertEqual(t.history.count, 1)
+            XCTAssertEqual(t.model.flatValues, twin.model.flatValues, t.mode)
+            XCTAssertFalse(t.abortStep(), "the loop's hook is not kept after it")
+            try t.train(steps: 2); try twin.train(steps: 2)
+            XCTAssertEqual(t.model.flatValues, twin.model.flatValues, t.mode)
+            for key in ["loss", "grad_norm"] {
+                XCTAssertEqual(t.history.last?[key], twin.history.last?[key], "\(t.mode) \(key)")
+            }
+        }
+    }
+
     func testOptionsAreReadAndSetByKeyword() throws {
         for t in [try sft(), try grpo()] as [any Trainer] {
             try t.set(options: ["lr": .number(0.5)], owner: t.mode)

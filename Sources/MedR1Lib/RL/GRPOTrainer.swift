@@ -16,6 +16,7 @@ import Foundation
 /// GRPO training of a policy against a frozen reference copy taken at construction.
 public final class GRPOTrainer: Trainer {
     public var mode: String { "grpo" }
+    public var abortStep: () -> Bool = { false }
     public let model: MedR1Model
     /// Frozen copy of the policy when the trainer was made (the KL anchor).
     public let reference: MedR1Model
@@ -220,7 +221,8 @@ public final class GRPOTrainer: Trainer {
                     let scale = Float(global ? 1 : 1 / Double(accumulate))
                     let res = try model.logProbsWithBackward(images: sub.images, sequences: sub.sequences, targetStart: sub.starts,
                                                              temperature: temp, entropy: it == 0) { rws, lps in
-                        zip(rws, lps).map { b, lp in
+                        if self.abortStep() { throw RLError.aborted("grpo: step \(self.stepCount + 1) aborted; nothing was applied") }
+                        return zip(rws, lps).map { b, lp in
                             let d = acc.gradient(row: b, logProbs: lp, old: oldLP?[b], reference: subRef?[b])
                             return accumulate == 1 ? d : d.map { $0 * scale }
                         }

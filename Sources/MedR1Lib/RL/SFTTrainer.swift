@@ -7,6 +7,7 @@ import Foundation
 
 public final class SFTTrainer: Trainer {
     public var mode: String { "sft" }
+    public var abortStep: () -> Bool = { false }
     public let model: MedR1Model
     public let dataset: Dataset
     public let encoder: ExampleEncoder
@@ -72,7 +73,8 @@ public final class SFTTrainer: Trainer {
             // Forward and backward shard by shard over the threads (same numbers on any thread count).
             let lps = try model.logProbsWithBackward(images: imgs, sequences: seqs, targetStart: starts,
                                                      temperature: 1) { _, rows in
-                rows.map { [Float](repeating: d, count: $0.count) }
+                if self.abortStep() { throw RLError.aborted("sft: step \(self.stepCount + 1) aborted; nothing was applied") }
+                return rows.map { [Float](repeating: d, count: $0.count) }
             }.logProbs
             var sum = 0.0
             for row in lps { for x in row { sum -= Double(x) } }

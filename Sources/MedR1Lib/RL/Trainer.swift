@@ -29,6 +29,9 @@ public protocol Trainer: AnyObject {
     var stepCount: Int { get }
     /// Every step's metrics (and the metrics file, when one was given).
     var history: MetricsHistory { get }
+    /// Polled between the shards of a step's training pass; true abandons the step, which
+    /// then throws `RLError.aborted` and changes nothing (a second Ctrl-C).
+    var abortStep: () -> Bool { get set }
     /// Changes settings between steps; throws `RLError.invalidOption` (changing nothing)
     /// for a setting out of range.
     func update(_ change: (inout Config) -> Void) throws
@@ -47,12 +50,17 @@ public struct TrainingHooks {
     public var onStep: (StepMetrics) throws -> Void
     /// Called after every step with the steps done and the steps asked for.
     public var progress: (_ done: Int, _ total: Int) -> Void
+    /// Polled during a step (the trainer's `abortStep` while the loop runs); true abandons
+    /// the step in flight, leaving the trainer as before it.
+    public var shouldAbort: () -> Bool
 
     public init(shouldStop: @escaping () -> Bool = { false }, onStep: @escaping (StepMetrics) throws -> Void = { _ in },
-                progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) {
+                progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in },
+                shouldAbort: @escaping () -> Bool = { false }) {
         self.shouldStop = shouldStop
         self.onStep = onStep
         self.progress = progress
+        self.shouldAbort = shouldAbort
     }
 }
 
@@ -62,6 +70,9 @@ extension Trainer {
     @discardableResult
     public func train(steps: Int, hooks: TrainingHooks = TrainingHooks()) throws -> [StepMetrics] {
         var done: [StepMetrics] = []
+        let before = abortStep
+        abortStep = hooks.shouldAbort
+        defer { abortStep = before }
         for _ in 0..<max(steps, 0) {
             if hooks.shouldStop() { break }
             let m = try step()

@@ -206,11 +206,13 @@ public enum RLError: Error, CustomStringConvertible, Equatable {
     /// A step whose update would make the loss, the gradient norm, a weight or an optimiser
     /// moment non-finite; it was not applied.
     case nonFiniteUpdate(String)
+    /// A step abandoned midway because its trainer's `abortStep` turned true; it was not applied.
+    case aborted(String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let s): return "invalid config: \(s)"
-        case .invalidOption(let s), .badImage(let s), .nonFiniteUpdate(let s): return s
+        case .invalidOption(let s), .badImage(let s), .nonFiniteUpdate(let s), .aborted(let s): return s
         case .emptyDataset(let s), .badState(let s): return s
         }
     }

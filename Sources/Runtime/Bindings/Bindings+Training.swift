@@ -314,7 +314,7 @@ extension Bindings {
             if let kl = m["kl"] { status.append(String(format: "kl %.4f", kl)) }
             bar.update(done: k, status: status.joined(separator: " "))
             display?.update(done: k, status: status)
-        })
+        }, shouldAbort: { Interrupt.isAbortRequested })
         do { try t.trainer.train(steps: n, hooks: hooks) } catch {
             // An error recording the metrics is passed on as it is.
             if recordFailed { throw error }
