@@ -35,6 +35,16 @@ final class PromptTests: XCTestCase {
         1. Provide the correct single-letter choice (A, B, C, D,...) inside <answer>...</answer> tags.
         2. No extra information or text outside of these tags.
         """)
+        XCTAssertEqual(PromptTemplate.thinkAfter.prompt(for: PromptTests.sample), """
+        What imaging modality is shown?
+        A) MRI
+        B) Ultrasound
+        C) CT
+        Your task:
+        1. Provide the correct single-letter choice (A, B, C, D,...) inside <answer>...</answer> tags.
+        2. Then explain your reasoning step by step, enclosed in <think>...</think> tags.
+        3. No extra information or text outside of these tags.
+        """)
     }
 
     func testTargets() {
@@ -44,6 +54,8 @@ final class PromptTests: XCTestCase {
         XCTAssertEqual(PromptTemplate.thinking.target(for: s, answerStyle: .letter),
                        "<think>fan-shaped speckle so ultrasound</think><answer>B</answer>")
         XCTAssertEqual(PromptTemplate.noThinking.target(for: s, answerStyle: .letter), "<answer>B</answer>")
+        XCTAssertEqual(PromptTemplate.thinkAfter.target(for: s),
+                       "<answer>Ultrasound</answer><think>fan-shaped speckle so ultrasound</think>")
         var bare = s
         bare.reasoning = nil
         XCTAssertEqual(PromptTemplate.tiny.target(for: bare), "<think></think><answer>Ultrasound</answer>")

@@ -36,6 +36,43 @@ final class RLRewardTests: XCTestCase {
         ("<think>x</think>\u{00A0}<answer>é</answer>", 1, 0, 1),  // Unicode whitespace, like Python's \s
     ]
 
+    /// (text, format_think_after)
+    let thinkAfterCases: [(String, Double)] = [
+        ("<answer>A</answer><think>x</think>", 1),
+        ("<answer>A</answer> \n <think>a\nb</think>", 1),
+        ("<answer>A</answer>\u{00A0}<think>x</think>", 1),     // Unicode whitespace, like Python's \s
+        ("<answer>A </answer><think>x</answer> <think>y</think>", 1), // nested, as the lazy regex allows
+        ("<answer></answer><think></think>", 1),
+        ("<think>x</think><answer>A</answer>", 0),              // think first: the other template
+        ("<answer>A</answer>", 0),
+        (" <answer>A</answer><think>x</think>", 0),
+        ("<answer>A</answer><think>x</think>\n", 0),
+        ("<answer>A</answer>so<think>x</think>", 0),
+        ("<answer>A</think>", 0),
+    ]
+
+    func testThinkAfterFormatAndTargets() throws {
+        for (text, f) in thinkAfterCases {
+            XCTAssertEqual(try Reward.formatThinkAfter.function(c(text)), f, "format_think_after of \(text.debugDescription)")
+        }
+        XCTAssertEqual(Reward.builtin("format_think_after")?.name, "format_think_after")
+        XCTAssertEqual(c("<answer>C</answer><think>fan-shaped speckle</think>").answer, "C")
+        XCTAssertEqual(try Reward.accuracy.function(c("<answer>C</answer><think>fan-shaped speckle</think>")), 1)
+        // every template's own target scores 1 on the format reward it pairs with, 0 on the others'
+        var s = Self.sample
+        s.answerIndex = 2
+        s.reasoning = "fan-shaped speckle so ultrasound"
+        for t in PromptTemplate.allCases {
+            for style in AnswerStyle.allCases {
+                let target = Completion(text: t.target(for: s, answerStyle: style), sample: s)
+                for other in [Reward.format, .formatNoThink, .formatThinkAfter] {
+                    XCTAssertEqual(try other.function(target), other.name == t.formatReward.name ? 1 : 0, "\(t) \(style) \(other.name)")
+                }
+                XCTAssertEqual(try Reward.accuracy.function(target), 1, "\(t) \(style)")
+            }
+        }
+    }
+
     func testFormatRewards() throws {
         for (text, f, nt, st) in formatCases {
             XCTAssertEqual(try Reward.format.function(c(text)), f, "format of \(text.debugDescription)")
@@ -49,7 +86,8 @@ final class RLRewardTests: XCTestCase {
     func testMatchersAgreeWithRegex() throws {
         let think = try Regex("<think>.*?</think>\\s*<answer>.*?</answer>").dotMatchesNewlines()
         let noThink = try Regex("\\s*<answer>.*?</answer>").dotMatchesNewlines()
-        var texts = formatCases.map(\.0)
+        let after = try Regex("<answer>.*?</answer>\\s*<think>.*?</think>").dotMatchesNewlines()
+        var texts = formatCases.map(\.0) + thinkAfterCases.map(\.0)
         let pieces = ["<think>", "</think>", "<answer>", "</answer>", " ", "\n", "A", "x", "<", "think>", "</"]
         var state: UInt64 = 12345
         for _ in 0..<3000 {
@@ -62,14 +100,16 @@ final class RLRewardTests: XCTestCase {
             }
             texts.append(t)
             texts.append("<think>" + t + "</answer>")
+            texts.append("<answer>" + t + "</think>")
         }
         var checked = 0
         for t in texts {
             XCTAssertEqual(RewardMatch.thinkAnswer(t), t.wholeMatch(of: think) != nil, "format on \(t.debugDescription)")
             XCTAssertEqual(RewardMatch.answerOnly(t), t.wholeMatch(of: noThink) != nil, "nothink on \(t.debugDescription)")
+            XCTAssertEqual(RewardMatch.answerThink(t), t.wholeMatch(of: after) != nil, "think-after on \(t.debugDescription)")
             checked += 1
         }
-        XCTAssertEqual(checked, formatCases.count + 6000)
+        XCTAssertEqual(checked, formatCases.count + thinkAfterCases.count + 9000)
     }
 
     func testAccuracyReward() throws {

@@ -164,7 +164,7 @@ final class RewardEquivalenceTests: XCTestCase {
                     kept.append(Printer.print(Program(statements: [stmt], file: f)))
                 case .binding(let l):
                     guard case .call(let c) = l.value, case .identifier(let callee, _) = c.callee,
-                          ["grpo", "reward", "format", "accuracy", "format_nothink", "format_strict"].contains(callee) else { continue }
+                          ["grpo", "reward", "format", "accuracy", "format_nothink", "format_think_after", "format_strict"].contains(callee) else { continue }
                     kept.append(Printer.print(Program(statements: [stmt], file: f)))
                     if callee == "grpo" { names.append(l.name) }
                 default: continue
@@ -296,7 +296,7 @@ final class RewardEquivalenceTests: XCTestCase {
         }
     }
     fn r_branches(c) = if c.answer == nil { let k = 2; k * 3 } else if len(c.answer) > 3 { let n = len(c.answer); n - 1 } else { 0.5 }
-    let rewards_all = [format(), format_nothink(), format_strict(), accuracy(), r_arith, r_strings, r_compare, r_lists,
+    let rewards_all = [format(), format_nothink(), format_think_after(), format_strict(), accuracy(), r_arith, r_strings, r_compare, r_lists,
                        r_records, r_regex, r_misc, r_math, r_index, r_interp, r_method, r_block, r_branches,
                        reward(fn(c) => c.text ~ "<answer>\\\\s*[A-D]\\\\s*</answer>", name: "letter")]
     """
@@ -317,7 +317,7 @@ final class RewardEquivalenceTests: XCTestCase {
         let folder = dir.appendingPathComponent("hand")
         let (code, out) = try checkRewards(folder)
         XCTAssertEqual(code, 0, String(out.suffix(3000)))
-        XCTAssertEqual(counts(out)?.0, 8 * 18, out)
+        XCTAssertEqual(counts(out)?.0, 8 * 19, out)
         let g = try grpoTrainer(s, "t")
         XCTAssertGreaterThan(try checkHostile(g, data: g.dataset, folder: folder), 10000)
         // The translation is real Python of the constructs, not a call back into medr1.

@@ -73,6 +73,27 @@ final class TrainingBindingTests: XCTestCase {
         XCTAssertTrue(sink.text.contains("sampler has no option 'temp'; options: temperature, top_k, top_p, min_p, repetition_penalty, greedy, max_tokens, stop, max_completion_length, seed"), sink.text)
     }
 
+    /// Without rewards:, grpo and sample score with the template's format reward and accuracy.
+    func testDefaultRewardsFollowTheTemplate() throws {
+        let (s, sink) = try session()
+        let out = run(s, sink, """
+        let t = grpo(m, data, group: 2, prompts: 2, template: "thinkAfter")
+        print(t.config.rewards)
+        print(grpo(m, data, group: 2, prompts: 2, template: "noThinking").config.rewards)
+        print(grpo(m, data, group: 2, prompts: 2).config.rewards)
+        let g = sample(m, data[0], group: 2, max_tokens: 4, template: "thinkAfter")
+        print(g[0].rewards)
+        """)
+        XCTAssertEqual(out, """
+        ["format_think_after", "accuracy"]
+        ["format_nothink", "accuracy"]
+        ["format", "accuracy"]
+        {format_think_after: 0, accuracy: 0}
+        """)
+        run(s, sink, "grpo(m, data, weights: [1], template: \"thinkAfter\")", expect: .runtimeError)
+        XCTAssertTrue(sink.text.contains("weights has 1 entries for the 2 default rewards (format_think_after, accuracy)"), sink.text)
+    }
+
     func testUnknownTrainerOptionListsTheValidOnes() throws {
         let (s, sink) = try session()
         run(s, sink, "let t = grpo(m, data, bogus: 1)", expect: .runtimeError)

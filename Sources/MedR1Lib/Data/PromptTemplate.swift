@@ -12,6 +12,8 @@
 //                QUESTION_TEMPLATE, without the source indentation): the question
 //                with options "A) ..." one per line, then the three-line task.
 //   .noThinking  the same without the reasoning step (Med-R1's no-think ablation).
+//   .thinkAfter  the same asking for the answer first and the reasoning after it
+//                (the think-after ablation): `<answer>{answer}</answer><think>{reasoning}</think>`.
 // Targets: `<think>{reasoning}</think><answer>{answer}</answer>`, answering with the
 // option TEXT by default (docs/training.md: a tiny model cannot learn the
 // letter mapping of shuffled options) or the letter (Med-R1's own form).
@@ -29,6 +31,7 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
     case tiny
     case thinking
     case noThinking
+    case thinkAfter
 
     /// The default template (short prompts for medr1-tiny).
     public static let `default` = PromptTemplate.tiny
@@ -46,6 +49,14 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
         Your task:
         1. Provide the correct single-letter choice (A, B, C, D,...) inside <answer>...</answer> tags.
         2. No extra information or text outside of these tags.
+        """
+
+    /// The think-after variant: Med-R1's task text with the answer first and the reasoning after it.
+    public static let medR1ThinkAfterTask = """
+        Your task:
+        1. Provide the correct single-letter choice (A, B, C, D,...) inside <answer>...</answer> tags.
+        2. Then explain your reasoning step by step, enclosed in <think>...</think> tags.
+        3. No extra information or text outside of these tags.
         """
 
     /// The question followed by its options, one per line, as Med-R1 builds its
@@ -77,6 +88,8 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
             return PromptTemplate.questionWithOptions(s) + "\n" + PromptTemplate.medR1Task
         case .noThinking:
             return PromptTemplate.questionWithOptions(s) + "\n" + PromptTemplate.medR1NoThinkingTask
+        case .thinkAfter:
+            return PromptTemplate.questionWithOptions(s) + "\n" + PromptTemplate.medR1ThinkAfterTask
         }
     }
 
@@ -86,12 +99,25 @@ public enum PromptTemplate: String, CaseIterable, Codable, Sendable {
     }
 
     /// The supervised target for `s`: `<think>reasoning</think><answer>X</answer>`
-    /// (`<think></think>` when the sample has no reasoning), or `<answer>X</answer>`
-    /// alone for `.noThinking`.
+    /// (`<think></think>` when the sample has no reasoning), `<answer>X</answer>` alone for
+    /// `.noThinking`, `<answer>X</answer><think>reasoning</think>` for `.thinkAfter`.
     public func target(for s: Sample, answerStyle: AnswerStyle = .text) -> String {
         let answer = "<answer>" + PromptTemplate.answer(for: s, style: answerStyle) + "</answer>"
-        if self == .noThinking { return answer }
-        return "<think>" + (s.reasoning ?? "") + "</think>" + answer
+        let think = "<think>" + (s.reasoning ?? "") + "</think>"
+        switch self {
+        case .noThinking: return answer
+        case .thinkAfter: return answer + think
+        case .tiny, .thinking: return think + answer
+        }
+    }
+
+    /// The built-in format reward that matches this template's targets.
+    public var formatReward: Reward {
+        switch self {
+        case .noThinking: return .formatNoThink
+        case .thinkAfter: return .formatThinkAfter
+        case .tiny, .thinking: return .format
+        }
     }
 
     /// Token ids of one training example: `prompt` = [<|bos|>] + encode(prompt text),

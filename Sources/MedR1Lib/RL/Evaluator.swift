@@ -128,8 +128,7 @@ public struct Evaluator {
         let enc = ExampleEncoder(tokenizer: tokenizer, template: template, answerStyle: answerStyle)
         var s = Sampler(config: sampler, seed: seed)
         let k = sampler.greedy ? 1 : samplesPerQuestion
-        let noThink = template == .noThinking
-        let formatOK: (String) -> Bool = { noThink ? RewardMatch.answerOnly($0) : RewardMatch.thinkAnswer($0) }
+        let format = template.formatReward.function
         var rep = EvalReport(name: name ?? dataset.name, greedy: sampler.greedy, temperature: sampler.temperature)
         // Questions in chunks of `batch`, decoded together (one prefix each).
         var i = 0
@@ -146,7 +145,7 @@ public struct Evaluator {
                                        promptIndex: i + j, groupIndex: g)
                     let ok = c.answer.map { RewardMatch.isCorrect(answer: $0, sample: sample) } ?? false
                     rep.accuracy.add(ok)
-                    rep.format.add(formatOK(c.text))
+                    rep.format.add(try format(c) == 1)
                     rep.byModality[sample.modality, default: Tally()].add(ok)
                     rep.byQuestionType[sample.questionType, default: Tally()].add(ok)
                     rep.cells[sample.modality, default: [:]][sample.questionType, default: Tally()].add(ok)

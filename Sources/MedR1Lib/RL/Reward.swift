@@ -107,6 +107,12 @@ public struct Reward {
         Reward(name: "format_nothink", origin: .builtin("format_nothink")) { RewardMatch.answerOnly($0.text) ? 1 : 0 }
     }
 
+    /// The think-after template's format reward: `<answer>.*?</answer>\s*<think>.*?</think>`,
+    /// whole completion, dot matching newlines (the format reward with the blocks swapped).
+    public static var formatThinkAfter: Reward {
+        Reward(name: "format_think_after", origin: .builtin("format_think_after")) { RewardMatch.answerThink($0.text) ? 1 : 0 }
+    }
+
     /// A strict format reward: exactly `<think>X</think>\s*<answer>Y</answer>` with no tag
     /// inside X or Y and a non-blank Y. Use it when GRPO learns to game the lazy regex.
     public static var formatStrict: Reward {
@@ -129,12 +135,13 @@ public struct Reward {
         switch name {
         case "format": return .format
         case "format_nothink", "nothink_format", "format_no_think": return .formatNoThink
+        case "format_think_after", "think_after_format": return .formatThinkAfter
         case "format_strict", "strict_format": return .formatStrict
         case "accuracy": return .accuracy
         default: return nil
         }
     }
-    public static let builtinNames = ["format", "format_nothink", "format_strict", "accuracy"]
+    public static let builtinNames = ["format", "format_nothink", "format_think_after", "format_strict", "accuracy"]
 }
 
 /// What a reward was made from.
@@ -155,18 +162,29 @@ public enum RewardMatch {
     /// not whitespace, "<answer>" must start right where the whitespace after some
     /// "</think>" ends.
     public static func thinkAnswer(_ s: String) -> Bool {
+        twoBlocks(s, "<think>", "</think>", "<answer>", "</answer>")
+    }
+
+    /// `re.fullmatch(r"<answer>.*?</answer>\s*<think>.*?</think>", s, re.DOTALL)`: the
+    /// think-after format, `thinkAnswer` with the blocks swapped.
+    public static func answerThink(_ s: String) -> Bool {
+        twoBlocks(s, "<answer>", "</answer>", "<think>", "</think>")
+    }
+
+    /// s = open1 X close1 W open2 Y close2, W whitespace, X and Y anything. Because "<" is
+    /// not whitespace, open2 must start right where the whitespace after some close1 ends.
+    static func twoBlocks(_ s: String, _ open1: String, _ close1: String, _ open2: String, _ close2: String) -> Bool {
         let u = Array(s.unicodeScalars)
-        let open = scalars("<think>"), close = scalars("</answer>")
-        guard u.count >= open.count + close.count + 16,
+        let open = scalars(open1), close = scalars(close2), mid1 = scalars(close1), mid2 = scalars(open2)
+        guard u.count >= open.count + mid1.count + mid2.count + close.count,
               has(u, open, at: 0), has(u, close, at: u.count - close.count) else { return false }
         let midEnd = u.count - close.count  // Y ends here
-        let tEnd = scalars("</think>"), aOpen = scalars("<answer>")
         var p = open.count
-        while p + tEnd.count <= midEnd {
-            if has(u, tEnd, at: p) {
-                var q = p + tEnd.count
+        while p + mid1.count <= midEnd {
+            if has(u, mid1, at: p) {
+                var q = p + mid1.count
                 while q < midEnd, u[q].properties.isWhitespace { q += 1 }
-                if q + aOpen.count <= midEnd, has(u, aOpen, at: q) { return true }
+                if q + mid2.count <= midEnd, has(u, mid2, at: q) { return true }
             }
             p += 1
         }

@@ -44,7 +44,7 @@ public struct StudyConfig: Sendable {
     public var sft = SFTConfig()
     public var grpo = GRPOConfig()
     /// Prompt template of fine-tuning and evaluation; GRPO's format reward follows it
-    /// (`format_nothink` for `.noThinking`).
+    /// (`format_nothink` for `.noThinking`, `format_think_after` for `.thinkAfter`).
     public var template: PromptTemplate = .default
     public var answerStyle: AnswerStyle = .text
     /// Completion cap of the greedy evaluation.
@@ -204,8 +204,7 @@ public enum Study {
                 case .grpo:
                     var c = config.grpo
                     c.seed = seed
-                    let format: Reward = config.template == .noThinking ? .formatNoThink : .format
-                    let t = try GRPOTrainer(model: m, tokenizer: tokenizer, dataset: part, rewards: [format, .accuracy],
+                    let t = try GRPOTrainer(model: m, tokenizer: tokenizer, dataset: part, rewards: [config.template.formatReward, .accuracy],
                                             config: c, template: config.template, answerStyle: config.answerStyle, images: cache)
                     for _ in 0..<config.steps { try t.step() }
                 }

@@ -134,7 +134,8 @@ extension Bindings {
             if case .host(let h) = a.positional[0] { return .string(h.display) }
             return .string(a.positional[0].description)
         }
-        for (fname, lib) in [("format", "format"), ("accuracy", "accuracy"), ("format_nothink", "format_nothink"), ("format_strict", "format_strict")] {
+        for (fname, lib) in [("format", "format"), ("accuracy", "accuracy"), ("format_nothink", "format_nothink"),
+                             ("format_think_after", "format_think_after"), ("format_strict", "format_strict")] {
             add(fname, options: ["weight"]) { a, _ in
                 try a.expect(0...0, "\(fname)(weight: 1)")
                 var r = Reward.builtin(lib)!

@@ -329,12 +329,15 @@ extension Bindings {
         }
     }
 
-    /// Rewards from `rewards:` / `weights:` (default: format and accuracy).
+    /// Rewards from `rewards:` / `weights:`; without rewards:, `d` (format and accuracy, or the
+    /// template's format reward and accuracy where a template is known).
     static func rewardOptions(_ a: Arguments, _ ctx: CallContext, default d: [Reward] = [.format, .accuracy]) throws -> [Reward] {
         let weights = try weightsOption(a)
         guard let xs = try a.namedList("rewards") else {
             if let w = weights {
-                guard w.count == d.count else { throw a.error("weights has \(w.count) entries for the \(d.count) default rewards (format, accuracy)") }
+                guard w.count == d.count else {
+                    throw a.error("weights has \(w.count) entries for the \(d.count) default rewards (\(d.map(\.name).joined(separator: ", ")))")
+                }
                 return zip(d, w).map { $0.weighted($1) }
             }
             return d
@@ -382,7 +385,7 @@ extension Bindings {
                                                   count: g, eos: mo.tokenizer.eos, decode: enc.text(of:))
             } catch let e as RLError { throw libraryError(a, e) }
             let cs = Rollout.completions(samples: questions, outputs: outs, text: enc.text(of:))
-            let r = try Rollout.score(cs, group: g, rewards: try rewardOptions(a, ctx), scaleRewards: try scaleRewardsOption(a) ?? .group)
+            let r = try Rollout.score(cs, group: g, rewards: try rewardOptions(a, ctx, default: [enc.template.formatReward, .accuracy]), scaleRewards: try scaleRewardsOption(a) ?? .group)
             return questions.count == 1 ? .host(GroupObject(r, prompt: 0)) : .host(RolloutObject(r))
         }
         add("rescore", options: ["with", "weights", "scale_rewards"]) { a, ctx in

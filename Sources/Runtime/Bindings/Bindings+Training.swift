@@ -363,7 +363,7 @@ extension Bindings {
             var c = GRPOConfig()
             c.seed = try seedOption(a, ctx)
             try applyOptions(a, GRPOConfig.optionRules, &c)
-            let rs = abortable(try rewardOptions(a, ctx))
+            let rs = abortable(try rewardOptions(a, ctx, default: [try template(a).formatReward, .accuracy]))
             var reference: MedR1Model? = nil
             if a.has("reference") {
                 guard case .host(let r as ModelObject)? = a.namedValue("reference") else {

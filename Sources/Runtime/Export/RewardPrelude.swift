@@ -1,7 +1,7 @@
 // The Python helpers at the top of every exported rewards.py: medr1's text
 // semantics (grapheme clusters, canonical equality, Unicode White_Space), its
 // values and operators, the builtins a reward can call, the built-in rewards
-// (format, format_nothink, format_strict, accuracy) written out as medr1's
+// (format, format_nothink, format_think_after, format_strict, accuracy) written out as medr1's
 // RewardMatch computes them, and the adapter to TRL's reward-function signature.
 // RewardEquivalenceTests checks them against medr1 on recorded and hostile text.
 
@@ -866,18 +866,30 @@ _THINK, _THINK_END, _ANSWER, _ANSWER_END = "<think>", "</think>", "<answer>", "<
 def _think_answer(u):
     """re.fullmatch(r"<think>.*?</think>\\s*<answer>.*?</answer>", u, re.DOTALL), with
     \\s as Unicode's White_Space."""
-    if len(u) < len(_THINK) + len(_ANSWER_END) + 16:
+    return _two_blocks(u, _THINK, _THINK_END, _ANSWER, _ANSWER_END)
+
+
+def _answer_think(u):
+    """re.fullmatch(r"<answer>.*?</answer>\\s*<think>.*?</think>", u, re.DOTALL): the
+    think-after format."""
+    return _two_blocks(u, _ANSWER, _ANSWER_END, _THINK, _THINK_END)
+
+
+def _two_blocks(u, open1, close1, open2, close2):
+    """u = open1 X close1 W open2 Y close2, W whitespace: open2 starts right where the
+    whitespace after some close1 ends."""
+    if len(u) < len(open1) + len(close1) + len(open2) + len(close2):
         return False
-    if not u.startswith(_THINK) or not u.endswith(_ANSWER_END):
+    if not u.startswith(open1) or not u.endswith(close2):
         return False
-    mid_end = len(u) - len(_ANSWER_END)
-    p = len(_THINK)
-    while p + len(_THINK_END) <= mid_end:
-        if u.startswith(_THINK_END, p):
-            q = p + len(_THINK_END)
+    mid_end = len(u) - len(close2)
+    p = len(open1)
+    while p + len(close1) <= mid_end:
+        if u.startswith(close1, p):
+            q = p + len(close1)
             while q < mid_end and u[q] in _WS:
                 q += 1
-            if q + len(_ANSWER) <= mid_end and u.startswith(_ANSWER, q):
+            if q + len(open2) <= mid_end and u.startswith(open2, q):
                 return True
         p += 1
     return False
@@ -940,6 +952,10 @@ def r_format(c):
 
 def r_format_nothink(c):
     return 1.0 if _answer_only(c["text"]) else 0.0
+
+
+def r_format_think_after(c):
+    return 1.0 if _answer_think(c["text"]) else 0.0
 
 
 def r_format_strict(c):

@@ -132,7 +132,7 @@ struct TRLExport {
                 }
                 funcs.append("trl_reward(\(PythonSource.string(r.name)), \(try tr.translate(c)))")
             case nil:
-                throw RuntimeError("reward '\(r.name)' was not made with format(), accuracy(), format_nothink(), format_strict() "
+                throw RuntimeError("reward '\(r.name)' was not made with format(), accuracy(), format_nothink(), format_think_after(), format_strict() "
                                    + "or a function written in the language, so it cannot be translated to Python")
             }
         }
@@ -180,7 +180,7 @@ struct TRLExport {
     func problem(_ s: Sample) -> String {
         switch trainer.encoder.template {
         case .tiny: return trainer.encoder.template.prompt(for: s, answerStyle: trainer.encoder.answerStyle)
-        case .thinking, .noThinking: return PromptTemplate.questionWithOptions(s)
+        case .thinking, .noThinking, .thinkAfter: return PromptTemplate.questionWithOptions(s)
         }
     }
 
@@ -190,6 +190,7 @@ struct TRLExport {
         case .tiny: return "{Question}"
         case .thinking: return "{Question}\n" + PromptTemplate.medR1Task
         case .noThinking: return "{Question}\n" + PromptTemplate.medR1NoThinkingTask
+        case .thinkAfter: return "{Question}\n" + PromptTemplate.medR1ThinkAfterTask
         }
     }
 
