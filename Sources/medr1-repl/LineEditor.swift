@@ -157,7 +157,11 @@ final class LibEditLineEditor: LineEditor {
         }
     }
 
+    /// A line read after a ^C, handed out by the next `readLine` (see `afterRead`).
+    private var queued: [LineEvent] = []
+
     func readLine(prompt: String) -> LineEvent {
+        if !queued.isEmpty { return queued.removeFirst() }
         _ = InterruptSignal.consume()
         guard let raw = CEditLine.readline(prompt) else {
             // nil with ^C pending means the line was interrupted, not ended.
@@ -165,10 +169,19 @@ final class LibEditLineEditor: LineEditor {
             return .endOfInput
         }
         defer { free(raw) }
-        // A ^C while editing that libedit already handled (it clears the line and
-        // keeps reading) leaves the flag set: the line typed after it stands.
-        _ = InterruptSignal.consume()
-        return LineEvent(Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw))))
+        var events = Self.afterRead(LineEvent(Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw)))),
+                                    interrupted: InterruptSignal.consume())
+        let first = events.removeFirst()
+        queued = events
+        return first
+    }
+
+    /// The events for a line read while a ^C arrived at this prompt. libedit sometimes
+    /// handles the ^C itself (it clears the line and keeps reading) instead of returning:
+    /// the ^C still ends the unfinished statement, as it does when libedit returns, and
+    /// the line typed after it starts a new one.
+    static func afterRead(_ line: LineEvent, interrupted: Bool) -> [LineEvent] {
+        interrupted ? [.interrupt, line] : [line]
     }
 
     func addHistory(_ entry: String) {

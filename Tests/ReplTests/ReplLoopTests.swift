@@ -70,6 +70,16 @@ final class ReplLoopTests: XCTestCase {
         XCTAssertEqual(out, "\n")
     }
 
+    /// A ^C that libedit handled itself (the line typed after it comes back with the flag
+    /// set) still drops the unfinished statement; the line after it starts a new one.
+    func testLineReadAfterAHandledInterruptStartsANewStatement() {
+        XCTAssertEqual(LibEditLineEditor.afterRead(.line("dropped"), interrupted: true), [.interrupt, .line("dropped")])
+        XCTAssertEqual(LibEditLineEditor.afterRead(.line("x"), interrupted: false), [.line("x")])
+        let (session, _, _, _, _) = drive([.line("let dropped = [1,")] + LibEditLineEditor.afterRead(.line("dropped"), interrupted: true))
+        XCTAssertEqual(session.discarded, 1)
+        XCTAssertEqual(session.ran, ["dropped"])
+    }
+
     func testRecalledMultiLineEntryIsPushedLineByLine() {
         let (session, editor, _, _, _) = drive([.line("let x = [1,\n2]")])
         XCTAssertEqual(session.ran, ["let x = [1,\n2]"])
