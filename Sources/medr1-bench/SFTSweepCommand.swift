@@ -10,6 +10,8 @@ let sftSweepUsage = """
     usage: medr1-bench sft-sweep [--threads 2] [--steps 1000] [--eval-every 250] [--train N (0 = fresh draws)]
                                  [--draw 64] [--lr 1e-3] [--batch 64] [--warmup 0] [--cosine 0|1] [--min-lr 0.1]
                                  [--test 500] [--seed 0] [--noise 1] [--contrast 1] [--lesion-scale 1]
+                                 [--easy-weight 1 (training frequency of modality and anatomy questions
+                                                   against 1 for the others; the test set stays balanced)]
     """
 
 /// SynthMed samples whose images are rendered on demand from their scene (no disk).
@@ -46,6 +48,7 @@ struct MemorySynth {
 func runSFTSweep(_ arguments: [String]) -> Int32 {
     var threads = 2, steps = 1000, evalEvery = 250, trainCount = 0, draw = 64, batch = 64, warmup = 0, testCount = 500
     var lr = 1e-3, cosine = false, minLR = 0.1, seed: UInt64 = 0, noise = 1.0, contrast = 1.0, lesionScale = 1.0
+    var easyWeight = 1.0
     var args = ArraySlice(arguments)
     func fail(_ s: String) -> Int32 { writeError("medr1-bench sft-sweep: \(s)\n\(sftSweepUsage)"); return 2 }
     while let a = args.popFirst() {
@@ -68,6 +71,7 @@ func runSFTSweep(_ arguments: [String]) -> Int32 {
         case "--noise": noise = x
         case "--contrast": contrast = x
         case "--lesion-scale": lesionScale = x
+        case "--easy-weight": easyWeight = x
         default: return fail("unknown option \(a)")
         }
     }
@@ -80,7 +84,11 @@ func runSFTSweep(_ arguments: [String]) -> Int32 {
         sc.lesionScale = lesionScale
         var synth = MemorySynth(config: sc, drawSize: draw)
         let fresh = trainCount == 0
+        let balanced = synth.config.questionTypeWeights
+        synth.config.questionTypeWeights[.modality] = easyWeight
+        synth.config.questionTypeWeights[.anatomy] = easyWeight
         let train = synth.samples(0..<(fresh ? steps * batch : trainCount), tag: "train")
+        synth.config.questionTypeWeights = balanced
         var testSynth = synth
         testSynth.config.seed = seed &+ 1_000_003
         let test = testSynth.samples(0..<testCount, tag: "test")

@@ -147,6 +147,68 @@ final class SynthMedAnswerTests: XCTestCase {
         XCTAssertEqual(Set(checked.keys), ["quadrant", "colour", "eye", "count oct", "count microscopy"], "\(checked)")
     }
 
+    /// What the default model sees: a canvas as 8-bit PNG pixels preprocessed to its
+    /// 32 px input, one value per pixel (channels averaged), in [0, 1].
+    func modelView(_ c: SynthCanvas) throws -> [Float] {
+        var png = c.image()
+        png.pixels = png.pixels.map { ($0 * 255).rounded() / 255 }
+        let x = try Preprocess.image(png, imageSize: 32, channels: 3)
+        return (0..<(32 * 32)).map { p in (x[p * 3] + x[p * 3 + 1] + x[p * 3 + 2]) / 6 + 0.5 }
+    }
+
+    /// Counted elements and quadrant lesions, measured at the model's 32 px where the
+    /// image is cut into a 4 x 4 grid of 8-px patches: every counted element lies in
+    /// one patch (an element cut by a patch border shows as two or four partial ones,
+    /// and a white cell at the centre as four), the patches holding elements number
+    /// the label, and a quadrant lesion lies wholly in the labelled quadrant.
+    func testCountedElementsAndQuadrantLesionsStayInsideTheModelsPatches() throws {
+        var checked: [String: Int] = [:]
+        for seed: UInt64 in [21, 22] {
+            for item in items(.attribute, count: 300, seed: seed) {
+                let s = item.scene
+                let attribute = SynthMedVocabulary.spec(s.modality).attribute
+                let without: SynthParts
+                switch attribute {
+                case .quadrant: without = SynthParts(lesion: false)
+                case .count: without = s.modality == .microscopy ? SynthParts(counted: false) : SynthParts(lesion: false)
+                default: continue
+                }
+                let a = try modelView(SynthMedRender.draw(s, size: size))
+                let b = try modelView(SynthMedRender.draw(s, size: size, parts: without))
+                let mask = zip(a, b).map { abs($0 - $1) > 0.04 }
+                let pixels = mask.indices.filter { mask[$0] }
+                XCTAssertFalse(pixels.isEmpty, "nothing drawn: \(s)")
+                if case .quadrant = attribute {
+                    let quadrants = Set(pixels.map { p in (p / 32 < 16 ? "upper" : "lower") + " " + (p % 32 < 16 ? "left" : "right") })
+                    XCTAssertEqual(quadrants, [item.answer], "\(s)")
+                    checked["quadrant \(s.modality)", default: 0] += 1
+                    continue
+                }
+                // each 4-connected part of the elements lies in one patch
+                var label = [Int](repeating: -1, count: mask.count), parts = 0
+                for start in pixels where label[start] < 0 {
+                    var stack = [start], patches: Set<Int> = []
+                    label[start] = parts
+                    while let p = stack.popLast() {
+                        let x = p % 32, y = p / 32
+                        patches.insert(y / 8 * 4 + x / 8)
+                        for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < 32 && ny < 32 {
+                            let q = ny * 32 + nx
+                            if mask[q] && label[q] < 0 { label[q] = parts; stack.append(q) }
+                        }
+                    }
+                    XCTAssertEqual(patches.count, 1, "an element spans patches \(patches.sorted()): \(s)")
+                    parts += 1
+                }
+                let patches = Set(pixels.map { $0 / 32 / 8 * 4 + $0 % 32 / 8 })
+                XCTAssertEqual(String(patches.count), item.answer, "\(s)")
+                checked["count \(s.modality)", default: 0] += 1
+            }
+        }
+        XCTAssertEqual(Set(checked.keys), ["quadrant ct", "quadrant mri", "quadrant xray", "quadrant ultrasound",
+                                           "count oct", "count microscopy"], "\(checked)")
+    }
+
     func testDiagnosisMatchesLesionPresenceAndBrightness() throws {
         // normal: nothing drawn; bright findings raise the image, dark ones lower it
         let brighter: Set<String> = ["tumor", "nodule", "mass", "drusen", "glaucoma"]

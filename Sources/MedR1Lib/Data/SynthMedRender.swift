@@ -65,6 +65,11 @@ public enum SynthMedRender {
 
     /// Lesion radius (normalised) of a grade, before jitter.
     static let gradeRadius = [0.05, 0.085, 0.125]
+    /// Side of one cell of the 4 x 4 grid that counted elements and quadrant lesions
+    /// are placed in: one 8-px patch of medr1-tiny's 32-px input. An element cut by
+    /// a cell border would show as two or four partial elements to a model that
+    /// sees the image patch by patch.
+    static let cell = 0.25
 }
 
 private struct Painter {
@@ -100,11 +105,18 @@ private struct Painter {
     mutating func radius(scale: Double = 1) -> Double {
         SynthMedRender.gradeRadius[s.grade - 1] * scale * lesionScale * les.uniform(0.92, 1.08)
     }
-    /// Lesion centre in the scene's quadrant, offsets (dx, dy) from (cx, cy), jittered.
-    mutating func quadrantCentre(_ cx: Double, _ cy: Double, _ dx: Double, _ dy: Double) -> (Double, Double) {
+    /// Centre of a lesion reaching `halfWidth` / `halfHeight` from it, in the scene's
+    /// quadrant of the image (not of the jittered anatomy): at least its half extent
+    /// plus a margin from both midlines, so the whole lesion lies in the named
+    /// quadrant. A lesion up to moderate size sits inside one of the four central
+    /// cells of the 4 x 4 grid (the model's 8-px patches at 32 px), whose centres
+    /// are 0.125 from the midlines.
+    mutating func quadrantCentre(halfWidth: Double, halfHeight: Double) -> (Double, Double) {
         let sx: Double = s.quadrant % 2 == 0 ? -1 : 1
         let sy: Double = s.quadrant < 2 ? -1 : 1
-        return (cx + sx * dx + les.uniform(-0.025, 0.025), cy + sy * dy + les.uniform(-0.025, 0.025))
+        let ox = max(SynthMedRender.cell / 2, halfWidth + 0.03) + les.uniform(0, 0.015)
+        let oy = max(SynthMedRender.cell / 2, halfHeight + 0.03) + les.uniform(0, 0.015)
+        return (0.5 + sx * ox, 0.5 + sy * oy)
     }
     func sigma(_ v: Double) -> Double { v * noiseLevel }
 
@@ -147,8 +159,8 @@ private struct Painter {
             }
         }
         if hasLesion {
-            let (x, y) = quadrantCentre(0.5 + jx, 0.5 + jy, 0.16, 0.14)
             let r = radius()
+            let (x, y) = quadrantCentre(halfWidth: r + 0.01, halfHeight: r + 0.01)
             if s.finding == 1 {
                 c.ellipse(x, y, r, r * les.uniform(0.85, 1), angle: les.uniform(0, 3), lesionColour(g(0.5), g(0.9)))
             } else {
@@ -195,8 +207,8 @@ private struct Painter {
             c.line(0.61 + jx, 0, 0.61 + jx, 1, width: 0.035, g(0.45))
         }
         if hasLesion {
-            let (x, y) = quadrantCentre(0.5 + jx, 0.5 + jy, 0.15, 0.16)
             let r = radius()
+            let (x, y) = quadrantCentre(halfWidth: 1.2 * r, halfHeight: 1.2 * r)
             if s.finding == 1 {
                 c.blob(x, y, r, waves: [(k: 5, amp: 0.12, phase: les.uniform(0, 6.3))], lesionColour(g(0.5), g(0.97)))
             } else {
@@ -259,13 +271,15 @@ private struct Painter {
             c.ellipse(0.5 + jx, 0.38 + jy, 0.07, 0.06, g(0.95), alpha: 0.5)
         }
         if hasLesion {
-            let (x, y) = quadrantCentre(0.5 + jx, 0.5 + jy, 0.17, 0.17)
             let r = radius()
             if s.finding == 1 {
+                let (x, y) = quadrantCentre(halfWidth: r + 0.01, halfHeight: r + 0.01)
                 c.ellipse(x, y, r, r, lesionColour(g(0.35), g(0.95)))
             } else {
                 // jagged dark line with bright (sclerotic) edges, length grows with grade
                 let len = [0.16, 0.28, 0.42][s.grade - 1] * les.uniform(0.95, 1.05), a = les.uniform(-0.6, 0.6)
+                let (x, y) = quadrantCentre(halfWidth: 0.5 * len * abs(cos(a)) + 0.03,
+                                            halfHeight: 0.5 * len * abs(sin(a)) + 0.03)
                 var pts: [(Double, Double)] = []
                 for k in 0...4 {
                     let t = Double(k) / 4 - 0.5
@@ -304,13 +318,14 @@ private struct Painter {
             c.ellipse(0.5 + jx, 0.55 + jy, 0.31, 0.17, angle: a, g(0.75))
             c.ellipse(0.5 + jx, 0.55 + jy, 0.29, 0.15, angle: a, g(0.2))
             c.ellipse(0.5 + jx, 0.55 + jy, 0.16, 0.06, angle: a, g(0.85))
-        default: // bladder: anechoic sac near the probe with posterior enhancement
-            c.ellipse(0.5 + jx, 0.44 + jy, 0.2, 0.13, g(0.65), alpha: 0.6)
-            c.ellipse(0.5 + jx, 0.29 + jy, 0.22, 0.11, g(0.02))
+        default: // bladder: anechoic sac near the probe with posterior enhancement (above
+            // the upper quadrants' lesions, which a black cyst on it would hide)
+            c.ellipse(0.5 + jx, 0.33 + jy, 0.17, 0.1, g(0.65), alpha: 0.6)
+            c.ellipse(0.5 + jx, 0.2 + jy, 0.17, 0.07, g(0.02))
         }
         if hasLesion {
-            let (x, y) = quadrantCentre(0.5, 0.58, 0.15, 0.15)
             let r = radius(scale: 0.85)
+            let (x, y) = quadrantCentre(halfWidth: 1.1 * r, halfHeight: 1.1 * r)
             if s.finding == 1 {
                 c.ellipse(x, y, r, r, lesionColour(g(0.4), g(0.01)))
             } else {
@@ -396,8 +411,10 @@ private struct Painter {
             c.polyline([(dx, dy), (dx + side * 0.08, dy + up * 0.16), (dx + side * 0.12, dy + up * 0.32)],
                        width: 0.018, vessel, alpha: 0.85)
         }
-        c.ellipse(dx, dy, 0.085, 0.085, SynthColor(0.98, 0.8, 0.5))
-        let cupR = hasLesion && s.finding == 2 ? min([0.05, 0.062, 0.074][s.grade - 1] * lesionScale, 0.08) : 0.03
+        // disc 6 px across at the model's 32 px, a deeper yellow than its pale cup so
+        // the cup's size (glaucoma and its grade) shows
+        c.ellipse(dx, dy, 0.1, 0.1, SynthColor(0.92, 0.6, 0.3))
+        let cupR = hasLesion && s.finding == 2 ? min([0.05, 0.068, 0.086][s.grade - 1] * lesionScale, 0.092) : 0.03
         c.ellipse(dx, dy, cupR, cupR, SynthColor(1, 0.95, 0.8))
         if hasLesion && s.finding == 1 {
             let n = [3, 7, 12][s.grade - 1]
@@ -406,10 +423,11 @@ private struct Painter {
                 let a = les.uniform(0, 6.3), d = les.uniform(0.05, 0.36)
                 let x = 0.5 + d * cos(a), y = 0.5 + d * sin(a)
                 if (x - dx) * (x - dx) + (y - dy) * (y - dy) < 0.14 * 0.14 { continue }
+                // spots at least 2 px across at the model's 32 px
                 if placed % 2 == 0 {
-                    c.ellipse(x, y, 0.024 * lesionScale, 0.024 * lesionScale, lesionColour(retina, SynthColor(0.4, 0.03, 0.02)))
+                    c.ellipse(x, y, 0.036 * lesionScale, 0.036 * lesionScale, lesionColour(retina, SynthColor(0.4, 0.03, 0.02)))
                 } else {
-                    c.ellipse(x, y, 0.02 * lesionScale, 0.02 * lesionScale, lesionColour(retina, SynthColor(1, 0.9, 0.35)))
+                    c.ellipse(x, y, 0.032 * lesionScale, 0.032 * lesionScale, lesionColour(retina, SynthColor(1, 0.9, 0.35)))
                 }
                 placed += 1
             }
@@ -422,10 +440,11 @@ private struct Painter {
     // MARK: - OCT: B-scan with layered bands, foveal dip, speckle
 
     mutating func oct() {
-        let tilt = base.uniform(-0.06, 0.06), depth = base.uniform(-0.03, 0.03)
+        let tilt = base.uniform(-0.04, 0.04), depth = base.uniform(-0.02, 0.02)
         let fovea = 0.5 + base.uniform(-0.04, 0.04)
         func surface(_ x: Double) -> Double { 0.24 + depth + 0.1 * exp(-pow((x - fovea) / 0.1, 2)) + tilt * (x - 0.5) }
-        func rpe(_ x: Double) -> Double { 0.7 + depth + tilt * (x - 0.5) }
+        // the RPE runs along the middle of the grid's third row, so drusen on it stay in that row
+        func rpe(_ x: Double) -> Double { 0.635 + depth + tilt * (x - 0.5) }
         // layer boundaries as fractions of the surface-to-RPE thickness, with their gray levels
         let bands: [(Double, Float)] = [(0.12, 0.75), (0.35, 0.5), (0.47, 0.22), (0.55, 0.48), (0.88, 0.18), (0.94, 0.72), (1.0, 0.3)]
         c.shade { x, y, _ in
@@ -440,15 +459,17 @@ private struct Painter {
             return SynthColor(gray: Float(max(0.08, 0.45 - 1.4 * (y - bottom - 0.035))))
         }
         if parts.lesion && s.finding > 0 {
-            // five slots 0.19 apart and at most 0.16 wide: elements never touch, so they can be counted
-            var slots = [0.12, 0.31, 0.5, 0.69, 0.88]
+            // one element per column of the 4 x 4 grid (SynthMedRender.cell), centred in it
+            // and at most 0.17 wide: elements never touch or straddle a cell border, so
+            // they can be counted patch by patch
+            var slots = (0..<4).map { (Double($0) + 0.5) * SynthMedRender.cell }
             les.shuffle(&slots)
             let rx = min([0.038, 0.052, 0.064][s.grade - 1] * lesionScale, 0.08) * les.uniform(0.94, 1.06)
             for x0 in slots.prefix(s.count) {
                 let x = x0 + les.uniform(-0.005, 0.005)
                 if s.finding == 1 {
-                    // fluid: dark pocket in the middle of the neural retina
-                    let y = surface(x) + 0.5 * (rpe(x) - surface(x))
+                    // fluid: dark pocket in the neural retina, kept above the grid's midline
+                    let y = min(surface(x) + 0.5 * (rpe(x) - surface(x)), 0.49 - rx * 0.85)
                     c.ellipse(x, y, rx, rx * 0.85, lesionColour(g(0.4), g(0.02)))
                 } else {
                     // druse: the bright RPE band lifted into a dome over medium-grey deposit,
@@ -469,11 +490,13 @@ private struct Painter {
     mutating func microscopy() {
         let stain = Float(base.uniform(-0.05, 0.05))
         c.fill(SynthColor(0.94, 0.88 + stain, 0.9))
-        // white cells sit in distinct cells of a coarse 3x3 grid
-        var coarse = Array(0..<9)
-        cnt.shuffle(&coarse)
-        let wbc = coarse.prefix(s.count).map { k in
-            (0.18 + Double(k % 3) * 0.32 + cnt.uniform(-0.04, 0.04), 0.18 + Double(k / 3) * 0.32 + cnt.uniform(-0.04, 0.04))
+        // white cells (0.17 across) sit near the centres of distinct cells of the 4 x 4
+        // grid (SynthMedRender.cell): none is cut by a cell border
+        var cells = Array(0..<16)
+        cnt.shuffle(&cells)
+        let wbc = cells.prefix(s.count).map { k in
+            ((Double(k % 4) + 0.5) * SynthMedRender.cell + cnt.uniform(-0.015, 0.015),
+             (Double(k / 4) + 0.5) * SynthMedRender.cell + cnt.uniform(-0.015, 0.015))
         }
         var rbc: [(Double, Double, Double)] = []
         for k in 0..<36 {
@@ -489,13 +512,14 @@ private struct Painter {
         let affected = hasLesion ? Set(order.prefix([2, 4, 7][s.grade - 1])) : []
         for (i, (x, y, r)) in rbc.enumerated() {
             if affected.contains(i) && s.finding == 2 {
-                c.ellipse(x, y, r * 1.35, r * 0.42, angle: les.uniform(0, 3.1), lesionColour(red, SynthColor(0.72, 0.22, 0.3)))
+                c.ellipse(x, y, r * 1.4, r * 0.55, angle: les.uniform(0, 3.1), lesionColour(red, SynthColor(0.62, 0.12, 0.22)))
                 continue
             }
             c.ellipse(x, y, r, r, red)
             c.ellipse(x, y, r * 0.45, r * 0.45, pale, alpha: 0.7)
             if affected.contains(i) {
-                c.ring(x + les.uniform(-0.3, 0.3) * r, y + les.uniform(-0.3, 0.3) * r, 0.018, 0.018, thickness: 0.012,
+                // a parasite ring 2 px across at the model's 32 px
+                c.ring(x + les.uniform(-0.2, 0.2) * r, y + les.uniform(-0.2, 0.2) * r, 0.024, 0.024, thickness: 0.02,
                        lesionColour(red, SynthColor(0.35, 0.08, 0.42)))
             }
         }
