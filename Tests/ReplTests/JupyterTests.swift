@@ -181,6 +181,19 @@ final class JupyterTests: XCTestCase {
         ], result.output + result.errors)
     }
 
+    /// A temporary folder with the medr1 kernel installed and a copy of the shipped
+    /// kernel_tour.ipynb two folders down (it writes to ../../out, as from scripts/examples,
+    /// which stays inside the temporary folder).
+    static func shippedNotebook(python: String, folder: String) throws -> (dir: URL, work: URL, notebook: URL) {
+        let dir = try TestSupport.temporaryDirectory(folder)
+        let work = dir.appendingPathComponent("a/b")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let notebook = work.appendingPathComponent("kernel_tour.ipynb")
+        try FileManager.default.copyItem(at: repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
+        try installKernel(python: python, in: dir)
+        return (dir, work, notebook)
+    }
+
     /// The shipped notebook runs through the kernel under nbclient, as
     /// JupyterLab or nbconvert would run it; completion, help and interrupt
     /// go through jupyter_client's requests.
@@ -189,13 +202,7 @@ final class JupyterTests: XCTestCase {
             throw XCTSkip("no Python with nbclient, ipykernel and jupyter_client (scripts/setup installs Debian's python3-nbclient "
                           + "and python3-ipykernel): the Jupyter kernel is not checked")
         }
-        let dir = try TestSupport.temporaryDirectory("medr1-kernel")
-        // The notebook writes to ../../out, as from scripts/examples: keep that inside the temporary folder.
-        let work = dir.appendingPathComponent("a/b")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let notebook = work.appendingPathComponent("kernel_tour.ipynb")
-        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
-        try Self.installKernel(python: python, in: dir)
+        let (_, work, notebook) = try Self.shippedNotebook(python: python, folder: "medr1-kernel")
         defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
         let result = try Self.runPython(python, """
             import json, queue, sys, time, nbformat
@@ -281,13 +288,7 @@ final class JupyterTests: XCTestCase {
         guard let chromium = Screenshot.chromium else {
             throw XCTSkip("no Chromium (scripts/setup installs Debian's chromium): the executed notebook's page is not checked")
         }
-        let dir = try TestSupport.temporaryDirectory("medr1-shot")
-        // The notebook writes to ../../out, as from scripts/examples: keep that inside the temporary folder.
-        let work = dir.appendingPathComponent("a/b")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let notebook = work.appendingPathComponent("kernel_tour.ipynb")
-        try FileManager.default.copyItem(at: Self.repository.appendingPathComponent("scripts/examples/kernel_tour.ipynb"), to: notebook)
-        try Self.installKernel(python: python, in: dir)
+        let (dir, work, notebook) = try Self.shippedNotebook(python: python, folder: "medr1-shot")
         defer { unsetenv("JUPYTER_PATH"); unsetenv("JUPYTER_RUNTIME_DIR") }
         let page = dir.appendingPathComponent("kernel_tour.html"), plot = dir.appendingPathComponent("plot.png")
         let result = try Self.runPython(python, """
