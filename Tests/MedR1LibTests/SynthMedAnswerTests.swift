@@ -209,6 +209,22 @@ final class SynthMedAnswerTests: XCTestCase {
                                            "count oct", "count microscopy"], "\(checked)")
     }
 
+    /// Sensor noise is drawn per pixel: an image drawn at 64 px and shrunk to the model's
+    /// 32 averages it to half, so one drawn at 32 px directly gets half as much (and one
+    /// at 64 px the full amount), and the two look alike to the model.
+    func testPixelNoiseDrawnAt32MatchesA64ImageShrunk() throws {
+        let scene = SynthMedScene(modality: .ct, anatomy: 0, seed: 5)
+        func noiseStd(_ n: Int) -> Double {
+            let a = SynthMedRender.draw(scene, size: n).data, b = SynthMedRender.draw(scene, size: n, noise: 0).data
+            let d = zip(a, b).map { Double($0 - $1) }
+            let mean = d.reduce(0, +) / Double(d.count)
+            return (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot()
+        }
+        XCTAssertEqual(noiseStd(64), 0.025, accuracy: 0.002)
+        XCTAssertEqual(noiseStd(32), 0.0125, accuracy: 0.001)
+        XCTAssertEqual(noiseStd(128), 0.025, accuracy: 0.002)
+    }
+
     func testDiagnosisMatchesLesionPresenceAndBrightness() throws {
         // normal: nothing drawn; bright findings raise the image, dark ones lower it
         let brighter: Set<String> = ["tumor", "nodule", "mass", "drusen", "glaucoma"]

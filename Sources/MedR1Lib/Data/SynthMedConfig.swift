@@ -11,6 +11,7 @@ public struct SynthMedConfig: Codable, Equatable, Sendable {
     public var count = 1000
     /// Side of the square images in pixels (the model resizes to its own imageSize;
     /// 64 keeps thin structures such as vessels and ribs visible after the resize to 32).
+    /// Below 64 the per-pixel noise is scaled by size / 64, as shrinking from 64 would average it.
     public var imageSize = 64
     /// Seed of everything drawn: same seed and knobs = byte-identical files.
     public var seed: UInt64 = 0

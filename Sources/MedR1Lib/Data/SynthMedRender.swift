@@ -118,7 +118,12 @@ private struct Painter {
         let oy = max(SynthMedRender.cell / 2, halfHeight + 0.03) + les.uniform(0, 0.015)
         return (0.5 + sx * ox, 0.5 + sy * oy)
     }
-    func sigma(_ v: Double) -> Double { v * noiseLevel }
+    /// Per-pixel noise is drawn independently for every pixel, so an image drawn at
+    /// 64 px and shrunk to the model's 32 averages it down; drawn smaller than
+    /// 64 px it is scaled by size / 64 so that it looks the same as that shrunk image
+    /// (64 px and larger: unchanged).
+    var pixelNoiseScale: Double { min(1, Double(c.size) / 64) }
+    func sigma(_ v: Double) -> Double { v * noiseLevel * pixelNoiseScale }
 
     // MARK: - CT: axial section, black air, grey soft tissue, bright bone
 
@@ -332,7 +337,7 @@ private struct Painter {
                 c.blob(x, y, r, waves: [(k: 4, amp: 0.1, phase: les.uniform(0, 6.3))], lesionColour(g(0.4), g(0.9)))
             }
         }
-        c.speckle(0.35 + 0.25 * noiseLevel, rng: &tex)
+        c.speckle((0.35 + 0.25 * noiseLevel) * pixelNoiseScale, rng: &tex)
         c.blur(passes: 1)
         c.mask(g(0)) { x, y in
             // sector: inside the annulus rMin...rMax and within ±halfAngle of straight down
@@ -480,7 +485,7 @@ private struct Painter {
                 }
             }
         }
-        c.speckle(0.25 + 0.15 * noiseLevel, rng: &tex)
+        c.speckle((0.25 + 0.15 * noiseLevel) * pixelNoiseScale, rng: &tex)
         c.blur(passes: 1)
         c.noise(sigma(0.015), rng: &tex)
     }
