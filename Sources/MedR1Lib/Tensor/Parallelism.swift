@@ -111,10 +111,13 @@ extension Parallelism {
     /// wait for each other (TurnGate), which Dispatch's concurrentPerform
     /// does not allow (it may run two iterations one after the other on one
     /// thread when its pool is busy).
+    ///
+    /// When the system refuses a thread (a process limit), the items run on the
+    /// workers that did start: the same numbers, as on that many threads.
     static func parallelItems(_ n: Int, owners: Int, owner: (Int) -> Int,
                               _ body: (_ worker: Int, _ item: Int) -> Void) {
-        let workers = itemWorkers(n, owners: owners)
-        if workers <= 1 {
+        let wanted = itemWorkers(n, owners: owners)
+        if wanted <= 1 {
             for i in 0..<n { body(0, i) }
             return
         }
@@ -122,16 +125,45 @@ extension Parallelism {
             withoutActuallyEscaping(body) { body in
                 withoutActuallyEscaping(owner) { owner in
                     let box = UncheckedSendable((body, owner))
+                    // Workers wait until every thread that could start has, then share
+                    // the items among that many.
+                    let started = StartCount()
                     let run: @Sendable (Int) -> Void = { w in
+                        let workers = started.wait()
                         for i in 0..<n where box.value.1(i) % workers == w { box.value.0(w, i) }
                     }
                     // Joined before the block ends, so nothing keeps the closures.
-                    let threads = (1..<workers).map { w in startThread { run(w) } }
+                    var threads: [pthread_t] = []
+                    for w in 1..<wanted {
+                        guard threads.count < threadStartLimit, let t = startThread({ run(w) }) else { break }
+                        threads.append(t)
+                    }
+                    started.open(threads.count + 1)
                     run(0)
                     for t in threads { pthread_join(t, nil) }
                 }
             }
         }
+    }
+
+    /// At most this many extra threads per parallel pass (tests lower it to act out a
+    /// system that refuses threads).
+    nonisolated(unsafe) static var threadStartLimit = Int.max
+}
+
+/// The number of workers of a pass, known once its threads have started.
+private final class StartCount: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var count = 0
+
+    func open(_ n: Int) {
+        condition.lock(); count = n; condition.broadcast(); condition.unlock()
+    }
+
+    func wait() -> Int {
+        condition.lock(); defer { condition.unlock() }
+        while count == 0 { condition.wait() }
+        return count
     }
 }
 
@@ -142,7 +174,8 @@ private final class ThreadStart {
 }
 
 /// Starts a thread (8 MiB of stack) that runs `body` once and ends; join it with pthread_join.
-private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// Nil when the system refuses the thread.
+private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     let context = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
@@ -154,7 +187,10 @@ private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         start.body()
         return nil
     }, context)
-    precondition(rc == 0, "Parallelism: could not start a worker thread (pthread_create returned \(rc))")
+    guard rc == 0 else {
+        Unmanaged<ThreadStart>.fromOpaque(context).release()
+        return nil
+    }
     return thread
 }
 
