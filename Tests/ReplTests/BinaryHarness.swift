@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// Runs the built `medr1-repl` binary (it sits next to the test bundle in the
 /// build directory, because ReplTests depends on the executable target).
@@ -37,34 +38,8 @@ enum BinaryHarness {
     /// The same with raw bytes on stdin (which need not be UTF-8).
     static func run(_ arguments: [String], stdinBytes: Data, directory: URL? = nil,
                     environment extra: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Drain both pipes while the process runs, so neither fills and blocks it.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = errors.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        input.fileHandleForWriting.write(stdinBytes)
-        try input.fileHandleForWriting.close()
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let r = try TestSupport.runProcess(binary, arguments, stdin: stdinBytes, directory: directory,
+                                           environment: extra.merging(["NO_COLOR": "1"]) { given, _ in given })
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 }

@@ -25,25 +25,9 @@ final class JupyterTests: XCTestCase {
     /// and its standard error (Python's warnings, tracebacks) for messages.
     static func runPython(_ python: String, _ code: String, arguments: [String] = [],
                           directory: URL? = nil) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", code] + arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        group.wait()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let r = try TestSupport.runProcess(URL(fileURLWithPath: "/usr/bin/env"), [python, "-c", code] + arguments,
+                                           directory: directory)
+        return (r.status, r.stdout, r.stderr)
     }
 
     static let script = """

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Lang
 import MedR1Lib
@@ -26,17 +27,10 @@ final class RewardEquivalenceTests: XCTestCase {
 
     /// Runs `python3 check_rewards.py [file]` in `dir`; returns (exit code, output).
     func checkRewards(_ dir: URL, _ file: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try requirePython())
-        p.arguments = [dir.appendingPathComponent("check_rewards.py").path] + (file.map { [$0] } ?? [])
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let r = try TestSupport.runProcess(URL(fileURLWithPath: try requirePython()),
+                                           [dir.appendingPathComponent("check_rewards.py").path] + (file.map { [$0] } ?? []),
+                                           directory: dir)
+        return (r.status, r.stdout + r.stderr)
     }
 
     /// "reward values: N agree, M differ" -> (N, M).
@@ -76,7 +70,7 @@ final class RewardEquivalenceTests: XCTestCase {
                       "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}", "\u{1F1EB}\u{1F1F7}", "\u{1F44D}\u{1F3FD}", "\u{1100}\u{1161}\u{11A8}",
                       "\u{915}\u{93F}", "\u{3A3}", "\u{130}", "\u{DF}", "\u{FB01}", "\u{0}", "\u{1B}[31m", "\"", "\\", "${x}", "{Question}",
                       "1e3", "42", "-7", "0x1F", "3.5", "\u{663}", "\u{FF21}", "\u{10400}"] + options + options.map { $0.uppercased() }
-        var rng = SplitMix(seed: 12345)
+        var rng = SplitMix64(seed: 12345)
         var out = ["", " ", "<think></think><answer></answer>", "<think>x</think><answer>y</answer>",
                    "<think>\u{301}</think>\u{301}<answer>\u{301}A</answer>", "<answer>\u{301}A</answer>", "<answer>A</answer>\u{301}",
                    "<think>a</think> \u{85}\u{2028}<answer> A </answer>", "<think>x</think>\u{1C}<answer>A</answer>",
@@ -98,18 +92,6 @@ final class RewardEquivalenceTests: XCTestCase {
             out.append(s)
         }
         return out
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     /// Writes hostile.jsonl (every hostile text against several samples, valued by the trainer's
